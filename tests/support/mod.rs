@@ -1,0 +1,312 @@
+//! Real processes for integration tests: `redis-server`, the exporter binary, Prometheus and
+//! Alertmanager, each started on an ephemeral loopback port and killed when dropped.
+//!
+//! Every starter fails with a message naming the Debian package to install when its binary is
+//! missing; tests never skip.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port on 127.0.0.1")
+}
+
+/// Path of a required binary, or a panic that says which package provides it.
+pub fn require_binary(name: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "`{name}` not found: install it with `apt-get install {package}` (bash .ci/run does this)"
+    );
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_string(),
+        }
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A private `redis-server` on an ephemeral port, without persistence.
+pub struct RedisServer {
+    pub port: u16,
+    pub proc: Proc,
+    pub dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+impl RedisServer {
+    /// Starts Debian's redis-server (7.x) with extra `--key value` arguments.
+    pub fn start(extra: &[&str]) -> RedisServer {
+        Self::start_on(free_port(), extra)
+    }
+
+    /// Starts redis-server on a given port (used to restart "the same" server).
+    pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
+        let bin = require_binary("redis-server", "redis-server");
+        let dir = tempfile::tempdir().expect("temp dir for redis-server");
+        let mut cmd = Command::new(bin);
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let proc = Proc::spawn("redis-server", &mut cmd);
+        let server = RedisServer {
+            port,
+            proc,
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        wait_for(
+            "redis-server to answer PING",
+            Duration::from_secs(10),
+            || {
+                server
+                    .try_cmd(&["PING"])
+                    .ok()
+                    .filter(|r| r.starts_with("+PONG"))
+            },
+        );
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and starts a new one on the same port with the same arguments.
+    pub fn restart(&mut self) {
+        self.proc.kill();
+        let extra: Vec<String> = self.extra.clone();
+        let args: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
+        *self = RedisServer::start_on(self.port, &args);
+    }
+
+    /// Sends one command over a fresh connection and returns the raw RESP reply.
+    pub fn try_cmd(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
+        }
+        s.write_all(req.as_bytes())?;
+        read_resp(&mut s)
+    }
+
+    /// Like `try_cmd`, but panics on IO errors.
+    pub fn cmd(&self, args: &[&str]) -> String {
+        self.try_cmd(args)
+            .unwrap_or_else(|e| panic!("redis {args:?}: {e}"))
+    }
+
+    /// One field of `INFO` as text.
+    pub fn info_field(&self, field: &str) -> String {
+        let info = self.cmd(&["INFO", "everything"]);
+        info.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{field}:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("INFO has no field {field}"))
+    }
+}
+
+/// Reads one complete RESP2 reply (simple, error, integer, bulk or one-level array).
+fn read_resp(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if resp_complete(&buf) {
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+    }
+}
+
+fn resp_complete(buf: &[u8]) -> bool {
+    fn one(buf: &[u8], pos: usize) -> Option<usize> {
+        let end = buf[pos..].windows(2).position(|w| w == b"\r\n")? + pos;
+        let head = std::str::from_utf8(&buf[pos + 1..end]).ok()?;
+        match buf.get(pos)? {
+            b'+' | b'-' | b':' => Some(end + 2),
+            b'$' => {
+                let len: i64 = head.parse().ok()?;
+                if len < 0 {
+                    return Some(end + 2);
+                }
+                let stop = end + 2 + len as usize + 2;
+                (buf.len() >= stop).then_some(stop)
+            }
+            b'*' => {
+                let n: i64 = head.parse().ok()?;
+                let mut p = end + 2;
+                for _ in 0..n.max(0) {
+                    p = one(buf, p)?;
+                }
+                Some(p)
+            }
+            _ => Some(buf.len()),
+        }
+    }
+    !buf.is_empty() && one(buf, 0).is_some()
+}
+
+/// Plain HTTP/1.1 GET on loopback; returns (status, body).
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http_request(port, "GET", path, "")
+}
+
+/// Plain HTTP/1.1 request with a body on loopback; returns (status, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The exporter binary under test, started with a TOML config written to a temp dir.
+pub struct Exporter {
+    pub port: u16,
+    pub proc: Proc,
+    pub dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    /// Starts the exporter with `config_body` (TOML without `listen`, which is added here).
+    pub fn start(config_body: &str) -> Exporter {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temp dir for exporter config");
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!("listen = \"127.0.0.1:{port}\"\n{config_body}"),
+        )
+        .expect("write exporter config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"));
+        cmd.arg("--config")
+            .arg(&path)
+            .env("REDIS_CACHE_EXPORTER_LOG_LEVEL", "warn");
+        let proc = Proc::spawn("redis-cache-exporter", &mut cmd);
+        wait_for("exporter /healthz", Duration::from_secs(10), || {
+            http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
+        });
+        Exporter { port, proc, dir }
+    }
+
+    pub fn metrics(&self) -> String {
+        let (status, body) = http_get(self.port, "/metrics").expect("GET /metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        body
+    }
+}
+
+/// The value of the first sample whose line starts with `selector` (metric name plus labels,
+/// as written by the exporter, e.g. `redis_up{target="a"}`), or None.
+pub fn sample(exposition: &str, selector: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(selector) && l[selector.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
