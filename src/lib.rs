@@ -5,3 +5,5 @@ pub mod derive;
 pub mod info;
 pub mod metrics;
 pub mod state;
+pub mod poller;
+pub mod http;
