@@ -46,7 +46,11 @@ impl ExporterCollector {
                 Desc::new(def.name.into(), def.help.into(), labels, Default::default()).ok()
             })
             .collect();
-        ExporterCollector { shared, origin, descs }
+        ExporterCollector {
+            shared,
+            origin,
+            descs,
+        }
     }
 
     /// The exposition text of one scrape.
@@ -106,7 +110,9 @@ async fn index(State(c): State<ExporterCollector>) -> Response {
             .map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
         let pressure = fresh
             .and_then(|(_, d)| d.pressure)
-            .map_or("–".to_string(), |p| format!("{:.1} % of {}", p.ratio * 100.0, p.limit.label()));
+            .map_or("–".to_string(), |p| {
+                format!("{:.1} % of {}", p.ratio * 100.0, p.limit.label())
+            });
         let last = snap
             .last
             .as_ref()

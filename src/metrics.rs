@@ -420,7 +420,7 @@ pub static TABLE: &[MetricDef] = &[
         }),
     },
     MetricDef {
-        name: "redis_exporter_counter_resets_total",
+        name: "redis_exporter_resets_detected_total",
         kind: Kind::Counter,
         group: Group::Exporter,
         help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a counter went down).",

@@ -76,8 +76,7 @@ pub fn classify(e: &RedisError) -> PollError {
     let code = e.code().unwrap_or("");
     let (kind, reconnect) = if e.is_timeout() {
         (ErrorKind::Timeout, true)
-    } else if matches!(e.kind(), K::AuthenticationFailed)
-        || matches!(code, "NOAUTH" | "WRONGPASS")
+    } else if matches!(e.kind(), K::AuthenticationFailed) || matches!(code, "NOAUTH" | "WRONGPASS")
     {
         (ErrorKind::Auth, true)
     } else if e.is_io_error()
@@ -93,13 +92,20 @@ pub fn classify(e: &RedisError) -> PollError {
         // itself is fine.
         (ErrorKind::Command, false)
     };
-    PollError { kind, message: e.to_string(), reconnect }
+    PollError {
+        kind,
+        message: e.to_string(),
+        reconnect,
+    }
 }
 
 fn timeout_error(what: &str, after: Duration) -> PollError {
     PollError {
         kind: ErrorKind::Timeout,
-        message: format!("{what} took longer than {}", humantime::format_duration(after)),
+        message: format!(
+            "{what} took longer than {}",
+            humantime::format_duration(after)
+        ),
         reconnect: true,
     }
 }
@@ -109,9 +115,7 @@ fn timeout_error(what: &str, after: Duration) -> PollError {
 pub fn backoff(failures: u32, interval: Duration) -> Duration {
     let cap = interval.max(Duration::from_secs(30));
     let exp = failures.saturating_sub(1).min(16);
-    Duration::from_millis(500)
-        .saturating_mul(1 << exp)
-        .min(cap)
+    Duration::from_millis(500).saturating_mul(1 << exp).min(cap)
 }
 
 /// The offset of a target's first poll within the interval, stable for a given name.
@@ -130,7 +134,10 @@ fn reply_text(v: Value) -> Result<String, PollError> {
         Value::SimpleString(s) => Ok(s),
         other => Err(PollError {
             kind: ErrorKind::Protocol,
-            message: format!("INFO answered with an unexpected reply type: {:?}", short(&other)),
+            message: format!(
+                "INFO answered with an unexpected reply type: {:?}",
+                short(&other)
+            ),
             reconnect: true,
         }),
     }
@@ -238,14 +245,21 @@ impl Poller {
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
-                Outcome::Success { sample: Arc::new(sample.clone()), derived: Arc::new(derived) }
+                Outcome::Success {
+                    sample: Arc::new(sample.clone()),
+                    derived: Arc::new(derived),
+                }
             }
             Err(e) => Outcome::Failure(e.kind),
         };
         let changed = self.shared.record(&name, outcome, duration, at, unix_now);
         match (&result, changed) {
-            (Ok(_), Some(true)) => info!(target_name = %name, url = %self.settings.redacted_url, "Target up."),
-            (Err(e), Some(true)) => warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down."),
+            (Ok(_), Some(true)) => {
+                info!(target_name = %name, url = %self.settings.redacted_url, "Target up.")
+            }
+            (Err(e), Some(true)) => {
+                warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.")
+            }
             (Err(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
             _ => {}
         }
@@ -288,9 +302,8 @@ impl Poller {
         if !sample.skipped.is_empty() {
             debug!(target_name = %self.settings.name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
         }
-        let need_config = !self.config_fresh
-            || sample.maxmemory.is_none()
-            || sample.maxmemory_policy.is_none();
+        let need_config =
+            !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
         if need_config && !self.config_refused {
             self.fetch_config(&mut conn, timeout).await?;
         }
@@ -298,7 +311,11 @@ impl Poller {
         Ok(sample)
     }
 
-    async fn info(&self, conn: &mut MultiplexedConnection, mode: InfoMode) -> Result<String, PollError> {
+    async fn info(
+        &self,
+        conn: &mut MultiplexedConnection,
+        mode: InfoMode,
+    ) -> Result<String, PollError> {
         let mut cmd = redis::cmd("INFO");
         match mode {
             InfoMode::Sections => {
@@ -318,7 +335,11 @@ impl Poller {
         reply_text(v)
     }
 
-    async fn fetch_config(&mut self, conn: &mut MultiplexedConnection, timeout: Duration) -> Result<(), PollError> {
+    async fn fetch_config(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        timeout: Duration,
+    ) -> Result<(), PollError> {
         let Some(command) = self.settings.config_command.clone() else {
             return Ok(());
         };
@@ -393,7 +414,8 @@ impl Poller {
             }
             Err(mut e) => {
                 self.connect_failures += 1;
-                self.next_connect = Instant::now() + backoff(self.connect_failures, self.settings.interval);
+                self.next_connect =
+                    Instant::now() + backoff(self.connect_failures, self.settings.interval);
                 if e.kind == ErrorKind::Command {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;
@@ -417,17 +439,25 @@ mod tests {
         assert_eq!(backoff(5, i), Duration::from_secs(8));
         assert_eq!(backoff(7, i), Duration::from_secs(30));
         assert_eq!(backoff(u32::MAX, i), Duration::from_secs(30));
-        assert_eq!(backoff(20, Duration::from_secs(120)), Duration::from_secs(120));
+        assert_eq!(
+            backoff(20, Duration::from_secs(120)),
+            Duration::from_secs(120)
+        );
     }
 
     #[test]
     fn start_offsets_are_stable_and_within_the_interval() {
         let i = Duration::from_secs(15);
         assert_eq!(start_offset("a", i), start_offset("a", i));
-        let offsets: Vec<_> = (0..100).map(|n| start_offset(&format!("t{n}"), i)).collect();
+        let offsets: Vec<_> = (0..100)
+            .map(|n| start_offset(&format!("t{n}"), i))
+            .collect();
         assert!(offsets.iter().all(|o| *o < i));
         let early = offsets.iter().filter(|o| **o < i / 2).count();
-        assert!((25..=75).contains(&early), "offsets spread over the interval: {early}/100 early");
+        assert!(
+            (25..=75).contains(&early),
+            "offsets spread over the interval: {early}/100 early"
+        );
     }
 
     #[test]
@@ -441,7 +471,10 @@ mod tests {
         ]);
         let pairs = config_pairs(v);
         assert_eq!(pairs.len(), 2);
-        let mut s = Sample { maxmemory: Some(7), ..Sample::default() };
+        let mut s = Sample {
+            maxmemory: Some(7),
+            ..Sample::default()
+        };
         merge_config(&mut s, &pairs);
         assert_eq!(s.maxmemory, Some(7));
         assert_eq!(s.maxmemory_policy.as_deref(), Some("allkeys-lru"));
@@ -449,7 +482,13 @@ mod tests {
 
     #[test]
     fn unexpected_reply_types_are_protocol_errors() {
-        assert_eq!(reply_text(Value::Int(3)).unwrap_err().kind, ErrorKind::Protocol);
-        assert_eq!(reply_text(Value::BulkString(b"# Server".to_vec())).unwrap(), "# Server");
+        assert_eq!(
+            reply_text(Value::Int(3)).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            reply_text(Value::BulkString(b"# Server".to_vec())).unwrap(),
+            "# Server"
+        );
     }
 }
