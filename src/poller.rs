@@ -204,7 +204,13 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
     let offset = start_offset(&settings.name, settings.interval);
     let mut ticker = tokio::time::interval_at(Instant::now() + offset, settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let client = Client::open(settings.connection.clone());
+    // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
+    // least-privilege ACL user allows).
+    let connection = settings
+        .connection
+        .clone()
+        .set_redis_settings(settings.connection.redis_settings().clone().set_skip_set_lib_name());
+    let client = Client::open(connection);
     let mut p = Poller {
         history: History::new(settings.interval / 2),
         client: None,
