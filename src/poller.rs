@@ -37,11 +37,10 @@ pub struct PollerSettings {
 
 /// The INFO sections the exporter reads, asked for by name where the server allows several
 /// sections in one call (Redis 7+), which skips the costly ones (latencystats, errorstats).
-const INFO_SECTIONS: [&str; 8] = [
+const INFO_SECTIONS: [&str; 7] = [
     "server",
     "clients",
     "memory",
-    "persistence",
     "stats",
     "replication",
     "commandstats",
