@@ -855,6 +855,16 @@ fn cli_flags_parse() {
     }
 }
 
+#[test]
+fn tls_stack_has_exactly_one_crypto_provider() {
+    // redis builds its rustls client config with `ClientConfig::builder()`, which panics at
+    // connect time unless exactly one crypto provider is compiled in (ours: ring).
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    assert!(!config.crypto_provider().cipher_suites.is_empty());
+}
+
 // ---- unix sockets and passwords ----------------------------------------------------------
 
 #[test]
