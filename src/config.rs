@@ -447,6 +447,17 @@ fn check_timeout_below(
     ))
 }
 
+/// The parser's message, prefixed with the key when the parser did not name it.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span().and_then(|s| raw::key_before(text, s.start)) {
+        Some(key) if !message.starts_with("unknown field") => {
+            format!("`{key}`: {message}")
+        }
+        _ => message.to_string(),
+    }
+}
+
 /// Merges flags, environment and file text into a validated [`Config`].
 fn build(
     cli: &Cli,
@@ -459,7 +470,7 @@ fn build(
             toml::from_str::<RawFile>(text).map_err(|e| ConfigError::Syntax {
                 path: path.to_path_buf(),
                 line: e.span().map(|s| line_of(text, s.start)),
-                message: e.message().trim().to_string(),
+                message: syntax_message(text, &e),
             })?,
         )),
         None => None,

@@ -45,3 +45,41 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
         .count()
         + 1
 }
+
+/// The key whose value starts at byte `offset`, for errors the TOML parser reports without one
+/// (a value of the wrong type). Only the key is returned, never the value: values may be secret.
+pub(super) fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let (lhs, _) = line.rsplit_once('=')?;
+    let key = lhs
+        .trim_end()
+        .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+        .next()?
+        .trim_matches(['"', '\'']);
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    (!key.is_empty() && key.chars().all(bare)).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_are_one_based() {
+        let t = "a = 1\nb = 2\n";
+        assert_eq!(line_of(t, 0), 1);
+        assert_eq!(line_of(t, 6), 2);
+        assert_eq!(line_of(t, 1000), 3);
+    }
+
+    #[test]
+    fn key_before_a_value() {
+        let t = "poll_interval = 15\nlabels = { team = 1, \"env\" = 2 }\n";
+        assert_eq!(key_before(t, t.find("15").unwrap()), Some("poll_interval"));
+        assert_eq!(key_before(t, t.find("1,").unwrap()), Some("team"));
+        assert_eq!(key_before(t, t.find("2 }").unwrap()), Some("env"));
+        assert_eq!(key_before(t, 0), None);
+        assert_eq!(key_before("[[targets]\n", 3), None);
+    }
+}
