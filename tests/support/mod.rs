@@ -122,7 +122,7 @@ impl RedisServer {
                 server
                     .try_cmd(&["PING"])
                     .ok()
-                    .filter(|r| r.starts_with("+PONG"))
+                    .filter(|r| r.starts_with("+PONG") || r.starts_with("-NOAUTH"))
             },
         );
         server
