@@ -1049,14 +1049,13 @@ def instance():
     L.add(
         timeseries(
             "Poll errors/s by kind",
-            "Failed polls per second by kind (connect, timeout, auth, protocol, command); 0 "
-            "per target when there were none. connect: server down or wrong address; timeout: "
+            "Failed polls per second by kind (connect, timeout, auth, protocol, command); the "
+            "exporter reports every kind, so a healthy target shows flat zeros. connect: server down or wrong address; timeout: "
             "server blocked or overloaded; auth: wrong password/ACL; protocol or command: not "
             "a Redis server, or a command renamed or denied.",
             [
                 query(
-                    f"sum by (target, kind) ({rate('redis_exporter_poll_errors_total')})\n"
-                    f"or on(target)\n0 * min by (target) ({sel('redis_up')})",
+                    f"sum by (target, kind) ({rate('redis_exporter_poll_errors_total')})",
                     "{{target}} {{kind}}",
                 )
             ],

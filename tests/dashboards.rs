@@ -10,9 +10,10 @@ mod support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Exporter, Proc, RedisServer, free_port, http_get, require_binary, wait_for};
+use support::prometheus::{Prometheus, PrometheusOptions, scrape_job, url_encode};
+use support::{Exporter, RedisServer, free_port, http_get};
 
 const OVERVIEW: &str = "redis-cache-health-overview.json";
 const INSTANCE: &str = "redis-cache-health-instance.json";
@@ -617,7 +618,6 @@ fn provisioning_files_and_docs_match_the_dashboards() {
 // ---------------------------------------------------------------------------------------------
 
 const JOB: &str = "redis-cache-exporter";
-const SCRAPE: &str = "1s";
 const LOAD_FOR: Duration = Duration::from_secs(25);
 
 /// Values substituted for Grafana's variables, longest names first.
@@ -654,82 +654,18 @@ const EXPECTED_EMPTY: &[(&str, &str, &str, &str)] = &[(
     "no rule files are loaded into this Prometheus, so ALERTS has no series",
 )];
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A real Prometheus scraping one exporter every second, with its own TSDB in a temp dir.
-struct Prometheus {
-    port: u16,
-    _proc: Proc,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(exporter_port: u16) -> Prometheus {
-        let bin = require_binary("prometheus", "prometheus");
-        let dir = tempfile::tempdir().expect("temp dir for prometheus");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: {SCRAPE}\n  evaluation_interval: {SCRAPE}\n\
-                 scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n\
-                 \x20     - targets: ['127.0.0.1:{exporter_port}']\n"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let port = free_port();
-        let mut cmd = Command::new(bin);
-        cmd.arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let proc = Proc::spawn("prometheus", &mut cmd);
-        wait_for("prometheus /-/ready", Duration::from_secs(30), || {
-            http_get(port, "/-/ready").ok().filter(|(s, _)| *s == 200)
-        });
-        Prometheus {
-            port,
-            _proc: proc,
-            _dir: dir,
-        }
+/// Instant query against `prom`; the result list, or Prometheus's error (the shared
+/// `Prometheus::query` panics on the first bad query; this test reports them all at once).
+fn try_query(prom: &Prometheus, expr: &str) -> Result<Vec<Value>, String> {
+    let path = format!("/api/v1/query?query={}", url_encode(expr));
+    let (status, body) = http_get(prom.port, &path).map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}"))?;
+    if v["status"] != "success" {
+        return Err(format!("HTTP {status}: {}: {}", v["errorType"], v["error"]));
     }
-
-    /// GET `path` and parse the JSON answer; panics unless Prometheus said "success".
-    fn api(&self, path: &str) -> Value {
-        let (status, body) =
-            http_get(self.port, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let v: Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("GET {path}: HTTP {status}, not JSON ({e}): {body}"));
-        assert_eq!(v["status"], "success", "GET {path}: HTTP {status}: {body}");
-        v["data"].clone()
-    }
-
-    /// Instant query; returns the result list (a scalar becomes a one-element list).
-    fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
-        let path = format!("/api/v1/query?query={}", urlencode(expr));
-        let (status, body) = http_get(self.port, &path).map_err(|e| e.to_string())?;
-        let v: Value = serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}"))?;
-        if v["status"] != "success" {
-            return Err(format!("HTTP {status}: {}: {}", v["errorType"], v["error"]));
-        }
-        Ok(match &v["data"]["result"] {
-            Value::Array(a) => a.clone(),
-            other => vec![other.clone()],
-        })
+    match &v["data"]["result"] {
+        Value::Array(a) => Ok(a.clone()),
+        other => Err(format!("not a vector: {other}")),
     }
 }
 
@@ -781,23 +717,18 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     pipe.exec(&mut h).expect("preload healthy");
 
     let exporter = Exporter::start(&format!(
-        "poll_interval = \"1s\"\ntimeout = \"1s\"\n\
+        "poll_interval = \"1s\"\n\
          [[targets]]\nname = \"healthy\"\nurl = \"{}\"\ncache = true\n\
          [[targets]]\nname = \"evicting\"\nurl = \"{}\"\ncache = true\n\
          [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\ncache = true\n",
         healthy.url(),
         evicting.url()
     ));
-    let prom = Prometheus::start(exporter.port);
-    wait_for(
-        "Prometheus to scrape the exporter",
-        Duration::from_secs(15),
-        || {
-            prom.query(&format!("up{{job=\"{JOB}\"}} == 1"))
-                .ok()
-                .filter(|r| !r.is_empty())
-        },
-    );
+    let prom = Prometheus::start(&PrometheusOptions {
+        scrape_configs: scrape_job(JOB, exporter.port),
+        ..PrometheusOptions::default()
+    });
+    prom.wait_targets_up(Duration::from_secs(15));
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut written = 0u64;
@@ -858,11 +789,11 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                 .expect("label_values(selector, label)");
             let (selector, label) = inner.rsplit_once(',').unwrap();
             let selector = substitute(selector.trim(), ".*");
-            let values = prom.api(&format!(
+            let values = &prom.api(&format!(
                 "/api/v1/label/{}/values?match[]={}",
                 label.trim(),
-                urlencode(&selector)
-            ));
+                url_encode(&selector)
+            ))["data"];
             let want: &[&str] = if var == "job" {
                 &[JOB]
             } else {
@@ -883,7 +814,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                 let allowed_empty = EXPECTED_EMPTY
                     .iter()
                     .find(|(f, t, id, _)| *f == name && *t == title(p) && *id == r);
-                match prom.query(&q) {
+                match try_query(&prom, &q) {
                     Err(err) => failures.push(format!("{name}: {:?} {r}: {err}\n  {q}", title(p))),
                     Ok(res) if res.is_empty() && allowed_empty.is_none() => {
                         failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)))
