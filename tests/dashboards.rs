@@ -654,10 +654,10 @@ const EXPECTED_EMPTY: &[(&str, &str, &str, &str)] = &[(
     "no rule files are loaded into this Prometheus, so ALERTS has no series",
 )];
 
-/// Instant query against `prom`; the result list, or Prometheus's error (the shared
+/// Instant query against `prom` at time `at` (Unix seconds); the result list, or Prometheus's error (the shared
 /// `Prometheus::query` panics on the first bad query; this test reports them all at once).
-fn try_query(prom: &Prometheus, expr: &str) -> Result<Vec<Value>, String> {
-    let path = format!("/api/v1/query?query={}", url_encode(expr));
+fn try_query(prom: &Prometheus, expr: &str, at: f64) -> Result<Vec<Value>, String> {
+    let path = format!("/api/v1/query?query={}&time={at:.3}", url_encode(expr));
     let (status, body) = http_get(prom.port, &path).map_err(|e| e.to_string())?;
     let v: Value = serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}"))?;
     if v["status"] != "success" {
@@ -771,6 +771,12 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         "the evicting server never evicted: the load is too small for its maxmemory"
     );
 
+    // One evaluation time for every query, a scrape behind now, so results can be compared.
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 1.0;
     let targets = "healthy|evicting|unreachable";
     let mut failures = Vec::new();
     let mut results: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
@@ -814,7 +820,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                 let allowed_empty = EXPECTED_EMPTY
                     .iter()
                     .find(|(f, t, id, _)| *f == name && *t == title(p) && *id == r);
-                match try_query(&prom, &q) {
+                match try_query(&prom, &q, at) {
                     Err(err) => failures.push(format!("{name}: {:?} {r}: {err}\n  {q}", title(p))),
                     Ok(res) if res.is_empty() && allowed_empty.is_none() => {
                         failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)))
@@ -866,9 +872,19 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         .as_str()
         .and_then(|v| v.parse().ok())
         .expect("fleet hit ratio");
+    // sum(hits) / sum(lookups) is the lookup-weighted mean of the per-target ratios; the
+    // healthy server gets twice the lookups, so an average of ratios would differ clearly.
+    let lookups_h = value_of(table("B"), "healthy").expect("lookups/s of healthy");
+    let lookups_e = value_of(table("B"), "evicting").expect("lookups/s of evicting");
     assert!(
-        evicting_ratio < fleet && fleet < healthy_ratio,
-        "fleet ratio {fleet} must lie between {evicting_ratio} and {healthy_ratio}"
+        lookups_h > 1.5 * lookups_e,
+        "lookups {lookups_h} vs {lookups_e}"
+    );
+    let weighted =
+        (healthy_ratio * lookups_h + evicting_ratio * lookups_e) / (lookups_h + lookups_e);
+    assert!(
+        (fleet - weighted).abs() < 1e-6,
+        "fleet ratio {fleet} is not sum(hits)/sum(lookups) = {weighted}"
     );
     assert!(value_of(get("KEYS calls/s", "A"), "healthy").unwrap() > 0.0);
     assert!(
