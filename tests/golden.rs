@@ -105,6 +105,7 @@ fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)]) {
 /// The fixed inputs: four targets in four situations.
 fn inputs() -> Shared {
     let shared = Shared::new();
+    shared.set_reload(true, 1_700_000_000.0);
 
     // An evicting LRU cache with static labels; the last minute is healthier than the five
     // before it (1m hit ratio 0.9, 5m 0.766…).
@@ -173,7 +174,8 @@ fn inputs() -> Shared {
 
 /// The exposition for the fixed inputs, with the crate version replaced (see the module docs).
 fn render() -> String {
-    let families = metrics::families(&inputs().snapshots(), NOW);
+    let shared = inputs();
+    let families = metrics::families(&shared.snapshots(), &shared.globals(), NOW);
     let mut buf = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut buf)
