@@ -68,6 +68,9 @@ pub const RESERVED_LABELS: &[&str] = &[
     "redis_mode",
     "server",
     "version",
+    "cause",
+    "prefix",
+    "bucket",
 ];
 
 /// Command-line flags. Each value flag can also be set by an environment variable
