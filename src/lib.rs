@@ -1,6 +1,7 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
+pub mod check;
 pub mod config;
 pub mod derive;
 pub mod http;
