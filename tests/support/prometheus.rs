@@ -39,9 +39,7 @@ impl Default for PrometheusOptions {
 
 /// One `scrape_configs` item: job `job` scraping `127.0.0.1:{port}` `/metrics`.
 pub fn scrape_job(job: &str, port: u16) -> String {
-    format!(
-        "  - job_name: {job}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n"
-    )
+    format!("  - job_name: {job}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n")
 }
 
 /// A private Prometheus server (Debian package `prometheus`).
@@ -200,7 +198,10 @@ impl Alertmanager {
                 break;
             }
             if let Ok(Some(status)) = server.proc.child.try_wait() {
-                panic!("alertmanager exited ({status}) before ready:\n{}", server.log());
+                panic!(
+                    "alertmanager exited ({status}) before ready:\n{}",
+                    server.log()
+                );
             }
             if std::time::Instant::now() > deadline {
                 panic!("alertmanager not ready after 30s:\n{}", server.log());
@@ -315,8 +316,7 @@ fn read_post(mut stream: TcpStream) -> Option<Notification> {
     }
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).ok()?;
-    let _ = stream
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let body = serde_json::from_slice(&body).ok()?;
     Some(Notification { path, body })
 }
