@@ -1,2 +1,10 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
+
+pub mod config;
+pub mod derive;
+pub mod http;
+pub mod info;
+pub mod metrics;
+pub mod poller;
+pub mod state;

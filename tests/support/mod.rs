@@ -152,6 +152,31 @@ impl RedisServer {
         read_resp(&mut s)
     }
 
+    /// Sends many commands over one connection (pipelined) and waits for all replies; returns how
+    /// many replies were errors. Use for workloads, so the test's own traffic stays cheap.
+    pub fn pipeline(&self, cmds: &[Vec<String>]) -> usize {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = String::new();
+        for args in cmds {
+            req.push_str(&format!("*{}\r\n", args.len()));
+            for a in args {
+                req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
+            }
+        }
+        s.write_all(req.as_bytes()).expect("write pipeline");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            if let Some(errors) = count_replies(&buf, cmds.len()) {
+                return errors;
+            }
+            let n = s.read(&mut chunk).expect("read pipeline replies");
+            assert!(n > 0, "redis closed the connection during a pipeline");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Like `try_cmd`, but panics on IO errors.
     pub fn cmd(&self, args: &[&str]) -> String {
         self.try_cmd(args)
@@ -187,31 +212,45 @@ fn read_resp(s: &mut TcpStream) -> std::io::Result<String> {
 }
 
 fn resp_complete(buf: &[u8]) -> bool {
-    fn one(buf: &[u8], pos: usize) -> Option<usize> {
-        let end = buf[pos..].windows(2).position(|w| w == b"\r\n")? + pos;
-        let head = std::str::from_utf8(&buf[pos + 1..end]).ok()?;
-        match buf.get(pos)? {
-            b'+' | b'-' | b':' => Some(end + 2),
-            b'$' => {
-                let len: i64 = head.parse().ok()?;
-                if len < 0 {
-                    return Some(end + 2);
-                }
-                let stop = end + 2 + len as usize + 2;
-                (buf.len() >= stop).then_some(stop)
-            }
-            b'*' => {
-                let n: i64 = head.parse().ok()?;
-                let mut p = end + 2;
-                for _ in 0..n.max(0) {
-                    p = one(buf, p)?;
-                }
-                Some(p)
-            }
-            _ => Some(buf.len()),
+    !buf.is_empty() && resp_one(buf, 0).is_some()
+}
+
+/// With `n` complete replies in `buf`, the number of error replies among them.
+fn count_replies(buf: &[u8], n: usize) -> Option<usize> {
+    let (mut pos, mut errors) = (0, 0);
+    for _ in 0..n {
+        if buf.get(pos) == Some(&b'-') {
+            errors += 1;
         }
+        pos = resp_one(buf, pos)?;
     }
-    !buf.is_empty() && one(buf, 0).is_some()
+    Some(errors)
+}
+
+/// End of the RESP2 reply starting at `pos`, if complete.
+fn resp_one(buf: &[u8], pos: usize) -> Option<usize> {
+    let end = buf.get(pos..)?.windows(2).position(|w| w == b"\r\n")? + pos;
+    let head = std::str::from_utf8(&buf[pos + 1..end]).ok()?;
+    match buf.get(pos)? {
+        b'+' | b'-' | b':' => Some(end + 2),
+        b'$' => {
+            let len: i64 = head.parse().ok()?;
+            if len < 0 {
+                return Some(end + 2);
+            }
+            let stop = end + 2 + len as usize + 2;
+            (buf.len() >= stop).then_some(stop)
+        }
+        b'*' => {
+            let n: i64 = head.parse().ok()?;
+            let mut p = end + 2;
+            for _ in 0..n.max(0) {
+                p = resp_one(buf, p)?;
+            }
+            Some(p)
+        }
+        _ => Some(buf.len()),
+    }
 }
 
 /// Plain HTTP/1.1 GET on loopback; returns (status, body).

@@ -1,0 +1,85 @@
+//! The configuration file exactly as written: serde structs that mirror the TOML keys, every
+//! value wrapped in `toml::Spanned` so that validation errors can point at the line. Nothing
+//! here is checked beyond TOML syntax, unknown keys and value types; `config.rs` validates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The top level of the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub listen: Option<Spanned<String>>,
+    pub poll_interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub log_format: Option<Spanned<String>>,
+    pub log_level: Option<Spanned<String>>,
+    pub targets: Option<Spanned<Vec<RawTarget>>>,
+}
+
+/// One `[[targets]]` entry. Its `Debug` is never printed: it may hold a password in `url`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTarget {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub password_env: Option<Spanned<String>>,
+    pub poll_interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub cache: Option<bool>,
+    pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub config_command: Option<Spanned<String>>,
+}
+
+/// 1-based line number of a byte offset into `text`.
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The key whose value starts at byte `offset`, for errors the TOML parser reports without one
+/// (a value of the wrong type). Only the key is returned, never the value: values may be secret.
+pub(super) fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let (lhs, _) = line.rsplit_once('=')?;
+    let key = lhs
+        .trim_end()
+        .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+        .next()?
+        .trim_matches(['"', '\'']);
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    (!key.is_empty() && key.chars().all(bare)).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_are_one_based() {
+        let t = "a = 1\nb = 2\n";
+        assert_eq!(line_of(t, 0), 1);
+        assert_eq!(line_of(t, 6), 2);
+        assert_eq!(line_of(t, 1000), 3);
+    }
+
+    #[test]
+    fn key_before_a_value() {
+        let t = "poll_interval = 15\nlabels = { team = 1, \"env\" = 2 }\n";
+        assert_eq!(key_before(t, t.find("15").unwrap()), Some("poll_interval"));
+        assert_eq!(key_before(t, t.find("1,").unwrap()), Some("team"));
+        assert_eq!(key_before(t, t.find("2 }").unwrap()), Some("env"));
+        assert_eq!(key_before(t, 0), None);
+        assert_eq!(key_before("[[targets]\n", 3), None);
+    }
+}

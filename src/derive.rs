@@ -1,0 +1,443 @@
+//! Derivation: cache-health values computed from a short history of [`Sample`]s.
+//!
+//! Pure: no IO, no tokio, no redis imports. Time is passed in as a monotonic offset
+//! ([`Duration`] since an arbitrary origin), so wall-clock jumps cannot produce negative rates and
+//! tests control time exactly.
+//!
+//! Counter resets follow Prometheus's `rate()`: when a counter goes down, or the server restarted
+//! (new `run_id`, or lower `uptime_in_seconds`), the counter is taken to have restarted from zero,
+//! so the increase across the reset is the new value. Each observation adds its increase to a
+//! running, never-decreasing total per counter; a window's increase is the difference of two
+//! totals, so a window that spans a reset counts what happened on both sides of it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::info::Sample;
+
+/// The windows the exporter reports, as in `redis_cache_hit_ratio{window="5m"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    M1,
+    M5,
+    M15,
+}
+
+impl Window {
+    pub const ALL: [Window; 3] = [Window::M1, Window::M5, Window::M15];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::M1 => "1m",
+            Window::M5 => "5m",
+            Window::M15 => "15m",
+        }
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(match self {
+            Window::M1 => 60,
+            Window::M5 => 300,
+            Window::M15 => 900,
+        })
+    }
+}
+
+/// Counters tracked over time, in this order.
+const HITS: usize = 0;
+const MISSES: usize = 1;
+const EVICTED: usize = 2;
+const EXPIRED: usize = 3;
+const COUNTERS: usize = 4;
+
+fn counters(s: &Sample) -> [Option<u64>; COUNTERS] {
+    [
+        s.keyspace_hits,
+        s.keyspace_misses,
+        s.evicted_keys,
+        s.expired_keys,
+    ]
+}
+
+/// One point of history: reset-adjusted running totals at a time.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    at: Duration,
+    total: [Option<u64>; COUNTERS],
+}
+
+/// What was seen last, to detect resets.
+#[derive(Debug, Clone, Default)]
+struct Last {
+    run_id: Option<String>,
+    uptime: Option<u64>,
+    raw: [Option<u64>; COUNTERS],
+}
+
+/// The history ring of one target.
+#[derive(Debug, Clone)]
+pub struct History {
+    points: VecDeque<Point>,
+    last: Last,
+    totals: [u64; COUNTERS],
+    /// How far a window's start may be missed when choosing its first point (half the poll
+    /// interval: the point closest to the window's start, from either side, is taken).
+    tolerance: Duration,
+    resets: u64,
+}
+
+/// Values over one window. Absent values are `None` (no hit ratio without lookups).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowStats {
+    pub window: Window,
+    /// How much time the values cover (less than the window while history is short).
+    pub covered: Duration,
+    pub hit_ratio: Option<f64>,
+    pub lookups_per_second: Option<f64>,
+    pub evictions: Option<u64>,
+    pub expirations: Option<u64>,
+}
+
+/// Which limit memory pressure is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `maxmemory` is set.
+    Maxmemory,
+    /// `maxmemory` is 0 (no limit): the host's `total_system_memory`.
+    System,
+}
+
+impl Limit {
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::Maxmemory => "maxmemory",
+            Limit::System => "system",
+        }
+    }
+}
+
+/// Memory counted for eviction over the limit (may exceed 1.0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pressure {
+    pub ratio: f64,
+    pub limit: Limit,
+}
+
+/// Everything derived for one target after a poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    /// One entry per window for which at least two polls exist.
+    pub windows: Vec<WindowStats>,
+    pub pressure: Option<Pressure>,
+    /// The last observation was a counter reset (restart or `CONFIG RESETSTAT`).
+    pub reset: bool,
+    /// Resets seen since the exporter started.
+    pub resets_total: u64,
+}
+
+impl History {
+    /// An empty history. `tolerance` is normally half the poll interval.
+    pub fn new(tolerance: Duration) -> History {
+        History {
+            points: VecDeque::new(),
+            last: Last::default(),
+            totals: [0; COUNTERS],
+            tolerance,
+            resets: 0,
+        }
+    }
+
+    /// Number of points held (bounded by the longest window over the poll interval).
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Adds a sample taken at `at` (monotonic, non-decreasing) and derives the current values.
+    pub fn observe(&mut self, at: Duration, s: &Sample) -> Derived {
+        let raw = counters(s);
+        let restarted = match (&self.last.run_id, &s.run_id) {
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        } || matches!((self.last.uptime, s.uptime_in_seconds), (Some(a), Some(b)) if b < a);
+        let mut reset = restarted;
+        let mut total = [None; COUNTERS];
+        for i in 0..COUNTERS {
+            let Some(cur) = raw[i] else { continue };
+            let inc = match self.last.raw[i] {
+                // First sight of this counter: nothing is known to have happened yet.
+                None => 0,
+                Some(_) if restarted => cur,
+                Some(prev) if cur < prev => {
+                    reset = true;
+                    cur
+                }
+                Some(prev) => cur - prev,
+            };
+            self.totals[i] = self.totals[i].saturating_add(inc);
+            total[i] = Some(self.totals[i]);
+        }
+        if reset && !self.points.is_empty() {
+            self.resets += 1;
+        }
+        for i in 0..COUNTERS {
+            if raw[i].is_some() {
+                self.last.raw[i] = raw[i];
+            }
+        }
+        self.last.run_id = s.run_id.clone().or(self.last.run_id.take());
+        self.last.uptime = s.uptime_in_seconds.or(self.last.uptime);
+
+        // A clock that went backwards (it should not: callers pass monotonic time) must not
+        // create negative spans; treat it as no time passing.
+        let at = self.points.back().map_or(at, |p| p.at.max(at));
+        self.points.push_back(Point { at, total });
+        let keep = Window::M15.duration() + self.tolerance;
+        while self
+            .points
+            .front()
+            .is_some_and(|p| at.saturating_sub(p.at) > keep)
+        {
+            self.points.pop_front();
+        }
+
+        Derived {
+            windows: Window::ALL.iter().filter_map(|w| self.window(*w)).collect(),
+            pressure: memory_pressure(s),
+            reset: reset && self.points.len() > 1,
+            resets_total: self.resets,
+        }
+    }
+
+    /// Values over `w`, ending at the newest point; `None` with fewer than two points.
+    fn window(&self, w: Window) -> Option<WindowStats> {
+        let now = self.points.back()?;
+        let start = now.at.saturating_sub(w.duration() + self.tolerance);
+        let base = self.points.iter().find(|p| p.at >= start)?;
+        let covered = now.at - base.at;
+        if covered.is_zero() {
+            return None;
+        }
+        let delta = |i: usize| Some(now.total[i]? - base.total[i]?);
+        let (hits, misses) = (delta(HITS), delta(MISSES));
+        let lookups = hits.zip(misses).map(|(h, m)| h + m);
+        Some(WindowStats {
+            window: w,
+            covered,
+            hit_ratio: hits
+                .zip(lookups)
+                .filter(|(_, l)| *l > 0)
+                .map(|(h, l)| h as f64 / l as f64),
+            lookups_per_second: lookups.map(|l| l as f64 / covered.as_secs_f64()),
+            evictions: delta(EVICTED),
+            expirations: delta(EXPIRED),
+        })
+    }
+}
+
+/// (used_memory − mem_not_counted_for_evict) / maxmemory, the figure Redis compares with
+/// `maxmemory` before evicting (see `getMaxmemoryState` in Redis's evict.c). With maxmemory 0 the
+/// limit is the host's memory. `None` when the needed fields are missing.
+pub fn memory_pressure(s: &Sample) -> Option<Pressure> {
+    let used = s
+        .used_memory?
+        .saturating_sub(s.mem_not_counted_for_evict.unwrap_or(0));
+    match s.maxmemory {
+        Some(max) if max > 0 => Some(Pressure {
+            ratio: used as f64 / max as f64,
+            limit: Limit::Maxmemory,
+        }),
+        _ => match s.total_system_memory {
+            Some(total) if total > 0 => Some(Pressure {
+                ratio: used as f64 / total as f64,
+                limit: Limit::System,
+            }),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(run_id: &str, uptime: u64, hits: u64, misses: u64, evicted: u64) -> Sample {
+        Sample {
+            run_id: Some(run_id.into()),
+            uptime_in_seconds: Some(uptime),
+            keyspace_hits: Some(hits),
+            keyspace_misses: Some(misses),
+            evicted_keys: Some(evicted),
+            expired_keys: Some(0),
+            ..Sample::default()
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn win(d: &Derived, w: Window) -> &WindowStats {
+        d.windows
+            .iter()
+            .find(|x| x.window == w)
+            .expect("window present")
+    }
+
+    #[test]
+    fn one_poll_gives_no_window() {
+        let mut h = History::new(secs(7));
+        let d = h.observe(secs(0), &sample("a", 10, 5, 5, 0));
+        assert!(d.windows.is_empty());
+        assert!(!d.reset);
+    }
+
+    #[test]
+    fn hit_ratio_and_rate_over_short_history() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 10, 100, 100, 0));
+        let d = h.observe(secs(15), &sample("a", 25, 1000, 200, 4));
+        for w in Window::ALL {
+            let s = win(&d, w);
+            assert_eq!(s.covered, secs(15));
+            assert_eq!(s.hit_ratio, Some(0.9));
+            assert_eq!(s.lookups_per_second, Some(1000.0 / 15.0));
+            assert_eq!(s.evictions, Some(4));
+        }
+    }
+
+    #[test]
+    fn windows_cover_their_own_span() {
+        let mut h = History::new(secs(7));
+        // One poll every 15 s for 20 minutes; 10 hits and 0..=1 misses per poll.
+        let (mut hits, mut misses) = (0, 0);
+        let mut d = None;
+        for i in 0..=80u64 {
+            hits += 10;
+            if i >= 76 {
+                misses += 10; // From poll 76 on, half the lookups miss.
+            }
+            d = Some(h.observe(secs(i * 15), &sample("a", 100 + i * 15, hits, misses, 0)));
+        }
+        let d = d.unwrap();
+        assert_eq!(win(&d, Window::M1).covered, secs(60));
+        assert_eq!(win(&d, Window::M1).hit_ratio, Some(0.5));
+        assert_eq!(win(&d, Window::M5).covered, secs(300));
+        assert_eq!(win(&d, Window::M5).hit_ratio, Some(200.0 / 250.0));
+        assert_eq!(win(&d, Window::M15).covered, secs(900));
+        assert_eq!(win(&d, Window::M15).hit_ratio, Some(600.0 / 650.0));
+        assert!(h.len() <= 62, "history bounded, got {}", h.len());
+    }
+
+    #[test]
+    fn idle_window_has_no_hit_ratio() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 10, 50, 50, 0));
+        let d = h.observe(secs(15), &sample("a", 25, 50, 50, 0));
+        let s = win(&d, Window::M1);
+        assert_eq!(s.hit_ratio, None);
+        assert_eq!(s.lookups_per_second, Some(0.0));
+    }
+
+    #[test]
+    fn restart_counts_from_zero_on_both_sides() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 1000, 5000, 500, 70));
+        h.observe(secs(15), &sample("a", 1015, 5090, 510, 75));
+        // Restart: new run id; the new server has already served 30 hits and 10 misses.
+        let d = h.observe(secs(30), &sample("b", 10, 30, 10, 1));
+        assert!(d.reset);
+        let s = win(&d, Window::M1);
+        assert_eq!(s.hit_ratio, Some(120.0 / 140.0));
+        assert_eq!(s.evictions, Some(6));
+        // Even when the restarted server's counters are already higher than before.
+        let d = h.observe(secs(45), &sample("c", 5, 9000, 10, 0));
+        assert!(d.reset);
+        assert_eq!(win(&d, Window::M1).evictions, Some(6));
+        assert_eq!(d.resets_total, 2);
+    }
+
+    #[test]
+    fn resetstat_is_a_reset_without_restart() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 100, 900, 100, 10));
+        // CONFIG RESETSTAT: same run id and uptime grows, counters drop to near zero.
+        let d = h.observe(secs(15), &sample("a", 115, 9, 1, 0));
+        assert!(d.reset);
+        let s = win(&d, Window::M1);
+        assert_eq!(s.hit_ratio, Some(0.9));
+        assert_eq!(s.evictions, Some(0));
+        assert!(s.lookups_per_second.unwrap() >= 0.0);
+    }
+
+    #[test]
+    fn lower_uptime_is_a_restart_even_with_the_same_run_id() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 100, 10, 0, 0));
+        let d = h.observe(secs(15), &sample("a", 3, 20, 0, 0));
+        assert!(d.reset);
+        assert_eq!(win(&d, Window::M1).hit_ratio, Some(1.0));
+        assert_eq!(h.totals[HITS], 20);
+    }
+
+    #[test]
+    fn clock_going_backwards_never_gives_negative_rates() {
+        let mut h = History::new(secs(7));
+        h.observe(secs(100), &sample("a", 10, 10, 10, 0));
+        let d = h.observe(secs(50), &sample("a", 25, 20, 20, 0));
+        assert!(d.windows.is_empty(), "no time passed, so no window");
+    }
+
+    #[test]
+    fn missing_counters_give_missing_values() {
+        let mut h = History::new(secs(7));
+        let s = Sample {
+            uptime_in_seconds: Some(1),
+            ..Sample::default()
+        };
+        h.observe(secs(0), &s);
+        let d = h.observe(secs(15), &s);
+        let w = win(&d, Window::M1);
+        assert_eq!(
+            (w.hit_ratio, w.lookups_per_second, w.evictions),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn pressure_uses_maxmemory_minus_replication_buffers() {
+        let s = Sample {
+            used_memory: Some(1100),
+            mem_not_counted_for_evict: Some(100),
+            maxmemory: Some(2000),
+            total_system_memory: Some(10_000),
+            ..Sample::default()
+        };
+        assert_eq!(
+            memory_pressure(&s),
+            Some(Pressure {
+                ratio: 0.5,
+                limit: Limit::Maxmemory
+            })
+        );
+        let s = Sample {
+            maxmemory: Some(0),
+            ..s
+        };
+        assert_eq!(
+            memory_pressure(&s),
+            Some(Pressure {
+                ratio: 0.1,
+                limit: Limit::System
+            })
+        );
+        let s = Sample {
+            total_system_memory: None,
+            ..s
+        };
+        assert_eq!(memory_pressure(&s), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, and `/` (a status page).
+//!
+//! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
+//! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
+//! depend on how targets behave.
+
+use std::fmt::Write as _;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{Encoder, TextEncoder};
+use tokio::time::Instant;
+use tower_http::compression::CompressionLayer;
+
+use crate::derive::Window;
+use crate::metrics::{self, Emit};
+use crate::state::Shared;
+
+/// A `prometheus` collector over the shared state: families are built from the snapshots on each
+/// `collect()`, never kept between scrapes.
+#[derive(Clone)]
+pub struct ExporterCollector {
+    shared: Shared,
+    /// The monotonic origin the pollers measure time from (freshness is judged against it).
+    origin: Instant,
+    descs: Vec<Desc>,
+}
+
+impl ExporterCollector {
+    pub fn new(shared: Shared, origin: Instant) -> ExporterCollector {
+        // Descriptions list `target` and each metric's own labels; static labels differ per
+        // target and are not part of the description.
+        let descs = metrics::TABLE
+            .iter()
+            .filter_map(|def| {
+                let mut labels: Vec<String> = Vec::new();
+                if matches!(def.emit, Emit::PerTarget(_)) {
+                    labels.push("target".into());
+                }
+                labels.extend(def.labels.iter().map(|l| l.to_string()));
+                Desc::new(def.name.into(), def.help.into(), labels, Default::default()).ok()
+            })
+            .collect();
+        ExporterCollector {
+            shared,
+            origin,
+            descs,
+        }
+    }
+
+    /// The exposition text of one scrape.
+    pub fn render(&self) -> String {
+        let families = self.collect();
+        let mut buf = Vec::with_capacity(64 * 1024);
+        // Encoding our own families cannot fail: names and labels come from the table.
+        let _ = TextEncoder::new().encode(&families, &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Collector for ExporterCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let now = Instant::now().duration_since(self.origin);
+        metrics::families(&self.shared.snapshots(), now)
+    }
+}
+
+/// The router: `/metrics`, `/healthz`, `/`.
+pub fn app(collector: ExporterCollector) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(index))
+        .layer(CompressionLayer::new().gzip(true))
+        .with_state(collector)
+}
+
+async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
+    (
+        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+        c.render(),
+    )
+        .into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn index(State(c): State<ExporterCollector>) -> Response {
+    let now = Instant::now().duration_since(c.origin);
+    let mut rows = String::new();
+    for snap in c.shared.snapshots() {
+        let fresh = snap.fresh(now);
+        let hit = fresh
+            .and_then(|(_, d)| d.windows.iter().find(|w| w.window == Window::M5))
+            .and_then(|w| w.hit_ratio)
+            .map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
+        let pressure = fresh
+            .and_then(|(_, d)| d.pressure)
+            .map_or("–".to_string(), |p| {
+                format!("{:.1} % of {}", p.ratio * 100.0, p.limit.label())
+            });
+        let last = snap
+            .last
+            .as_ref()
+            .map_or("never".to_string(), |(_, _, at)| {
+                format!("{:.0} s ago", now.saturating_sub(*at).as_secs_f64())
+            });
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&snap.meta.name),
+            if snap.up { "up" } else { "down" },
+            if snap.up { "up" } else { "down" },
+            last,
+            hit,
+            escape(&pressure),
+        );
+    }
+    let page = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>redis-cache-exporter</title>\
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}.up{{color:#1a7f37}}.down{{color:#cf222e;font-weight:bold}}</style></head>\
+<body><h1>redis-cache-exporter</h1><p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\
+<table><thead><tr><th>target</th><th>status</th><th>last successful poll</th><th>hit ratio (5m)</th><th>memory pressure</th></tr></thead>\
+<tbody>\n{rows}</tbody></table></body></html>\n"
+    );
+    (StatusCode::OK, Html(page)).into_response()
+}

@@ -1,0 +1,599 @@
+//! The metric table: every exported name, type, HELP text (citing the INFO field it comes from)
+//! and label set in one place, each with the function that yields its values from a target's
+//! snapshot. The README's metric reference is generated from [`TABLE`] (see `reference()`).
+//!
+//! Pure: builds `prometheus` metric families from snapshots; no IO. Raw Redis counters keep the
+//! names `redis_exporter` uses where the meaning is identical, so existing PromQL keeps working.
+//!
+//! Label order on every series: `target`, then the metric's own labels, then the target's static
+//! labels (sorted by name).
+
+use std::time::Duration;
+
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::derive::{Derived, Window};
+use crate::info::Sample;
+use crate::state::{ErrorKind, Snapshot};
+
+/// Counter or gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// Where a series comes from, for the reference table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Raw,
+    Derived,
+    Exporter,
+}
+
+/// What an emitter sees of one target at scrape time.
+pub struct View<'a> {
+    pub snap: &'a Snapshot,
+    /// Present only while the last successful poll is fresh (see `TargetMeta::stale_after`).
+    pub fresh: Option<(&'a Sample, &'a Derived)>,
+}
+
+impl View<'_> {
+    fn sample(&self) -> Option<&Sample> {
+        self.fresh.map(|(s, _)| s)
+    }
+    fn derived(&self) -> Option<&Derived> {
+        self.fresh.map(|(_, d)| d)
+    }
+}
+
+/// Receives one value with the values of the metric's own labels.
+pub type Out<'o> = dyn FnMut(&[&str], f64) + 'o;
+
+/// One row of the table.
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub group: Group,
+    pub help: &'static str,
+    /// The metric's own labels (besides `target` and static labels).
+    pub labels: &'static [&'static str],
+    pub emit: Emit,
+}
+
+/// How a metric's values are produced.
+pub enum Emit {
+    /// Once per target; the series carry `target` and the target's static labels.
+    PerTarget(fn(&View, &mut Out)),
+    /// Once per exporter (build info).
+    Global(fn(&mut Out)),
+}
+
+macro_rules! raw {
+    ($name:literal, $kind:ident, $help:literal, $field:ident) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::$kind,
+            group: Group::Raw,
+            help: $help,
+            labels: &[],
+            emit: Emit::PerTarget(|v, out| {
+                if let Some(x) = v.sample().and_then(|s| s.$field) {
+                    out(&[], x as f64)
+                }
+            }),
+        }
+    };
+}
+
+fn bool_value(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::derive::WindowStats> + 'a {
+    v.derived().into_iter().flat_map(|d| d.windows.iter())
+}
+
+/// Every metric the exporter serves, in output order.
+pub static TABLE: &[MetricDef] = &[
+    MetricDef {
+        name: "redis_up",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "1 if the last poll of the target succeeded (connection and INFO), else 0.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| out(&[], bool_value(v.snap.up))),
+    },
+    MetricDef {
+        name: "redis_target_info",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Always 1; cache=\"true\" when the target is configured as a cache (config key `cache`). Join with `and on(target)`.",
+        labels: &["cache"],
+        emit: Emit::PerTarget(|v, out| {
+            out(&[if v.snap.meta.cache { "true" } else { "false" }], 1.0)
+        }),
+    },
+    MetricDef {
+        name: "redis_instance_info",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Always 1; INFO server redis_version, redis_mode, server_name (server) and INFO replication role.",
+        labels: &["redis_version", "redis_mode", "role", "server"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = v.sample() {
+                let get = |o: &Option<String>| o.clone().unwrap_or_default();
+                out(
+                    &[
+                        &get(&s.redis_version),
+                        &get(&s.redis_mode),
+                        &get(&s.role),
+                        s.server(),
+                    ],
+                    1.0,
+                )
+            }
+        }),
+    },
+    raw!(
+        "redis_uptime_in_seconds",
+        Gauge,
+        "Seconds since the server started (INFO server uptime_in_seconds).",
+        uptime_in_seconds
+    ),
+    MetricDef {
+        name: "redis_maxmemory_policy_info",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Always 1; the eviction policy (INFO memory maxmemory_policy, or CONFIG GET maxmemory-policy).",
+        labels: &["policy"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(p) = v.sample().and_then(|s| s.maxmemory_policy.as_deref()) {
+                out(&[p], 1.0)
+            }
+        }),
+    },
+    raw!(
+        "redis_connected_clients",
+        Gauge,
+        "Client connections, replicas excluded (INFO clients connected_clients).",
+        connected_clients
+    ),
+    raw!(
+        "redis_blocked_clients",
+        Gauge,
+        "Clients blocked in a blocking call (INFO clients blocked_clients).",
+        blocked_clients
+    ),
+    raw!(
+        "redis_connected_slaves",
+        Gauge,
+        "Connected replicas (INFO replication connected_slaves).",
+        connected_slaves
+    ),
+    MetricDef {
+        name: "redis_master_link_up",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "On a replica, 1 if the link to its primary is up (INFO replication master_link_status).",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(up) = v.sample().and_then(|s| s.master_link_up) {
+                out(&[], bool_value(up))
+            }
+        }),
+    },
+    raw!(
+        "redis_rejected_connections_total",
+        Counter,
+        "Connections rejected because of maxclients (INFO stats rejected_connections).",
+        rejected_connections
+    ),
+    raw!(
+        "redis_connections_received_total",
+        Counter,
+        "Connections accepted (INFO stats total_connections_received).",
+        total_connections_received
+    ),
+    raw!(
+        "redis_commands_processed_total",
+        Counter,
+        "Commands processed (INFO stats total_commands_processed).",
+        total_commands_processed
+    ),
+    raw!(
+        "redis_net_input_bytes_total",
+        Counter,
+        "Bytes read from the network (INFO stats total_net_input_bytes).",
+        total_net_input_bytes
+    ),
+    raw!(
+        "redis_net_output_bytes_total",
+        Counter,
+        "Bytes written to the network (INFO stats total_net_output_bytes).",
+        total_net_output_bytes
+    ),
+    raw!(
+        "redis_keyspace_hits_total",
+        Counter,
+        "Successful key lookups (INFO stats keyspace_hits).",
+        keyspace_hits
+    ),
+    raw!(
+        "redis_keyspace_misses_total",
+        Counter,
+        "Failed key lookups (INFO stats keyspace_misses).",
+        keyspace_misses
+    ),
+    raw!(
+        "redis_evicted_keys_total",
+        Counter,
+        "Keys evicted because of the maxmemory limit (INFO stats evicted_keys).",
+        evicted_keys
+    ),
+    raw!(
+        "redis_expired_keys_total",
+        Counter,
+        "Keys removed because their TTL passed (INFO stats expired_keys).",
+        expired_keys
+    ),
+    raw!(
+        "redis_memory_used_bytes",
+        Gauge,
+        "Memory allocated by Redis (INFO memory used_memory).",
+        used_memory
+    ),
+    raw!(
+        "redis_memory_used_rss_bytes",
+        Gauge,
+        "Resident set size of the server process (INFO memory used_memory_rss).",
+        used_memory_rss
+    ),
+    raw!(
+        "redis_memory_used_peak_bytes",
+        Gauge,
+        "Peak of used_memory (INFO memory used_memory_peak).",
+        used_memory_peak
+    ),
+    raw!(
+        "redis_memory_max_bytes",
+        Gauge,
+        "The maxmemory limit; 0 means no limit (INFO memory maxmemory, or CONFIG GET maxmemory).",
+        maxmemory
+    ),
+    raw!(
+        "redis_mem_not_counted_for_eviction_bytes",
+        Gauge,
+        "Replication and AOF buffers not counted against maxmemory (INFO memory mem_not_counted_for_evict).",
+        mem_not_counted_for_evict
+    ),
+    raw!(
+        "redis_mem_fragmentation_ratio",
+        Gauge,
+        "used_memory_rss / used_memory (INFO memory mem_fragmentation_ratio).",
+        mem_fragmentation_ratio
+    ),
+    raw!(
+        "redis_total_system_memory_bytes",
+        Gauge,
+        "Memory of the host Redis runs on (INFO memory total_system_memory).",
+        total_system_memory
+    ),
+    MetricDef {
+        name: "redis_commands_total",
+        kind: Kind::Counter,
+        group: Group::Raw,
+        help: "Calls per command (INFO commandstats cmdstat_<cmd> calls).",
+        labels: &["cmd"],
+        emit: Emit::PerTarget(|v, out| {
+            for c in v.sample().map_or(&[][..], |s| &s.commands) {
+                out(&[&c.name], c.calls as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_commands_duration_seconds_total",
+        kind: Kind::Counter,
+        group: Group::Raw,
+        help: "CPU time spent per command (INFO commandstats cmdstat_<cmd> usec).",
+        labels: &["cmd"],
+        emit: Emit::PerTarget(|v, out| {
+            for c in v.sample().map_or(&[][..], |s| &s.commands) {
+                out(&[&c.name], c.usec as f64 / 1e6)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_db_keys",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Keys per database (INFO keyspace dbN keys).",
+        labels: &["db"],
+        emit: Emit::PerTarget(|v, out| {
+            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
+                out(&[&format!("db{}", d.db)], d.keys as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_db_keys_expiring",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Keys with a TTL per database (INFO keyspace dbN expires).",
+        labels: &["db"],
+        emit: Emit::PerTarget(|v, out| {
+            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
+                out(&[&format!("db{}", d.db)], d.expires as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_db_avg_ttl_seconds",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Average TTL of keys with a TTL per database, estimated by Redis (INFO keyspace dbN avg_ttl).",
+        labels: &["db"],
+        emit: Emit::PerTarget(|v, out| {
+            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
+                out(&[&format!("db{}", d.db)], d.avg_ttl_ms as f64 / 1e3)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_hit_ratio",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "keyspace_hits / (keyspace_hits + keyspace_misses) over the window, 0-1; absent when the window saw no lookups.",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(r) = w.hit_ratio {
+                    out(&[w.window.label()], r)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_lookups_per_second",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "(keyspace_hits + keyspace_misses) per second over the window.",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(r) = w.lookups_per_second {
+                    out(&[w.window.label()], r)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_evictions",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Keys evicted during the window (increase of INFO stats evicted_keys, reset-safe).",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(n) = w.evictions {
+                    out(&[w.window.label()], n as f64)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_expirations",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Keys expired during the window (increase of INFO stats expired_keys, reset-safe).",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(n) = w.expirations {
+                    out(&[w.window.label()], n as f64)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_window_seconds",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Seconds of history the window's values cover (less than the window after a start).",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                out(&[w.window.label()], w.covered.as_secs_f64())
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_memory_pressure_ratio",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "(used_memory - mem_not_counted_for_evict) / maxmemory, as Redis counts for eviction; limit=\"system\" divides by total_system_memory when maxmemory is 0.",
+        labels: &["limit"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(p) = v.derived().and_then(|d| d.pressure) {
+                out(&[p.limit.label()], p.ratio)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_resets_detected_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a counter went down).",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some((_, d, _)) = &v.snap.last {
+                out(&[], d.resets_total as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_polls_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Polls of the target, successful or not.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| out(&[], v.snap.polls_total as f64)),
+    },
+    MetricDef {
+        name: "redis_exporter_poll_errors_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Failed polls by kind: connect, timeout, auth, protocol, command.",
+        labels: &["kind"],
+        emit: Emit::PerTarget(|v, out| {
+            for k in ErrorKind::ALL {
+                out(&[k.label()], v.snap.errors(k) as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_last_poll_duration_seconds",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Duration of the last poll (connect if needed, INFO, CONFIG GET).",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(d) = v.snap.last_poll_duration {
+                out(&[], d.as_secs_f64())
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_last_poll_success_timestamp_seconds",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Unix time of the last successful poll.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(t) = v.snap.last_success_unix {
+                out(&[], t)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_build_info",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Always 1; the exporter's version.",
+        labels: &["version"],
+        emit: Emit::Global(|out| out(&[env!("CARGO_PKG_VERSION")], 1.0)),
+    },
+];
+
+fn pair(name: &str, value: &str) -> LabelPair {
+    let mut p = LabelPair::default();
+    p.set_name(name.to_string());
+    p.set_value(value.to_string());
+    p
+}
+
+fn metric(kind: Kind, labels: Vec<LabelPair>, value: f64) -> Metric {
+    let mut m = Metric::from_label(labels);
+    match kind {
+        Kind::Counter => {
+            let mut c = Counter::default();
+            c.set_value(value);
+            m.set_counter(c);
+        }
+        Kind::Gauge => {
+            let mut g = Gauge::default();
+            g.set_value(value);
+            m.set_gauge(g);
+        }
+    }
+    m
+}
+
+/// Builds every metric family from the snapshots, fresh on each call. `now` is the monotonic
+/// offset used to decide which samples are still fresh.
+pub fn families(snaps: &[Snapshot], now: Duration) -> Vec<MetricFamily> {
+    let views: Vec<View> = snaps
+        .iter()
+        .map(|snap| View {
+            snap,
+            fresh: snap.fresh(now),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(TABLE.len());
+    for def in TABLE {
+        let mut metrics = Vec::new();
+        match def.emit {
+            Emit::PerTarget(emit) => {
+                for v in &views {
+                    let meta = &v.snap.meta;
+                    emit(v, &mut |values: &[&str], value: f64| {
+                        let mut labels = Vec::with_capacity(1 + values.len() + meta.labels.len());
+                        labels.push(pair("target", &meta.name));
+                        for (n, val) in def.labels.iter().zip(values) {
+                            labels.push(pair(n, val));
+                        }
+                        for (n, val) in &meta.labels {
+                            labels.push(pair(n, val));
+                        }
+                        metrics.push(metric(def.kind, labels, value));
+                    });
+                }
+            }
+            Emit::Global(emit) => emit(&mut |values: &[&str], value: f64| {
+                let labels = def
+                    .labels
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| pair(n, v))
+                    .collect();
+                metrics.push(metric(def.kind, labels, value));
+            }),
+        }
+        if metrics.is_empty() {
+            continue;
+        }
+        let mut mf = MetricFamily::default();
+        mf.set_name(def.name.to_string());
+        mf.set_help(def.help.to_string());
+        mf.set_field_type(match def.kind {
+            Kind::Counter => MetricType::COUNTER,
+            Kind::Gauge => MetricType::GAUGE,
+        });
+        mf.set_metric(metrics);
+        out.push(mf);
+    }
+    out
+}
+
+/// The metric reference as a Markdown table (README and docs/metrics.md are checked against it).
+pub fn reference() -> String {
+    let mut s = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
+    for def in TABLE {
+        let mut labels: Vec<&str> = Vec::new();
+        if matches!(def.emit, Emit::PerTarget(_)) {
+            labels.push("target");
+        }
+        labels.extend(def.labels);
+        let kind = match def.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            def.name,
+            kind,
+            labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            def.help.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
+/// Every window label, for documentation and tests.
+pub fn window_labels() -> Vec<&'static str> {
+    Window::ALL.iter().map(|w| w.label()).collect()
+}

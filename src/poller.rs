@@ -1,0 +1,499 @@
+//! The poller: one task per target that keeps one connection open, sends `INFO` (and
+//! `CONFIG GET maxmemory*` when needed) once per interval, and records the outcome.
+//!
+//! IO shell around the pure core: it fetches INFO as a raw string, hands it to [`crate::info`],
+//! feeds the sample to the target's [`History`], and stores the result with one call to
+//! [`Shared::record`]. /metrics never waits for it.
+//!
+//! Timing: the first poll is delayed by a per-target offset (a hash of the name) so a fleet does
+//! not poll in bursts; missed ticks are skipped, never bunched. Every Redis call is bounded by
+//! the configured timeout. A lost connection is re-established with capped exponential backoff.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, ConnectionInfo, RedisError, Value};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use crate::derive::History;
+use crate::info::Sample;
+use crate::state::{ErrorKind, Outcome, Shared};
+
+/// What one poller needs to know about its target.
+#[derive(Clone)]
+pub struct PollerSettings {
+    pub name: String,
+    /// Shown in logs; never contains the password.
+    pub redacted_url: String,
+    pub connection: ConnectionInfo,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
+    pub config_command: Option<String>,
+}
+
+/// The INFO sections the exporter reads, asked for by name where the server allows several
+/// sections in one call (Redis 7+), which skips the costly ones (latencystats, errorstats).
+const INFO_SECTIONS: [&str; 7] = [
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "replication",
+    "commandstats",
+    "keyspace",
+];
+
+/// How INFO is asked for; falls back once if the server refuses several sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InfoMode {
+    Sections,
+    All,
+}
+
+/// One failed poll, classified.
+#[derive(Debug)]
+pub struct PollError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Whether the connection must be dropped and re-established.
+    pub reconnect: bool,
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.label(), self.message)
+    }
+}
+
+/// Maps a redis client error to our closed set of kinds.
+pub fn classify(e: &RedisError) -> PollError {
+    use redis::ErrorKind as K;
+    let code = e.code().unwrap_or("");
+    let (kind, reconnect) = if e.is_timeout() {
+        (ErrorKind::Timeout, true)
+    } else if matches!(e.kind(), K::AuthenticationFailed) || matches!(code, "NOAUTH" | "WRONGPASS")
+    {
+        (ErrorKind::Auth, true)
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(e.kind(), K::Io | K::InvalidClientConfig)
+    {
+        (ErrorKind::Connect, true)
+    } else if matches!(e.kind(), K::Parse | K::UnexpectedReturnType | K::Client) {
+        (ErrorKind::Protocol, true)
+    } else {
+        // The server answered with an error reply (LOADING, BUSY, NOPERM, …): the connection
+        // itself is fine.
+        (ErrorKind::Command, false)
+    };
+    PollError {
+        kind,
+        message: e.to_string(),
+        reconnect,
+    }
+}
+
+fn timeout_error(what: &str, after: Duration) -> PollError {
+    PollError {
+        kind: ErrorKind::Timeout,
+        message: format!(
+            "{what} took longer than {}",
+            humantime::format_duration(after)
+        ),
+        reconnect: true,
+    }
+}
+
+/// Delay before reconnect attempt number `failures` (1-based): 0.5 s doubling, capped at the
+/// larger of 30 s and the poll interval.
+pub fn backoff(failures: u32, interval: Duration) -> Duration {
+    let cap = interval.max(Duration::from_secs(30));
+    let exp = failures.saturating_sub(1).min(16);
+    Duration::from_millis(500).saturating_mul(1 << exp).min(cap)
+}
+
+/// The offset of a target's first poll within the interval, stable for a given name.
+pub fn start_offset(name: &str, interval: Duration) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let frac = (h.finish() % 10_000) as f64 / 10_000.0;
+    interval.mul_f64(frac)
+}
+
+/// The text of an INFO reply, or a protocol error.
+fn reply_text(v: Value) -> Result<String, PollError> {
+    match v {
+        Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Value::VerbatimString { text, .. } => Ok(text),
+        Value::SimpleString(s) => Ok(s),
+        other => Err(PollError {
+            kind: ErrorKind::Protocol,
+            message: format!(
+                "INFO answered with an unexpected reply type: {:?}",
+                short(&other)
+            ),
+            reconnect: true,
+        }),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = format!("{v:?}");
+    s.chars().take(80).collect()
+}
+
+/// `CONFIG GET maxmemory*` as (name, value) pairs.
+fn config_pairs(v: Value) -> Vec<(String, String)> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    match v {
+        Value::Array(items) => items
+            .chunks(2)
+            .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
+            .collect(),
+        Value::Map(items) => items
+            .iter()
+            .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Fills maxmemory and the policy from CONFIG where INFO did not report them.
+fn merge_config(s: &mut Sample, config: &[(String, String)]) {
+    for (k, v) in config {
+        match k.as_str() {
+            "maxmemory" if s.maxmemory.is_none() => s.maxmemory = v.parse().ok(),
+            "maxmemory-policy" if s.maxmemory_policy.is_none() => {
+                s.maxmemory_policy = Some(v.clone())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One target's poll loop state.
+struct Poller {
+    settings: PollerSettings,
+    shared: Shared,
+    origin: Instant,
+    client: Option<Client>,
+    conn: Option<MultiplexedConnection>,
+    connect_failures: u32,
+    next_connect: Instant,
+    info_mode: InfoMode,
+    /// CONFIG was refused (renamed, blocked by ACL or a managed service): never sent again.
+    config_refused: bool,
+    /// CONFIG GET values from the current connection.
+    config: Vec<(String, String)>,
+    config_fresh: bool,
+    history: History,
+}
+
+/// Runs the poll loop of one target until the task is aborted.
+pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
+    let offset = start_offset(&settings.name, settings.interval);
+    let mut ticker = tokio::time::interval_at(Instant::now() + offset, settings.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
+    // least-privilege ACL user allows).
+    let connection = settings
+        .connection
+        .clone()
+        .set_redis_settings(settings.connection.redis_settings().clone().set_skip_set_lib_name());
+    let client = Client::open(connection);
+    let mut p = Poller {
+        history: History::new(settings.interval / 2),
+        client: None,
+        conn: None,
+        connect_failures: 0,
+        next_connect: Instant::now(),
+        info_mode: InfoMode::Sections,
+        config_refused: settings.config_command.is_none(),
+        config: Vec::new(),
+        config_fresh: false,
+        settings,
+        shared,
+        origin,
+    };
+    match client {
+        Ok(c) => p.client = Some(c),
+        Err(e) => warn!(target_name = %p.settings.name, error = %e, "Target URL not usable."),
+    }
+    loop {
+        ticker.tick().await;
+        p.poll_once().await;
+    }
+}
+
+impl Poller {
+    async fn poll_once(&mut self) {
+        let started = Instant::now();
+        let result = self.fetch().await;
+        let duration = started.elapsed();
+        let at = Instant::now().duration_since(self.origin);
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let name = self.settings.name.clone();
+        let outcome = match &result {
+            Ok(sample) => {
+                let derived = self.history.observe(at, sample);
+                if derived.reset {
+                    info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
+                }
+                Outcome::Success {
+                    sample: Arc::new(sample.clone()),
+                    derived: Arc::new(derived),
+                }
+            }
+            Err(e) => Outcome::Failure(e.kind),
+        };
+        let changed = self.shared.record(&name, outcome, duration, at, unix_now);
+        match (&result, changed) {
+            (Ok(_), Some(true)) => {
+                info!(target_name = %name, url = %self.settings.redacted_url, "Target up.")
+            }
+            (Err(e), Some(true)) => {
+                warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.")
+            }
+            (Err(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
+            _ => {}
+        }
+    }
+
+    /// Connects if needed, then INFO (+ CONFIG when needed). Drops the connection on errors
+    /// that leave it unusable.
+    async fn fetch(&mut self) -> Result<Sample, PollError> {
+        let result = self.fetch_inner().await;
+        if let Err(e) = &result
+            && e.reconnect
+            && self.conn.take().is_some()
+        {
+            info!(target_name = %self.settings.name, error = %e, "Reconnecting.");
+        }
+        result
+    }
+
+    async fn fetch_inner(&mut self) -> Result<Sample, PollError> {
+        let mut conn = self.connection().await?;
+        let timeout = self.settings.timeout;
+        let text = match self.info(&mut conn, self.info_mode).await {
+            Err(e)
+                if self.info_mode == InfoMode::Sections
+                    && e.kind == ErrorKind::Command
+                    && e.message.contains("syntax") =>
+            {
+                // Servers before 7.0 accept one section only.
+                debug!(target_name = %self.settings.name, "Server refuses several INFO sections; using INFO all.");
+                self.info_mode = InfoMode::All;
+                self.info(&mut conn, InfoMode::All).await?
+            }
+            r => r?,
+        };
+        let mut sample = crate::info::parse(&text).map_err(|e| PollError {
+            kind: ErrorKind::Protocol,
+            message: e.to_string(),
+            reconnect: true,
+        })?;
+        if !sample.skipped.is_empty() {
+            debug!(target_name = %self.settings.name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
+        }
+        let need_config =
+            !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
+        if need_config && !self.config_refused {
+            self.fetch_config(&mut conn, timeout).await?;
+        }
+        merge_config(&mut sample, &self.config);
+        Ok(sample)
+    }
+
+    async fn info(
+        &self,
+        conn: &mut MultiplexedConnection,
+        mode: InfoMode,
+    ) -> Result<String, PollError> {
+        let mut cmd = redis::cmd("INFO");
+        match mode {
+            InfoMode::Sections => {
+                for s in INFO_SECTIONS {
+                    cmd.arg(s);
+                }
+            }
+            InfoMode::All => {
+                cmd.arg("all");
+            }
+        }
+        let timeout = self.settings.timeout;
+        let v: Value = tokio::time::timeout(timeout, cmd.query_async(conn))
+            .await
+            .map_err(|_| timeout_error("INFO", timeout))?
+            .map_err(|e| classify(&e))?;
+        reply_text(v)
+    }
+
+    async fn fetch_config(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        timeout: Duration,
+    ) -> Result<(), PollError> {
+        let Some(command) = self.settings.config_command.clone() else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd(&command);
+        cmd.arg("GET").arg("maxmemory*");
+        let reply: Result<Value, RedisError> = tokio::time::timeout(timeout, cmd.query_async(conn))
+            .await
+            .map_err(|_| timeout_error("CONFIG GET", timeout))?;
+        match reply {
+            Ok(v) => {
+                self.config = config_pairs(v);
+                self.config_fresh = true;
+            }
+            Err(e) => {
+                let pe = classify(&e);
+                if pe.kind != ErrorKind::Command {
+                    return Err(pe);
+                }
+                // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+                info!(target_name = %self.settings.name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
+                self.config_refused = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The open connection, or a new one when the backoff allows.
+    async fn connection(&mut self) -> Result<MultiplexedConnection, PollError> {
+        if let Some(c) = &self.conn {
+            return Ok(c.clone());
+        }
+        let Some(client) = &self.client else {
+            return Err(PollError {
+                kind: ErrorKind::Connect,
+                message: "target URL is not usable".into(),
+                reconnect: false,
+            });
+        };
+        let now = Instant::now();
+        if now < self.next_connect {
+            return Err(PollError {
+                kind: ErrorKind::Connect,
+                message: format!(
+                    "backing off, next connect attempt in {}",
+                    humantime::format_duration(Duration::from_millis(
+                        (self.next_connect - now).as_millis() as u64
+                    ))
+                ),
+                reconnect: false,
+            });
+        }
+        let timeout = self.settings.timeout;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let attempt = tokio::time::timeout(
+            // Connect, TLS and AUTH together; a little over the timeout so the client's own
+            // timeout fires first and names the step.
+            timeout + timeout / 2,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| timeout_error("connect", timeout))
+        .and_then(|r| r.map_err(|e| classify(&e)));
+        match attempt {
+            Ok(c) => {
+                self.connect_failures = 0;
+                self.config_fresh = false;
+                self.conn = Some(c.clone());
+                debug!(target_name = %self.settings.name, "Connected.");
+                Ok(c)
+            }
+            Err(mut e) => {
+                self.connect_failures += 1;
+                self.next_connect =
+                    Instant::now() + backoff(self.connect_failures, self.settings.interval);
+                if e.kind == ErrorKind::Command {
+                    // An error reply during the handshake is about credentials or permissions.
+                    e.kind = ErrorKind::Auth;
+                }
+                e.reconnect = false;
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let i = Duration::from_secs(15);
+        assert_eq!(backoff(1, i), Duration::from_millis(500));
+        assert_eq!(backoff(2, i), Duration::from_secs(1));
+        assert_eq!(backoff(5, i), Duration::from_secs(8));
+        assert_eq!(backoff(7, i), Duration::from_secs(30));
+        assert_eq!(backoff(u32::MAX, i), Duration::from_secs(30));
+        assert_eq!(
+            backoff(20, Duration::from_secs(120)),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn start_offsets_are_stable_and_within_the_interval() {
+        let i = Duration::from_secs(15);
+        assert_eq!(start_offset("a", i), start_offset("a", i));
+        let offsets: Vec<_> = (0..100)
+            .map(|n| start_offset(&format!("t{n}"), i))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < i));
+        let early = offsets.iter().filter(|o| **o < i / 2).count();
+        assert!(
+            (25..=75).contains(&early),
+            "offsets spread over the interval: {early}/100 early"
+        );
+    }
+
+    #[test]
+    fn config_reply_fills_only_what_info_lacks() {
+        let v = Value::Array(vec![
+            Value::BulkString(b"maxmemory".to_vec()),
+            Value::BulkString(b"1048576".to_vec()),
+            Value::BulkString(b"maxmemory-policy".to_vec()),
+            Value::BulkString(b"allkeys-lru".to_vec()),
+            Value::BulkString(b"maxmemory-samples".to_vec()),
+        ]);
+        let pairs = config_pairs(v);
+        assert_eq!(pairs.len(), 2);
+        let mut s = Sample {
+            maxmemory: Some(7),
+            ..Sample::default()
+        };
+        merge_config(&mut s, &pairs);
+        assert_eq!(s.maxmemory, Some(7));
+        assert_eq!(s.maxmemory_policy.as_deref(), Some("allkeys-lru"));
+    }
+
+    #[test]
+    fn unexpected_reply_types_are_protocol_errors() {
+        assert_eq!(
+            reply_text(Value::Int(3)).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            reply_text(Value::BulkString(b"# Server".to_vec())).unwrap(),
+            "# Server"
+        );
+    }
+}

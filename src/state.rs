@@ -1,0 +1,254 @@
+//! Per-target state shared between the pollers (writers) and /metrics (reader).
+//!
+//! Pure data plus a short-lived lock: the lock is held only to copy or replace a snapshot, never
+//! across an `.await` and never while talking to Redis. One function, [`Shared::record`], applies
+//! the outcome of one poll (up, duration, last success, error kind counter) so the pieces can never
+//! disagree.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::derive::Derived;
+use crate::info::Sample;
+
+/// Why a poll failed. A small closed set, so `redis_exporter_poll_errors_total{kind}` stays
+/// bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// TCP/unix connect or TLS handshake failed, or the connection dropped.
+    Connect,
+    /// A call exceeded the configured timeout.
+    Timeout,
+    /// Authentication was refused (WRONGPASS, NOAUTH, NOPERM on AUTH).
+    Auth,
+    /// The server's reply was not what the protocol or INFO format promises.
+    Protocol,
+    /// The server answered INFO with an error (LOADING, BUSY, NOPERM …).
+    Command,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Auth,
+        ErrorKind::Protocol,
+        ErrorKind::Command,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Command => "command",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the configuration says about a target (fixed while it runs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetMeta {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub cache: bool,
+    /// Value series are dropped when the last success is older than this.
+    pub stale_after: Duration,
+}
+
+/// The latest view of one target, as /metrics renders it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub meta: Arc<TargetMeta>,
+    pub up: bool,
+    /// The last successful sample with what was derived from it, and when (monotonic offset).
+    pub last: Option<(Arc<Sample>, Arc<Derived>, Duration)>,
+    pub last_poll_duration: Option<Duration>,
+    /// Unix time of the last successful poll, seconds.
+    pub last_success_unix: Option<f64>,
+    pub polls_total: u64,
+    pub errors_total: [u64; ErrorKind::ALL.len()],
+}
+
+impl Snapshot {
+    fn new(meta: Arc<TargetMeta>) -> Snapshot {
+        Snapshot {
+            meta,
+            up: false,
+            last: None,
+            last_poll_duration: None,
+            last_success_unix: None,
+            polls_total: 0,
+            errors_total: [0; ErrorKind::ALL.len()],
+        }
+    }
+
+    /// The sample and derivation if they are fresh at `now` (monotonic offset).
+    pub fn fresh(&self, now: Duration) -> Option<(&Sample, &Derived)> {
+        let (s, d, at) = self.last.as_ref()?;
+        (now.saturating_sub(*at) <= self.meta.stale_after).then_some((s.as_ref(), d.as_ref()))
+    }
+
+    pub fn errors(&self, kind: ErrorKind) -> u64 {
+        self.errors_total[kind.index()]
+    }
+}
+
+/// The outcome of one poll.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Success {
+        sample: Arc<Sample>,
+        derived: Arc<Derived>,
+    },
+    Failure(ErrorKind),
+}
+
+/// All targets' snapshots, keyed by target name (sorted, so /metrics output is stable).
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    inner: Arc<RwLock<BTreeMap<String, Snapshot>>>,
+}
+
+impl Shared {
+    pub fn new() -> Shared {
+        Shared::default()
+    }
+
+    /// Registers a target (up=0 until its first successful poll). Replaces one of the same name.
+    pub fn add(&self, meta: TargetMeta) {
+        let meta = Arc::new(meta);
+        self.write().insert(meta.name.clone(), Snapshot::new(meta));
+    }
+
+    /// Forgets a target: its series disappear from the next scrape.
+    pub fn remove(&self, name: &str) {
+        self.write().remove(name);
+    }
+
+    /// Applies one poll outcome; returns whether `up` changed (for a one-line state-change log).
+    pub fn record(
+        &self,
+        name: &str,
+        outcome: Outcome,
+        duration: Duration,
+        at: Duration,
+        unix_now: f64,
+    ) -> Option<bool> {
+        let mut map = self.write();
+        let snap = map.get_mut(name)?;
+        let was_up = snap.up;
+        snap.polls_total += 1;
+        snap.last_poll_duration = Some(duration);
+        match outcome {
+            Outcome::Success { sample, derived } => {
+                snap.up = true;
+                snap.last = Some((sample, derived, at));
+                snap.last_success_unix = Some(unix_now);
+            }
+            Outcome::Failure(kind) => {
+                snap.up = false;
+                snap.errors_total[kind.index()] += 1;
+            }
+        }
+        Some(was_up != snap.up || snap.polls_total == 1)
+    }
+
+    /// A copy of every snapshot, taken under the lock and rendered outside it.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.read().values().cloned().collect()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Snapshot>> {
+        // A poisoned lock only means a panic elsewhere while holding it; the map itself is
+        // always consistent (every update is a single insert or field assignment).
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Snapshot>> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str) -> TargetMeta {
+        TargetMeta {
+            name: name.into(),
+            labels: BTreeMap::new(),
+            cache: true,
+            stale_after: Duration::from_secs(45),
+        }
+    }
+
+    fn ok() -> Outcome {
+        Outcome::Success {
+            sample: Arc::new(Sample::default()),
+            derived: Arc::new(Derived {
+                windows: vec![],
+                pressure: None,
+                reset: false,
+                resets_total: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn record_updates_all_pieces_together() {
+        let s = Shared::new();
+        s.add(meta("a"));
+        let t = Duration::from_secs(10);
+        assert_eq!(
+            s.record("a", ok(), Duration::from_millis(2), t, 1e9),
+            Some(true)
+        );
+        assert_eq!(
+            s.record("a", ok(), Duration::from_millis(2), t, 1e9),
+            Some(false)
+        );
+        assert_eq!(
+            s.record(
+                "a",
+                Outcome::Failure(ErrorKind::Timeout),
+                Duration::from_secs(1),
+                t,
+                2e9
+            ),
+            Some(true)
+        );
+        let snap = &s.snapshots()[0];
+        assert!(!snap.up);
+        assert_eq!(snap.polls_total, 3);
+        assert_eq!(snap.errors(ErrorKind::Timeout), 1);
+        assert_eq!(snap.last_success_unix, Some(1e9));
+        assert_eq!(snap.last_poll_duration, Some(Duration::from_secs(1)));
+        // The last sample is kept, fresh until stale_after passes.
+        assert!(snap.fresh(t + Duration::from_secs(45)).is_some());
+        assert!(snap.fresh(t + Duration::from_secs(46)).is_none());
+    }
+
+    #[test]
+    fn unknown_and_removed_targets() {
+        let s = Shared::new();
+        assert_eq!(
+            s.record("x", ok(), Duration::ZERO, Duration::ZERO, 0.0),
+            None
+        );
+        s.add(meta("a"));
+        s.add(meta("b"));
+        s.remove("a");
+        assert_eq!(s.names(), vec!["b".to_string()]);
+    }
+}
