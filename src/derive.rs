@@ -183,9 +183,9 @@ impl History {
         if reset && !self.points.is_empty() {
             self.resets += 1;
         }
-        for i in 0..COUNTERS {
-            if raw[i].is_some() {
-                self.last.raw[i] = raw[i];
+        for (last, cur) in self.last.raw.iter_mut().zip(raw) {
+            if cur.is_some() {
+                *last = cur;
             }
         }
         self.last.run_id = s.run_id.clone().or(self.last.run_id.take());

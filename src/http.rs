@@ -119,9 +119,9 @@ async fn index(State(c): State<ExporterCollector>) -> Response {
             .map_or("never".to_string(), |(_, _, at)| {
                 format!("{:.0} s ago", now.saturating_sub(*at).as_secs_f64())
             });
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&snap.meta.name),
             if snap.up { "up" } else { "down" },
             if snap.up { "up" } else { "down" },

@@ -118,11 +118,9 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
     }
     let mut s = Sample::default();
     let mut known = 0usize;
-    let mut headers = 0usize;
     for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.starts_with('#') {
-            headers += 1;
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
@@ -132,10 +130,7 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
             known += 1;
         }
     }
-    // A reply with neither a section header nor a single known field is not INFO.
-    if known == 0 && headers == 0 {
-        return Err(InfoError::NotInfo);
-    }
+    // Headers alone (or lines that merely contain a colon) do not make a reply INFO.
     if known == 0 {
         return Err(InfoError::NotInfo);
     }
@@ -154,7 +149,8 @@ impl Sample {
         match key {
             "redis_version" => self.redis_version = Some(value.to_string()),
             "server_name" => self.server_name = Some(value.to_string()),
-            "redis_mode" => self.redis_mode = Some(value.to_string()),
+            // Valkey 8 renamed `redis_mode` to `server_mode`.
+            "redis_mode" | "server_mode" => self.redis_mode = Some(value.to_string()),
             "run_id" => self.run_id = Some(value.to_string()),
             "uptime_in_seconds" => self.uptime_in_seconds = self.num(key, value),
             "connected_clients" => self.connected_clients = self.num(key, value),
@@ -226,16 +222,21 @@ impl Sample {
             }
         }
         match (calls, usec) {
-            (Some(calls), Some(usec)) if !name.is_empty() => self.commands.push(CommandStat {
-                name: name.to_ascii_lowercase(),
-                calls,
-                usec,
-                rejected_calls: rejected,
-                failed_calls: failed,
-            }),
-            _ => self.skipped.push(key.to_string()),
+            (Some(calls), Some(usec)) if !name.is_empty() => {
+                self.commands.push(CommandStat {
+                    name: name.to_ascii_lowercase(),
+                    calls,
+                    usec,
+                    rejected_calls: rejected,
+                    failed_calls: failed,
+                });
+                true
+            }
+            _ => {
+                self.skipped.push(key.to_string());
+                false
+            }
         }
-        true
     }
 
     /// `db0:keys=1,expires=0,avg_ttl=0` (Redis 7.4+ may append more fields).
@@ -250,15 +251,20 @@ impl Sample {
             }
         }
         match (keys, expires) {
-            (Some(keys), Some(expires)) => self.keyspace.push(DbStat {
-                db,
-                keys,
-                expires,
-                avg_ttl_ms: avg_ttl.unwrap_or(0),
-            }),
-            _ => self.skipped.push(key.to_string()),
+            (Some(keys), Some(expires)) => {
+                self.keyspace.push(DbStat {
+                    db,
+                    keys,
+                    expires,
+                    avg_ttl_ms: avg_ttl.unwrap_or(0),
+                });
+                true
+            }
+            _ => {
+                self.skipped.push(key.to_string());
+                false
+            }
         }
-        true
     }
 
     /// Keys evicted plus lookups are what a cache is judged by; `None` when the server did not

@@ -93,9 +93,14 @@ pub fn classify(e: &RedisError) -> PollError {
     };
     PollError {
         kind,
-        message: e.to_string(),
+        message: one_line(&e.to_string()),
         reconnect,
     }
+}
+
+/// Error texts from the client can span lines; a log line must not.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn timeout_error(what: &str, after: Duration) -> PollError {
@@ -187,7 +192,8 @@ struct Poller {
     origin: Instant,
     client: Option<Client>,
     conn: Option<MultiplexedConnection>,
-    connect_failures: u32,
+    /// Consecutive failed polls (drives the reconnect backoff).
+    failures: u32,
     next_connect: Instant,
     info_mode: InfoMode,
     /// CONFIG was refused (renamed, blocked by ACL or a managed service): never sent again.
@@ -205,16 +211,19 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
     // least-privilege ACL user allows).
-    let connection = settings
-        .connection
-        .clone()
-        .set_redis_settings(settings.connection.redis_settings().clone().set_skip_set_lib_name());
+    let connection = settings.connection.clone().set_redis_settings(
+        settings
+            .connection
+            .redis_settings()
+            .clone()
+            .set_skip_set_lib_name(),
+    );
     let client = Client::open(connection);
     let mut p = Poller {
         history: History::new(settings.interval / 2),
         client: None,
         conn: None,
-        connect_failures: 0,
+        failures: 0,
         next_connect: Instant::now(),
         info_mode: InfoMode::Sections,
         config_refused: settings.config_command.is_none(),
@@ -274,11 +283,22 @@ impl Poller {
     /// that leave it unusable.
     async fn fetch(&mut self) -> Result<Sample, PollError> {
         let result = self.fetch_inner().await;
-        if let Err(e) = &result
-            && e.reconnect
-            && self.conn.take().is_some()
-        {
-            info!(target_name = %self.settings.name, error = %e, "Reconnecting.");
+        match &result {
+            Ok(_) => self.failures = 0,
+            Err(e) => {
+                self.failures += 1;
+                if e.reconnect && self.conn.take().is_some() {
+                    // A peer that accepts but then hangs or talks garbage gets the same backoff
+                    // as one that refuses connections.
+                    self.next_connect =
+                        Instant::now() + backoff(self.failures, self.settings.interval);
+                    if self.failures == 1 {
+                        info!(target_name = %self.settings.name, error = %e, "Reconnecting.");
+                    } else {
+                        debug!(target_name = %self.settings.name, error = %e, "Reconnecting.");
+                    }
+                }
+            }
         }
         result
     }
@@ -411,16 +431,15 @@ impl Poller {
         .and_then(|r| r.map_err(|e| classify(&e)));
         match attempt {
             Ok(c) => {
-                self.connect_failures = 0;
                 self.config_fresh = false;
                 self.conn = Some(c.clone());
                 debug!(target_name = %self.settings.name, "Connected.");
                 Ok(c)
             }
             Err(mut e) => {
-                self.connect_failures += 1;
+                // `failures` counts this attempt once `fetch` sees the error.
                 self.next_connect =
-                    Instant::now() + backoff(self.connect_failures, self.settings.interval);
+                    Instant::now() + backoff(self.failures + 1, self.settings.interval);
                 if e.kind == ErrorKind::Command {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;

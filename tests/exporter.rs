@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, require_binary, sample, wait_for};
+use support::{Exporter, RedisServer, require_binary, sample, wait_for, wait_polls, wait_up};
 
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -23,32 +23,6 @@ fn config(targets: &[(&str, &RedisServer)]) -> String {
         ));
     }
     c
-}
-
-/// Waits until the exporter has completed at least `n` more polls of `target` than now.
-fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
-    let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
-    let start = sample(&e.metrics(), &sel).unwrap_or(0.0);
-    wait_for(
-        &format!("{n} more polls of {target}"),
-        Duration::from_secs(20),
-        || {
-            let m = e.metrics();
-            (sample(&m, &sel).unwrap_or(0.0) >= start + n).then_some(m)
-        },
-    )
-}
-
-fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
-    let sel = format!("redis_up{{target=\"{target}\"}}");
-    wait_for(
-        &format!("redis_up of {target} = {up}"),
-        Duration::from_secs(20),
-        || {
-            let m = e.metrics();
-            (sample(&m, &sel) == Some(up)).then_some(m)
-        },
-    )
 }
 
 fn value(m: &str, sel: &str) -> f64 {

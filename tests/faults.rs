@@ -45,7 +45,11 @@ fn scripted_peer(reply: &'static [u8]) -> u16 {
 }
 
 fn errors(m: &str, target: &str, kind: &str) -> f64 {
-    sample(m, &format!("redis_exporter_poll_errors_total{{target=\"{target}\",kind=\"{kind}\"}}")).unwrap_or(0.0)
+    sample(
+        m,
+        &format!("redis_exporter_poll_errors_total{{target=\"{target}\",kind=\"{kind}\"}}"),
+    )
+    .unwrap_or(0.0)
 }
 
 #[test]
@@ -75,15 +79,32 @@ fn misbehaving_peers_are_classified_and_isolated() {
         let ok = sample(&m, "redis_up{target=\"healthy\"}") == Some(1.0)
             && errors(&m, "silent", "timeout") >= 1.0
             && errors(&m, "garbage", "protocol") + errors(&m, "garbage", "connect") >= 1.0
-            && errors(&m, "huge", "timeout") + errors(&m, "huge", "protocol") + errors(&m, "huge", "connect") >= 1.0
+            && errors(&m, "huge", "timeout")
+                + errors(&m, "huge", "protocol")
+                + errors(&m, "huge", "connect")
+                >= 1.0
             && errors(&m, "refused", "connect") >= 1.0
             && errors(&m, "wrongpass", "auth") >= 1.0
             && errors(&m, "nopass", "auth") >= 1.0;
         ok.then_some(m)
     });
-    for t in ["silent", "garbage", "huge", "refused", "wrongpass", "nopass"] {
-        assert_eq!(sample(&m, &format!("redis_up{{target=\"{t}\"}}")), Some(0.0), "{t}");
-        assert!(!m.contains(&format!("redis_uptime_in_seconds{{target=\"{t}\"}}")), "{t} has no values");
+    for t in [
+        "silent",
+        "garbage",
+        "huge",
+        "refused",
+        "wrongpass",
+        "nopass",
+    ] {
+        assert_eq!(
+            sample(&m, &format!("redis_up{{target=\"{t}\"}}")),
+            Some(0.0),
+            "{t}"
+        );
+        assert!(
+            !m.contains(&format!("redis_uptime_in_seconds{{target=\"{t}\"}}")),
+            "{t} has no values"
+        );
     }
     // The healthy target keeps being polled on time although the others hang or fail.
     let before = sample(&m, "redis_exporter_polls_total{target=\"healthy\"}").unwrap();
@@ -92,7 +113,10 @@ fn misbehaving_peers_are_classified_and_isolated() {
     let m = e.metrics();
     let scrape = started.elapsed();
     let after = sample(&m, "redis_exporter_polls_total{target=\"healthy\"}").unwrap();
-    assert!(after - before >= 2.0, "healthy polls went from {before} to {after}");
+    assert!(
+        after - before >= 2.0,
+        "healthy polls went from {before} to {after}"
+    );
     assert_eq!(sample(&m, "redis_up{target=\"healthy\"}"), Some(1.0));
     assert!(scrape < Duration::from_secs(1), "/metrics took {scrape:?}");
     // The wrong password never shows up in the output.
@@ -119,22 +143,41 @@ fn sigterm_exits_promptly_with_a_hung_target() {
         .spawn()
         .unwrap();
     wait_for("exporter up", Duration::from_secs(10), || {
-        support::http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
+        support::http_get(port, "/healthz")
+            .ok()
+            .filter(|(s, _)| *s == 200)
     });
     std::thread::sleep(Duration::from_secs(3));
     let started = Instant::now();
     // SAFETY-free: send SIGTERM through the `kill` command.
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
-    let exit = wait_for("exporter to exit after SIGTERM", Duration::from_secs(10), || child.try_wait().unwrap());
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let exit = wait_for(
+        "exporter to exit after SIGTERM",
+        Duration::from_secs(10),
+        || child.try_wait().unwrap(),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(exit.success(), "{exit:?}");
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     let lines: Vec<&str> = logs.lines().collect();
     assert!(!lines.is_empty());
     for l in &lines {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
         assert!(v.get("level").is_some() && v.get("fields").is_some(), "{l}");
     }
     assert!(logs.contains("Target down."), "{logs}");
@@ -154,10 +197,21 @@ fn invalid_config_is_refused_with_key_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("poll_intervall") && err.contains("line 5"), "{err}");
+    assert!(
+        err.contains("poll_intervall") && err.contains("line 5"),
+        "{err}"
+    );
     let ok = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"))
-        .args(["--check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.toml")])
+        .args([
+            "--check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.toml"),
+        ])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }

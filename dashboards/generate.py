@@ -1,0 +1,1130 @@
+#!/usr/bin/env python3
+"""Generates the Grafana dashboards shipped in dashboards/ (owns their panels and queries).
+
+    python3 dashboards/generate.py           # rewrite dashboards/*.json
+    python3 dashboards/generate.py --check   # exit 1 if a committed file differs from the output
+
+The JSON files are committed so Grafana can provision them directly; this script is the one
+place where panels are written, so every panel gets the same datasource, variables, units and
+description conventions. tests/dashboards.rs checks that the committed files equal its output.
+Standard library only.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+OVERVIEW_UID = "redis-cache-overview"
+INSTANCE_UID = "redis-cache-instance"
+OVERVIEW_URL = f"/d/{OVERVIEW_UID}/redis-cache-health-overview"
+INSTANCE_URL = f"/d/{INSTANCE_UID}/redis-cache-health-instance"
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+# Every selector carries both filters; with "All" they expand to ".*".
+SEL = 'job=~"$job", target=~"$target"'
+
+# Hit rate guidance from the design notes: a cache should stay above 90 %.
+HIT_RATIO_GOAL = 0.9
+
+
+def sel(metric, extra=""):
+    """A selector for `metric` filtered by the dashboard variables, plus extra matchers."""
+    more = f", {extra}" if extra else ""
+    return f"{metric}{{{SEL}{more}}}"
+
+
+def eq(label, value):
+    """An equality matcher, e.g. eq("cache", "true") -> cache="true"."""
+    return f'{label}="{value}"'
+
+
+def rate(metric, extra=""):
+    """Per-second rate of a counter over Grafana's $__rate_interval."""
+    return f"rate({sel(metric, extra)}[$__rate_interval])"
+
+
+def hit_ratio(by=None):
+    """hits / (hits + misses) summed over targets before dividing (never an average of ratios).
+
+    The `> 0` drops windows without lookups, so an idle cache has no ratio instead of NaN.
+    """
+    agg = f"sum by ({by}) " if by else "sum"
+    hits = f"{agg}({rate('redis_keyspace_hits_total')})"
+    misses = f"{agg}({rate('redis_keyspace_misses_total')})"
+    return f"{hits}\n/\n({hits} + {misses} > 0)"
+
+
+def fleet_hit_ratio():
+    """Fleet hit ratio over the targets configured as caches (`cache = true`)."""
+    only_caches = f'and on(target) {sel("redis_target_info", eq("cache", "true"))}'
+    hits = f"sum({rate('redis_keyspace_hits_total')} {only_caches})"
+    misses = f"sum({rate('redis_keyspace_misses_total')} {only_caches})"
+    return f"{hits}\n/\n({hits} + {misses} > 0)"
+
+
+def lookups(by=None):
+    agg = f"sum by ({by}) " if by else "sum"
+    return (
+        f"{agg}({rate('redis_keyspace_hits_total')})\n+\n"
+        f"{agg}({rate('redis_keyspace_misses_total')})"
+    )
+
+
+def query(expr, legend="__auto", ref="A", instant=False, table=False):
+    q = {
+        "datasource": DATASOURCE,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend,
+        "range": not instant,
+        "instant": instant,
+        "refId": ref,
+    }
+    if table:
+        q["format"] = "table"
+    return q
+
+
+def thresholds(*steps):
+    """Absolute thresholds: steps as (value, color), the first value being None (base)."""
+    return {
+        "mode": "absolute",
+        "steps": [{"color": c, "value": v} for v, c in steps],
+    }
+
+
+NEUTRAL = thresholds((None, "green"))
+HIT_STEPS = thresholds((None, "red"), (HIT_RATIO_GOAL, "green"))
+PRESSURE_STEPS = thresholds((None, "green"), (0.85, "orange"), (0.95, "red"))
+
+
+def override(matcher, options, **props):
+    return {
+        "matcher": {"id": matcher, "options": options},
+        "properties": [{"id": k.replace("__", "."), "value": v} for k, v in props.items()],
+    }
+
+
+def value_map(*pairs):
+    """Value mappings: (value, text, color)."""
+    return [
+        {
+            "type": "value",
+            "options": {
+                str(v): {"text": t, "color": c, "index": i} for i, (v, t, c) in enumerate(pairs)
+            },
+        }
+    ]
+
+
+UP_MAP = value_map((0, "DOWN", "red"), (1, "up", "green"))
+
+
+def panel(kind, title, description, targets, unit, **extra):
+    p = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    }
+    p.update(extra)
+    return p
+
+
+def timeseries(
+    title,
+    description,
+    targets,
+    unit,
+    *,
+    steps=NEUTRAL,
+    threshold_line=False,
+    min_=None,
+    max_=None,
+    overrides=(),
+    decimals=None,
+    mappings=None,
+    draw="line",
+):
+    p = panel("timeseries", title, description, targets, unit)
+    defaults = p["fieldConfig"]["defaults"]
+    defaults["color"] = {"mode": "palette-classic"}
+    defaults["custom"] = {
+        "drawStyle": draw,
+        "lineInterpolation": "linear" if draw == "line" else "stepAfter",
+        "lineWidth": 1,
+        "fillOpacity": 10,
+        "showPoints": "never",
+        "spanNulls": False,
+        "axisPlacement": "auto",
+        "stacking": {"mode": "none", "group": "A"},
+        "thresholdsStyle": {"mode": "dashed" if threshold_line else "off"},
+    }
+    defaults["thresholds"] = steps
+    if min_ is not None:
+        defaults["min"] = min_
+    if max_ is not None:
+        defaults["max"] = max_
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    if mappings:
+        defaults["mappings"] = mappings
+    p["fieldConfig"]["overrides"] = list(overrides)
+    p["options"] = {
+        "legend": {
+            "displayMode": "table",
+            "placement": "bottom",
+            "showLegend": True,
+            "calcs": ["lastNotNull", "max"],
+        },
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return p
+
+
+def stat(title, description, targets, unit, *, steps=NEUTRAL, color="value", text="auto", mappings=None, decimals=None):
+    p = panel("stat", title, description, targets, unit)
+    defaults = p["fieldConfig"]["defaults"]
+    defaults["color"] = {"mode": "thresholds"}
+    defaults["thresholds"] = steps
+    if mappings:
+        defaults["mappings"] = mappings
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    p["options"] = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": color,
+        "graphMode": "none",
+        "textMode": text,
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "showPercentChange": False,
+        "wideLayout": True,
+    }
+    return p
+
+
+def row(title, collapsed=False, panels=None):
+    return {
+        "type": "row",
+        "title": title,
+        "collapsed": collapsed,
+        "panels": panels or [],
+    }
+
+
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid and numbers them."""
+
+    def __init__(self):
+        self.panels = []
+        self.next_id = 1
+        self.x = 0
+        self.y = 0
+        self.row_h = 0
+
+    def _id(self, p):
+        p["id"] = self.next_id
+        self.next_id += 1
+
+    def _newline(self):
+        self.y += self.row_h
+        self.x = 0
+        self.row_h = 0
+
+    def add(self, p, w, h, into=None):
+        if self.x + w > 24:
+            self._newline()
+        self._id(p)
+        p["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        (into if into is not None else self.panels).append(p)
+        return p
+
+    def row(self, title, collapsed=False):
+        if self.x:
+            self._newline()
+        r = row(title, collapsed)
+        self._id(r)
+        r["gridPos"] = {"h": 1, "w": 24, "x": 0, "y": self.y}
+        self.panels.append(r)
+        self.y += 1
+        return r
+
+
+def variables():
+    def query_var(name, label, expr):
+        return {
+            "name": name,
+            "label": label,
+            "type": "query",
+            "datasource": DATASOURCE,
+            "definition": expr,
+            "query": {
+                "qryType": 1,
+                "query": expr,
+                "refId": "PrometheusVariableQueryEditor-VariableQuery",
+            },
+            "refresh": 2,
+            "regex": "",
+            "sort": 1,
+            "multi": True,
+            "includeAll": True,
+            "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "options": [],
+            "hide": 0,
+        }
+
+    return {
+        "list": [
+            {
+                "name": "datasource",
+                "label": "Data source",
+                "type": "datasource",
+                "query": "prometheus",
+                "regex": "",
+                "refresh": 1,
+                "current": {},
+                "options": [],
+                "hide": 0,
+            },
+            query_var("job", "Job", "label_values(redis_up, job)"),
+            query_var("target", "Target", 'label_values(redis_up{job=~"$job"}, target)'),
+        ]
+    }
+
+
+def dashboard(uid, title, description, panels, links):
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["redis", "cache", "redis-cache-exporter"],
+        "editable": False,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "id": None,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "timepicker": {},
+        "timezone": "",
+        "fiscalYearStartMonth": 0,
+        "liveNow": False,
+        "weekStart": "",
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
+        "links": links,
+        "templating": variables(),
+        "panels": panels,
+    }
+
+
+def link(title, url, tooltip):
+    return {
+        "title": title,
+        "type": "link",
+        "url": url,
+        "tooltip": tooltip,
+        "icon": "dashboard",
+        "includeVars": True,
+        "keepTime": True,
+        "asDropdown": False,
+        "targetBlank": False,
+        "tags": [],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleet overview
+# ---------------------------------------------------------------------------------------------
+
+
+def overview():
+    L = Layout()
+
+    L.add(
+        stat(
+            "Fleet hit ratio",
+            "Hits / (hits + misses) summed over every selected target configured as a cache "
+            "(cache = true), over the rate interval; a sum of counts, never an average of "
+            "ratios, so busy caches weigh more. Below 90 % (red) the fleet is not earning its "
+            "keep: sort the table below by hit ratio and open the worst target.",
+            [query(fleet_hit_ratio(), "fleet")],
+            "percentunit",
+            steps=HIT_STEPS,
+            decimals=1,
+        ),
+        6,
+        4,
+    )
+    L.add(
+        stat(
+            "Fleet lookups/s",
+            "Keyspace lookups (hits + misses) per second over all selected targets. A sudden "
+            "drop usually means clients stopped using the cache (deploy, failover, network); a "
+            "sudden rise with a falling hit ratio means a new access pattern that misses.",
+            [query(lookups(), "lookups/s")],
+            "ops",
+            color="none",
+        ),
+        5,
+        4,
+    )
+    L.add(
+        stat(
+            "Fleet evictions/s",
+            "Keys evicted per second over all selected targets because maxmemory was reached. "
+            "Steady or rising evictions mean the working set does not fit: give the caches more "
+            "memory or shorten TTLs of rarely read keys. The table shows which target evicts.",
+            [query(f"sum({rate('redis_evicted_keys_total')})", "evictions/s")],
+            "ops",
+            color="none",
+        ),
+        5,
+        4,
+    )
+    L.add(
+        stat(
+            "Targets up",
+            "Selected targets whose last poll by the exporter succeeded (redis_up = 1). If this "
+            "is lower than expected, check the Targets down panel and the Up column below.",
+            [query(f"count(min by (target) ({sel('redis_up')}) == 1) or vector(0)", "up")],
+            "short",
+            steps=NEUTRAL,
+        ),
+        4,
+        4,
+    )
+    L.add(
+        stat(
+            "Targets down",
+            "Selected targets the exporter cannot poll (redis_up = 0). Anything above 0 is red: "
+            "open the instance dashboard of the target with Up = DOWN and read the Exporter row "
+            "(error kind: connect, timeout, auth, protocol, command), then check the server.",
+            [query(f"count(min by (target) ({sel('redis_up')}) == 0) or vector(0)", "down")],
+            "short",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        4,
+        4,
+    )
+
+    alerts = panel(
+        "table",
+        "Firing alerts",
+        "Alerts from the shipped rules (names starting with Redis) that are firing now for the "
+        "selected targets. Each alert's annotations say what to do; open the instance "
+        "dashboard of the target it names. Empty means nothing is firing (or no rules are "
+        "loaded into this Prometheus).",
+        [
+            query(
+                'ALERTS{alertname=~"Redis.*", alertstate="firing", target=~"$target"}',
+                ref="A",
+                instant=True,
+                table=True,
+            )
+        ],
+        "short",
+    )
+    alerts["fieldConfig"]["defaults"]["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
+    alerts["options"] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
+    alerts["transformations"] = [
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True},
+                "indexByName": {"alertname": 0, "target": 1, "severity": 2},
+                "renameByName": {},
+            },
+        }
+    ]
+    L.add(alerts, 24, 6)
+
+    # One row per target: several instant queries merged on the `target` column.
+    cols = [
+        ("A", "Hit ratio", hit_ratio("target")),
+        ("B", "Lookups/s", lookups("target")),
+        ("C", "Evictions/s", f"sum by (target) ({rate('redis_evicted_keys_total')})"),
+        ("D", "Memory pressure", f"max by (target) ({sel('redis_memory_pressure_ratio')})"),
+        ("E", None, f"max by (target, policy) ({sel('redis_maxmemory_policy_info')})"),
+        ("F", "No maxmemory", f"max by (target) ({sel('redis_memory_max_bytes')} == bool 0)"),
+        (
+            "G",
+            "noeviction on cache",
+            "max by (target) (\n"
+            f"  ({sel('redis_maxmemory_policy_info', eq('policy', 'noeviction'))}"
+            f" and on(target) {sel('redis_target_info', eq('cache', 'true'))})\n"
+            f"  or\n  {sel('redis_maxmemory_policy_info')} * 0\n)",
+        ),
+        ("H", "Up", f"min by (target) ({sel('redis_up')})"),
+    ]
+    table = panel(
+        "table",
+        "Targets, worst hit ratio first",
+        "One row per target. Hit ratio is red below 90 %: a low ratio with high Evictions/s "
+        "means the cache is too small (raise maxmemory); a low ratio without evictions means "
+        "TTLs are too short or clients read keys that were never written (check expired keys "
+        "on the instance dashboard). Memory pressure near 100 % precedes evictions. "
+        "No maxmemory = NOT SET: the cache can grow until the host runs out of memory; set "
+        "maxmemory. noeviction on cache = NOEVICTION: writes will fail once full; use an "
+        "evicting policy such as allkeys-lru. Click a target to open its instance dashboard.",
+        [query(expr, ref=ref, instant=True, table=True) for ref, _, expr in cols],
+        "short",
+    )
+    rename = {"target": "Target", "policy": "Maxmemory policy"}
+    index = {"target": 0}
+    for i, (ref, name, _) in enumerate(cols, start=1):
+        if name:
+            rename[f"Value #{ref}"] = name
+            index[f"Value #{ref}"] = i
+    index["policy"] = 5
+    table["transformations"] = [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True, "Value #E": True},
+                "indexByName": index,
+                "renameByName": rename,
+            },
+        },
+        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
+    ]
+    table["fieldConfig"]["defaults"]["custom"] = {
+        "align": "auto",
+        "cellOptions": {"type": "auto"},
+        "filterable": True,
+    }
+    table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
+    table["fieldConfig"]["overrides"] = [
+        override(
+            "byName",
+            "Target",
+            links=[
+                {
+                    "title": "Instance dashboard for ${__value.raw}",
+                    "url": INSTANCE_URL
+                    + "?${datasource:queryparam}&${job:queryparam}&var-target=${__value.raw}"
+                    + "&${__url_time_range}",
+                }
+            ],
+        ),
+        override(
+            "byName",
+            "Hit ratio",
+            unit="percentunit",
+            decimals=1,
+            min=0,
+            max=1,
+            thresholds=HIT_STEPS,
+            custom__cellOptions={"type": "color-background", "mode": "basic"},
+        ),
+        override("byName", "Lookups/s", unit="ops"),
+        override("byName", "Evictions/s", unit="ops"),
+        override(
+            "byName",
+            "Memory pressure",
+            unit="percentunit",
+            decimals=1,
+            thresholds=PRESSURE_STEPS,
+            custom__cellOptions={"type": "color-text"},
+        ),
+        override(
+            "byName",
+            "No maxmemory",
+            mappings=value_map((0, "ok", "green"), (1, "NOT SET", "red")),
+            custom__cellOptions={"type": "color-text"},
+        ),
+        override(
+            "byName",
+            "noeviction on cache",
+            mappings=value_map((0, "ok", "green"), (1, "NOEVICTION", "red")),
+            custom__cellOptions={"type": "color-text"},
+        ),
+        override(
+            "byName",
+            "Up",
+            mappings=UP_MAP,
+            custom__cellOptions={"type": "color-background", "mode": "basic"},
+        ),
+    ]
+    table["options"] = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
+    }
+    L.add(table, 24, 10)
+
+    L.add(
+        timeseries(
+            "Hit ratio per target",
+            "Hit ratio of each target over time against the 90 % line, with the fleet ratio of "
+            "all cache targets. A target that dropped below the line at a given moment points "
+            "to a deploy, a flush or a restart then; one that was always low needs a larger "
+            "maxmemory or longer TTLs (see its instance dashboard).",
+            [
+                query(hit_ratio("target"), "{{target}}", "A"),
+                query(fleet_hit_ratio(), "fleet (caches)", "B"),
+            ],
+            "percentunit",
+            steps=HIT_STEPS,
+            threshold_line=True,
+            min_=0,
+            max_=1,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Evictions/s per target",
+            "Keys evicted per second by each target. Evictions on an allkeys-lru cache are "
+            "normal in small numbers; a target that evicts continuously while its hit ratio "
+            "falls needs more memory (maxmemory) or fewer/shorter-lived keys.",
+            [query(f"sum by (target) ({rate('redis_evicted_keys_total')})", "{{target}}")],
+            "ops",
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Memory pressure per target",
+            "Memory Redis counts for eviction divided by maxmemory (limit=maxmemory), or by the "
+            "host's memory when maxmemory is 0 (limit=system). Near 100 % of maxmemory the "
+            "target evicts (or rejects writes with noeviction); near 100 % of system memory it "
+            "risks the OOM killer: set maxmemory.",
+            [
+                query(
+                    f"max by (target, limit) ({sel('redis_memory_pressure_ratio')})",
+                    "{{target}} ({{limit}})",
+                )
+            ],
+            "percentunit",
+            steps=PRESSURE_STEPS,
+            threshold_line=True,
+            min_=0,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Lookups/s per target",
+            "Hits + misses per second by target: how much each cache is used. A target with "
+            "almost no lookups but lots of memory may not be needed; a target whose lookups "
+            "dropped to zero lost its clients.",
+            [query(lookups("target"), "{{target}}")],
+            "ops",
+        ),
+        12,
+        8,
+    )
+
+    return dashboard(
+        OVERVIEW_UID,
+        "Redis cache health: overview",
+        "Which Redis caches are not earning their keep, and why. Data from redis-cache-exporter.",
+        L.panels,
+        [
+            link(
+                "Instance",
+                INSTANCE_URL,
+                "Per-instance cache health for the selected targets",
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Instance
+# ---------------------------------------------------------------------------------------------
+
+
+def instance():
+    L = Layout()
+
+    L.row("Status")
+    L.add(
+        stat(
+            "Up",
+            "Whether the exporter's last poll of the target succeeded. DOWN: read the Exporter "
+            "row for the error kind, then check that the server runs, listens on the configured "
+            "address and accepts the configured credentials.",
+            [query(f"min by (target) ({sel('redis_up')})", "{{target}}")],
+            "none",
+            color="background",
+            mappings=UP_MAP,
+            steps=thresholds((None, "red"), (1, "green")),
+        ),
+        4,
+        4,
+    )
+    L.add(
+        stat(
+            "Hit ratio",
+            "Hits / (hits + misses) now. Below 90 % (red) the cache is not earning its keep: "
+            "compare evicted and expired keys below to see whether memory or TTLs are the cause.",
+            [query(hit_ratio("target"), "{{target}}")],
+            "percentunit",
+            steps=HIT_STEPS,
+            decimals=1,
+        ),
+        5,
+        4,
+    )
+    L.add(
+        stat(
+            "Uptime",
+            "Time since the Redis server started. A short uptime explains an empty cache and a "
+            "low hit ratio right after a restart; repeated restarts need the server's log.",
+            [query(f"min by (target) ({sel('redis_uptime_in_seconds')})", "{{target}}")],
+            "s",
+            color="none",
+        ),
+        5,
+        4,
+    )
+    L.add(
+        stat(
+            "Maxmemory policy",
+            "The server's maxmemory-policy. A cache should use an evicting policy "
+            "(allkeys-lru, allkeys-lfu, volatile-*); with noeviction, writes fail with OOM "
+            "errors once maxmemory is reached: CONFIG SET maxmemory-policy allkeys-lru.",
+            [
+                query(
+                    f"max by (target, policy) ({sel('redis_maxmemory_policy_info')})",
+                    "{{target}}: {{policy}}",
+                )
+            ],
+            "none",
+            color="none",
+            text="name",
+        ),
+        5,
+        4,
+    )
+    L.add(
+        stat(
+            "Server",
+            "Server kind (redis or valkey), version and replication role. A role change "
+            "means a failover happened: the new primary starts with a cold cache.",
+            [
+                query(
+                    f"max by (target, server, redis_version, role) ({sel('redis_instance_info')})",
+                    "{{target}}: {{server}} {{redis_version}} ({{role}})",
+                )
+            ],
+            "none",
+            color="none",
+            text="name",
+        ),
+        5,
+        4,
+    )
+
+    L.row("Hit rate")
+    L.add(
+        timeseries(
+            "Hit ratio over time",
+            "Hits / (hits + misses) per rate interval against the 90 % line (dashed). Time "
+            "below the line: look at the same moment in Evicted vs expired keys. Evictions "
+            "then mean the cache is too small; expirations mean TTLs are too short; neither "
+            "means clients read keys that were never cached (cold start, new key pattern).",
+            [query(hit_ratio("target"), "{{target}}")],
+            "percentunit",
+            steps=HIT_STEPS,
+            threshold_line=True,
+            min_=0,
+            max_=1,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Hits vs misses /s",
+            "Successful and failed key lookups per second. Misses rising with constant hits "
+            "means a new access pattern or shortened TTLs; both falling means fewer clients. "
+            "If misses dominate, check TTLs and evictions below.",
+            [
+                query(f"sum by (target) ({rate('redis_keyspace_hits_total')})", "{{target}} hits", "A"),
+                query(f"sum by (target) ({rate('redis_keyspace_misses_total')})", "{{target}} misses", "B"),
+            ],
+            "ops",
+            overrides=[override("byRegexp", "/misses$/", color={"mode": "fixed", "fixedColor": "red"})],
+        ),
+        12,
+        8,
+    )
+
+    L.row("Why keys go missing: evictions, expirations, TTLs")
+    L.add(
+        timeseries(
+            "Evicted vs expired keys /s",
+            "Keys removed because memory was full (evicted) versus because their TTL ran out "
+            "(expired). Evicted dominating during a low hit ratio: raise maxmemory or store "
+            "less. Expired dominating: TTLs are shorter than the reuse interval, lengthen them.",
+            [
+                query(f"sum by (target) ({rate('redis_evicted_keys_total')})", "{{target}} evicted", "A"),
+                query(f"sum by (target) ({rate('redis_expired_keys_total')})", "{{target}} expired", "B"),
+            ],
+            "ops",
+            overrides=[override("byRegexp", "/evicted$/", color={"mode": "fixed", "fixedColor": "red"})],
+        ),
+        6,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Keys per db",
+            "Keys in each logical database and how many of them carry a TTL. Keys growing "
+            "without bound on a cache mean entries without TTL; a sudden drop to zero means a "
+            "FLUSHALL/FLUSHDB or a restart.",
+            [
+                query(f"max by (target, db) ({sel('redis_db_keys')})", "{{target}} {{db}} keys", "A"),
+                query(
+                    f"max by (target, db) ({sel('redis_db_keys_expiring')})",
+                    "{{target}} {{db}} with TTL",
+                    "B",
+                ),
+            ],
+            "short",
+        ),
+        6,
+        8,
+    )
+    L.add(
+        timeseries(
+            "TTL coverage per db",
+            "Share of keys that have a TTL (keys_expiring / keys). On a cache with a volatile-* "
+            "policy only keys with a TTL can be evicted, so low coverage there leads to OOM "
+            "errors; on any cache, keys without TTL never leave except by eviction. Add TTLs "
+            "where the client writes keys.",
+            [
+                query(
+                    f"max by (target, db) ({sel('redis_db_keys_expiring')})\n/\n"
+                    f"(max by (target, db) ({sel('redis_db_keys')}) > 0)",
+                    "{{target}} {{db}}",
+                )
+            ],
+            "percentunit",
+            min_=0,
+            max_=1,
+        ),
+        6,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Average TTL per db",
+            "Average remaining TTL of keys that have one, as Redis estimates it. If it is "
+            "shorter than the typical time between two reads of a key, those reads miss: "
+            "lengthen TTLs.",
+            [query(f"max by (target, db) ({sel('redis_db_avg_ttl_seconds')})", "{{target}} {{db}}")],
+            "s",
+        ),
+        6,
+        8,
+    )
+
+    L.row("Memory")
+    L.add(
+        timeseries(
+            "Memory used vs maxmemory",
+            "Memory allocated by Redis (used), resident in RAM (rss), and the maxmemory limit "
+            "(dashed; absent when maxmemory is 0). Used reaching maxmemory starts evictions; "
+            "with no maxmemory, growth ends in the OOM killer: set one.",
+            [
+                query(f"max by (target) ({sel('redis_memory_used_bytes')})", "{{target}} used", "A"),
+                query(f"max by (target) ({sel('redis_memory_used_rss_bytes')})", "{{target}} rss", "B"),
+                query(f"max by (target) ({sel('redis_memory_max_bytes')}) > 0", "{{target}} maxmemory", "C"),
+            ],
+            "bytes",
+            min_=0,
+            overrides=[
+                override(
+                    "byRegexp",
+                    "/maxmemory$/",
+                    color={"mode": "fixed", "fixedColor": "red"},
+                    custom__lineStyle={"fill": "dash", "dash": [10, 10]},
+                    custom__fillOpacity=0,
+                )
+            ],
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Memory pressure",
+            "Memory counted for eviction / maxmemory (limit=maxmemory) or / host memory when "
+            "maxmemory is 0 (limit=system). Above 85 % (orange) plan more memory; at 100 % of "
+            "maxmemory the server evicts or, with noeviction, rejects writes.",
+            [
+                query(
+                    f"max by (target, limit) ({sel('redis_memory_pressure_ratio')})",
+                    "{{target}} ({{limit}})",
+                )
+            ],
+            "percentunit",
+            steps=PRESSURE_STEPS,
+            threshold_line=True,
+            min_=0,
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Fragmentation ratio",
+            "RSS / used memory. Above 1.5 (orange) memory is lost to fragmentation: enable "
+            "activedefrag or restart the replica first; below 1 the host is swapping Redis "
+            "memory, which makes every command slow: add RAM or lower maxmemory.",
+            [query(f"max by (target) ({sel('redis_mem_fragmentation_ratio')})", "{{target}}")],
+            "none",
+            steps=thresholds((None, "green"), (1.5, "orange")),
+            threshold_line=True,
+            decimals=2,
+        ),
+        8,
+        8,
+    )
+
+    L.row("Clients and commands")
+    L.add(
+        timeseries(
+            "Clients",
+            "Connected and blocked clients. A climb in connections means a client leaks "
+            "connections or lost its pool; blocked clients wait in BLPOP-style commands, "
+            "which a pure cache should not have.",
+            [
+                query(f"max by (target) ({sel('redis_connected_clients')})", "{{target}} connected", "A"),
+                query(f"max by (target) ({sel('redis_blocked_clients')})", "{{target}} blocked", "B"),
+            ],
+            "short",
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "KEYS calls/s",
+            "KEYS walks the whole keyspace and blocks the server while it runs; any non-zero "
+            "rate on a production cache is a finding. Find the client (CLIENT LIST, "
+            "MONITOR briefly, or the slowlog) and replace KEYS with SCAN.",
+            [
+                query(
+                    f"sum by (target) ({rate('redis_commands_total', eq('cmd', 'keys'))})",
+                    "{{target}} KEYS/s",
+                )
+            ],
+            "ops",
+            overrides=[override("byRegexp", "/KEYS/", color={"mode": "fixed", "fixedColor": "red"})],
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Average latency by command",
+            "Server-side time per call (usec_per_call) for the 10 slowest commands. KEYS (red) "
+            "or other O(N) commands on top, or a jump of GET/SET latency, means big values or "
+            "expensive commands: check SLOWLOG GET.",
+            [
+                query(
+                    "topk(10,\n"
+                    f"  sum by (target, cmd) ({rate('redis_commands_duration_seconds_total')})\n"
+                    f"  /\n  (sum by (target, cmd) ({rate('redis_commands_total')}) > 0)\n)",
+                    "{{cmd}} ({{target}})",
+                )
+            ],
+            "s",
+            overrides=[
+                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
+            ],
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Commands/s by command",
+            "Calls per second of the 10 busiest commands. A cache should be dominated by reads "
+            "(get, mget, hget); a surge of writes or of an unexpected command explains changes "
+            "in hit ratio and memory. KEYS is drawn in red.",
+            [
+                query(
+                    f"topk(10, sum by (target, cmd) ({rate('redis_commands_total')}))",
+                    "{{cmd}} ({{target}})",
+                )
+            ],
+            "ops",
+            overrides=[
+                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Time in commands by command",
+            "Seconds of server time spent per second in each of the 10 most expensive commands "
+            "(1 s/s = one core fully busy; Redis runs commands on one thread). KEYS is drawn in "
+            "red: if it shows up here, every other client waited for it; replace it with SCAN.",
+            [
+                query(
+                    f"topk(10, sum by (target, cmd) ({rate('redis_commands_duration_seconds_total')}))",
+                    "{{cmd}} ({{target}})",
+                )
+            ],
+            "s",
+            overrides=[
+                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
+            ],
+        ),
+        12,
+        8,
+    )
+
+    exporter = L.row("Exporter poll health", collapsed=True)
+    L.add(
+        timeseries(
+            "Poll success (redis_up)",
+            "1 when the exporter's last poll of the target succeeded, 0 (DOWN) when it failed. "
+            "Gaps to 0 line up with the errors panel; a target stuck at 0 is unreachable.",
+            [query(f"min by (target) ({sel('redis_up')})", "{{target}}")],
+            "none",
+            min_=0,
+            max_=1,
+            mappings=UP_MAP,
+            draw="line",
+            steps=thresholds((None, "red"), (1, "green")),
+        ),
+        6,
+        8,
+        into=exporter["panels"],
+    )
+    L.add(
+        timeseries(
+            "Poll duration",
+            "How long the last INFO poll took. Close to the configured timeout means the "
+            "server or the network is slow (a long-running command such as KEYS blocks INFO "
+            "too); raise the timeout only after finding why.",
+            [
+                query(
+                    f"max by (target) ({sel('redis_exporter_last_poll_duration_seconds')})",
+                    "{{target}}",
+                )
+            ],
+            "s",
+            min_=0,
+        ),
+        6,
+        8,
+        into=exporter["panels"],
+    )
+    L.add(
+        timeseries(
+            "Poll errors/s by kind",
+            "Failed polls per second by kind (connect, timeout, auth, protocol, command); the "
+            "exporter reports every kind, so a healthy target shows flat zeros. connect: server down or wrong address; timeout: "
+            "server blocked or overloaded; auth: wrong password/ACL; protocol or command: not "
+            "a Redis server, or a command renamed or denied.",
+            [
+                query(
+                    f"sum by (target, kind) ({rate('redis_exporter_poll_errors_total')})",
+                    "{{target}} {{kind}}",
+                )
+            ],
+            "ops",
+            min_=0,
+        ),
+        6,
+        8,
+        into=exporter["panels"],
+    )
+    L.add(
+        timeseries(
+            "Time since last successful poll",
+            "Age of the newest successful poll. It should stay near the poll interval; a "
+            "growing line means the metrics shown for this target are stale.",
+            [
+                query(
+                    "time() - max by (target) "
+                    f"({sel('redis_exporter_last_poll_success_timestamp_seconds')})",
+                    "{{target}}",
+                )
+            ],
+            "s",
+            min_=0,
+        ),
+        6,
+        8,
+        into=exporter["panels"],
+    )
+
+    return dashboard(
+        INSTANCE_UID,
+        "Redis cache health: instance",
+        "Why one Redis cache misses: hit rate, evictions vs expirations, memory, commands and "
+        "the exporter's own polling. Data from redis-cache-exporter.",
+        L.panels,
+        [link("Overview", OVERVIEW_URL, "Fleet overview of all caches")],
+    )
+
+
+FILES = {
+    "redis-cache-health-overview.json": overview,
+    "redis-cache-health-instance.json": instance,
+}
+
+
+def render(build):
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv):
+    check = "--check" in argv[1:]
+    stale = []
+    for name, build in FILES.items():
+        path = HERE / name
+        text = render(build)
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print(
+            "out of date (run python3 dashboards/generate.py): " + ", ".join(stale),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
