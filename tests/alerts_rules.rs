@@ -481,3 +481,20 @@ fn fast_copy_only_shortens_time() {
     let (ok, text) = run(Command::new(&amtool).arg("check-config").arg(&path));
     assert!(ok, "amtool check-config on the fast copy:\n{text}");
 }
+
+/// The demo (`scripts/demo-alerting.sh`) is run by hand; here it must at least parse, and use
+/// the same time compression as the end-to-end test.
+#[test]
+fn demo_script_parses_and_uses_the_fast_copy() {
+    let script = repo().join("scripts/demo-alerting.sh");
+    let (ok, text) = run(Command::new("bash").arg("-n").arg(&script));
+    assert!(ok, "bash -n scripts/demo-alerting.sh:\n{text}");
+    let body = std::fs::read_to_string(&script).expect("read demo script");
+    for needed in [
+        "sed -E -f alerts/fast.sed alerts/redis-cache-health.rules.yml",
+        "sed -E -f alerts/fast.sed alerts/alertmanager.yml",
+        "--cluster.listen-address=",
+    ] {
+        assert!(body.contains(needed), "demo script lacks `{needed}`");
+    }
+}
