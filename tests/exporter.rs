@@ -352,10 +352,12 @@ fn static_labels_cache_flag_and_instance_info() {
             && info.contains("server=\"redis\""),
         "{info}"
     );
-    // Every series but build info carries the target label.
+    // Every series but the exporter-wide ones (build info, reload status) carries the target.
     for line in m.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         assert!(
-            line.contains("target=\"store\"") || line.starts_with("redis_exporter_build_info"),
+            line.contains("target=\"store\"")
+                || line.starts_with("redis_exporter_build_info")
+                || line.starts_with("redis_exporter_config_last_reload"),
             "{line}"
         );
     }

@@ -1,5 +1,5 @@
 //! Golden /metrics: the exposition for fixed inputs, compared with the committed
-//! `tests/golden/metrics.txt`, and the generated metric reference `docs/metrics.md`.
+//! `tests/golden/metrics.txt`, and the README's metric reference, generated from the table.
 //!
 //! Inputs are real INFO captures from `tests/fixtures/info/`, each followed by synthetic later
 //! samples at fixed monotonic offsets so every window exists, poll outcomes recorded with fixed
@@ -27,9 +27,6 @@ use redis_cache_exporter::derive::History;
 use redis_cache_exporter::info::{self, Sample};
 use redis_cache_exporter::metrics;
 use redis_cache_exporter::state::{ErrorKind, Outcome, Shared, TargetMeta};
-
-/// First line of `docs/metrics.md`.
-const DOCS_HEADER: &str = "<!-- Generated from src/metrics.rs by `UPDATE_GOLDEN=1 cargo test --test golden`; do not edit. -->\n\n# Metric reference\n\n";
 
 /// Comment lines at the top of `tests/golden/metrics.txt` (the text format allows `#` comments).
 const GOLDEN_HEADER: &str = "# Expected /metrics for the fixed inputs in tests/golden.rs.\n\
@@ -108,6 +105,7 @@ fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)]) {
 /// The fixed inputs: four targets in four situations.
 fn inputs() -> Shared {
     let shared = Shared::new();
+    shared.set_reload(true, 1_700_000_000.0);
 
     // An evicting LRU cache with static labels; the last minute is healthier than the five
     // before it (1m hit ratio 0.9, 5m 0.766…).
@@ -176,7 +174,8 @@ fn inputs() -> Shared {
 
 /// The exposition for the fixed inputs, with the crate version replaced (see the module docs).
 fn render() -> String {
-    let families = metrics::families(&inputs().snapshots(), NOW);
+    let shared = inputs();
+    let families = metrics::families(&shared.snapshots(), &shared.globals(), NOW);
     let mut buf = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut buf)
@@ -344,7 +343,21 @@ fn golden_inputs_cover_the_situations_they_claim() {
 }
 
 #[test]
-fn docs_metric_reference_is_generated_from_the_table() {
-    let path = root().join("docs/metrics.md");
-    check_golden(&path, &format!("{DOCS_HEADER}{}", metrics::reference()));
+fn readme_metric_reference_is_generated_from_the_table() {
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("read README.md");
+    let begin = readme
+        .find("<!-- metrics:begin")
+        .expect("README has a metrics:begin marker");
+    let body_start = begin + readme[begin..].find("-->\n").expect("marker closes") + 4;
+    let end = readme
+        .find("<!-- metrics:end -->")
+        .expect("README has a metrics:end marker");
+    let expected = format!(
+        "{}{}{}",
+        &readme[..body_start],
+        metrics::reference(),
+        &readme[end..]
+    );
+    check_golden(&path, &expected);
 }
