@@ -1,0 +1,346 @@
+//! End to end, with real processes: redis-server instances driven by the workload generator
+//! (`examples/workload.rs`, compiled into this test), the exporter, Prometheus with the shipped
+//! rules, Alertmanager with the shipped routing, and a webhook receiver in this test.
+//!
+//! Time is compressed: the rules and the Alertmanager config go through `alerts/fast.sed`,
+//! which turns every minute into a second (5m windows become 5s, `for: 15m` becomes 15s, the
+//! 600 s warm-up 10 s, Alertmanager's 30 s group wait 1 s) and changes nothing else, so the
+//! expressions, thresholds and routing under test are the shipped ones. `tests/alerts_rules.rs`
+//! checks that the transformation touches time only.
+
+mod support;
+
+#[path = "../examples/workload.rs"]
+#[allow(dead_code)]
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use support::prometheus::{
+    Alertmanager, Notification, Prometheus, PrometheusOptions, WebhookReceiver, scrape_job,
+};
+use support::{Exporter, RedisServer};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `file` passed through `alerts/fast.sed`.
+fn fast_copy(file: &Path) -> String {
+    let out = Command::new("sed")
+        .arg("-E")
+        .arg("-f")
+        .arg(repo().join("alerts/fast.sed"))
+        .arg(file)
+        .output()
+        .expect("run sed (Debian package sed)");
+    assert!(
+        out.status.success(),
+        "sed -f alerts/fast.sed {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 rules")
+}
+
+/// The workload generator running in its own thread until stopped.
+struct Traffic {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<workload::Report>>,
+}
+
+impl Traffic {
+    /// Starts `examples/workload.rs` with the given command-line arguments (after `--url`).
+    fn start(url: &str, extra: &[&str]) -> Traffic {
+        let mut argv = vec!["workload", "--url", url, "--report-every", "0s"];
+        argv.extend_from_slice(extra);
+        let args = workload::Args::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("workload arguments {argv:?}: {e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(workload::run(&args, async {
+                let _ = rx.await;
+            }))
+            .unwrap_or_else(|e| panic!("workload against {}: {e}", args.url))
+        });
+        Traffic {
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the generator and returns what it did.
+    fn stop(mut self) -> workload::Report {
+        self.halt().expect("workload report")
+    }
+
+    fn halt(&mut self) -> Option<workload::Report> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Redis's own hit ratio: keyspace_hits / (keyspace_hits + keyspace_misses).
+fn redis_hit_ratio(redis: &RedisServer) -> f64 {
+    let hits: f64 = redis.info_field("keyspace_hits").parse().expect("hits");
+    let misses: f64 = redis.info_field("keyspace_misses").parse().expect("misses");
+    hits / (hits + misses)
+}
+
+#[test]
+fn workload_generator_drives_the_requested_hit_ratio() {
+    let redis = RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+    let traffic = Traffic::start(
+        &redis.url(),
+        &[
+            "--hit-ratio",
+            "0.7",
+            "--rate",
+            "500",
+            "--keys",
+            "500",
+            "--ttl",
+            "2s",
+            "--write-through",
+            "0.1",
+            "--invalidate",
+            "0.05",
+            "--keys-every",
+            "1s",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let report = traffic.stop();
+    assert!(report.lookups >= 1000, "too few lookups: {report:?}");
+    let ratio = redis_hit_ratio(&redis);
+    assert!(
+        (ratio - 0.7).abs() < 0.02,
+        "Redis counted a hit ratio of {ratio}, not 0.7: {report:?}"
+    );
+    assert_eq!(report.hit_ratio().map(|r| (r * 100.0).round()), Some(70.0));
+    assert!(report.writes > 0 && report.invalidations > 0, "{report:?}");
+    // Keys were set with TTLs and expired during the run.
+    let expired: u64 = redis
+        .info_field("expired_keys")
+        .parse()
+        .expect("expired_keys");
+    assert!(expired > 0, "no key expired: TTLs not set?");
+    let keys_calls = redis.cmd(&["INFO", "commandstats"]);
+    assert!(
+        keys_calls.contains("cmdstat_keys:calls="),
+        "no KEYS call counted: {keys_calls}"
+    );
+
+    assert!(workload::Args::try_parse_from(["workload", "--hit-ratio", "1.5"]).is_err());
+    assert!(workload::Args::try_parse_from(["workload", "--rate", "0"]).is_err());
+}
+
+/// Labels of the RedisCacheHitRateLow alerts in `notifications`, as (path, target, status).
+fn hit_rate_notifications(notifications: &[Notification]) -> Vec<(String, String, String)> {
+    notifications
+        .iter()
+        .flat_map(|n| {
+            n.alerts()
+                .into_iter()
+                .filter(|(name, _, _)| name == "RedisCacheHitRateLow")
+                .map(|(_, target, status)| (n.path.clone(), target, status))
+        })
+        .collect()
+}
+
+#[test]
+fn a_cache_at_70_percent_pages_and_one_at_99_percent_does_not() {
+    let t0 = Instant::now();
+    let redis_args = ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"];
+    let low = RedisServer::start(&redis_args);
+    let high = RedisServer::start(&redis_args);
+    let store = RedisServer::start(&redis_args);
+    let exporter = Exporter::start(&format!(
+        r#"poll_interval = "1s"
+timeout = "500ms"
+
+[[targets]]
+name = "low"
+url = "{}"
+cache = true
+
+[[targets]]
+name = "high"
+url = "{}"
+cache = true
+
+[[targets]]
+name = "store"
+url = "{}"
+cache = false
+"#,
+        low.url(),
+        high.url(),
+        store.url()
+    ));
+
+    let hook = WebhookReceiver::start();
+    let am_config = fast_copy(&repo().join("alerts/alertmanager.yml"));
+    assert!(am_config.contains("http://127.0.0.1:5001/pager"));
+    let am = Alertmanager::start(&am_config.replace("http://127.0.0.1:5001", &hook.base_url()));
+
+    let dir = tempfile::tempdir().expect("temp dir for rules");
+    let rules = dir.path().join("redis-cache-health.rules.yml");
+    std::fs::write(
+        &rules,
+        fast_copy(&repo().join("alerts/redis-cache-health.rules.yml")),
+    )
+    .expect("write fast rules");
+    let prometheus = Prometheus::start(&PrometheusOptions {
+        scrape_configs: scrape_job("redis-cache-exporter", exporter.port),
+        rule_files: vec![rules],
+        alertmanager: Some(am.address()),
+        interval: "1s".to_string(),
+    });
+
+    let traffic: Vec<Traffic> = [(&low, "0.70"), (&high, "0.99"), (&store, "0.70")]
+        .iter()
+        .map(|(redis, ratio)| {
+            Traffic::start(
+                &redis.url(),
+                &[
+                    "--hit-ratio",
+                    ratio,
+                    "--rate",
+                    "200",
+                    "--keys",
+                    "2000",
+                    "--ttl",
+                    "10m",
+                ],
+            )
+        })
+        .collect();
+    prometheus.wait_targets_up(Duration::from_secs(20));
+
+    // Fast rules: 10 s warm-up, 5 s window, 15 s pending, 1 s group wait. Allow for slack.
+    let started = Instant::now();
+    let mut wrongly_pending = Vec::new();
+    let mut watch = |prometheus: &Prometheus| {
+        for a in prometheus.alerts() {
+            let target = a["labels"]["target"].as_str().unwrap_or("").to_string();
+            if a["labels"]["alertname"] == "RedisCacheHitRateLow" && target != "low" {
+                wrongly_pending.push(a.clone());
+            }
+        }
+    };
+    let paged = loop {
+        watch(&prometheus);
+        let pages: Vec<_> = hit_rate_notifications(&hook.received())
+            .into_iter()
+            .filter(|(path, target, status)| {
+                path == "/pager" && target == "low" && status == "firing"
+            })
+            .collect();
+        if !pages.is_empty() {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no RedisCacheHitRateLow page for the 70% cache within 90 s.\n\
+             notifications: {:?}\nprometheus alerts: {:?}\nratios: {:?}\n\
+             prometheus log:\n{}\nalertmanager log:\n{}",
+            hook.received(),
+            prometheus.alerts(),
+            prometheus.query("target:redis_keyspace_hits_per_lookups:ratio_rate5m"),
+            prometheus.log(),
+            am.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Redis started after t0; the page needs uptime above 10 s and then 15 s pending.
+    let since_t0 = t0.elapsed();
+    assert!(
+        since_t0 >= Duration::from_secs(25),
+        "paged {since_t0:?} after start ({paged:?} after traffic): warm-up or pending not applied"
+    );
+
+    // Keep watching: the 99% cache and the data store meet every other condition of the
+    // alert, so they had every chance to show up.
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        watch(&prometheus);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let value = |q: &str| -> f64 {
+        let r = prometheus.query(q);
+        assert_eq!(r.len(), 1, "{q}: {r:?}");
+        r[0].1
+    };
+    let high_ratio = value(r#"target:redis_keyspace_hits_per_lookups:ratio_rate5m{target="high"}"#);
+    let low_ratio = value(r#"target:redis_keyspace_hits_per_lookups:ratio_rate5m{target="low"}"#);
+    let store_ratio =
+        value(r#"target:redis_keyspace_hits_per_lookups:ratio_rate5m{target="store"}"#);
+    assert!(high_ratio > 0.97, "the 99% cache shows {high_ratio}");
+    assert!(
+        (low_ratio - 0.70).abs() < 0.05,
+        "the 70% cache shows {low_ratio}"
+    );
+    assert!(
+        (store_ratio - 0.70).abs() < 0.05,
+        "the 70% store shows {store_ratio}"
+    );
+    for target in ["high", "store"] {
+        assert!(
+            value(&format!(
+                r#"target:redis_keyspace_lookups:rate5m{{target="{target}"}}"#
+            )) >= 1.0
+        );
+        assert!(value(&format!(r#"redis_uptime_in_seconds{{target="{target}"}}"#)) > 10.0);
+    }
+    let wrong: Vec<_> = hit_rate_notifications(&hook.received())
+        .into_iter()
+        .filter(|(_, target, _)| target != "low")
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "paged for a healthy cache or a data store: {wrong:?}"
+    );
+    assert!(
+        wrongly_pending.is_empty(),
+        "RedisCacheHitRateLow pending or firing for a healthy cache or a data store: {wrongly_pending:?}"
+    );
+
+    let notification = hook
+        .received()
+        .into_iter()
+        .find(|n| n.path == "/pager")
+        .expect("a page");
+    let alert = &notification.body["alerts"][0];
+    assert_eq!(alert["labels"]["severity"], "critical");
+    let description = alert["annotations"]["description"].as_str().unwrap_or("");
+    assert!(
+        description.starts_with("Cache low hit ") && description.contains('%'),
+        "description: {description}"
+    );
+    assert_eq!(
+        alert["annotations"]["runbook_url"],
+        "docs/runbooks.md#rediscachehitratelow"
+    );
+
+    for t in traffic {
+        let report = t.stop();
+        assert!(report.lookups > 1000, "{report:?}");
+    }
+}
