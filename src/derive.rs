@@ -137,13 +137,12 @@ pub struct Derived {
     pub reset: bool,
     /// Resets seen since the exporter started.
     pub resets_total: u64,
-    /// Hit ratio over the last 15 minutes in steps of at least [`TREND_STEP`], oldest first, for
-    /// a sparkline; `None` for a step without lookups. At most [`TREND_POINTS`] entries.
+    /// Hit ratio over the last 15 minutes (or the history there is), oldest first, for a
+    /// sparkline: at most [`TREND_POINTS`] steps of at least 1/60 of the span each (15 s once 15
+    /// minutes of history exist); `None` for a step without lookups.
     pub hit_ratio_trend: Vec<Option<f32>>,
 }
 
-/// Shortest span of one [`Derived::hit_ratio_trend`] entry (60 entries cover 15 minutes).
-pub const TREND_STEP: Duration = Duration::from_secs(15);
 /// Most entries in [`Derived::hit_ratio_trend`].
 pub const TREND_POINTS: usize = 60;
 
@@ -225,20 +224,26 @@ impl History {
         }
     }
 
-    /// Per-step hit ratios over the last 15 minutes: points at least [`TREND_STEP`] apart,
-    /// each entry the ratio between two consecutive chosen points.
+    /// Per-step hit ratios over the last 15 minutes: points at least 1/[`TREND_POINTS`] of the
+    /// span apart, each entry the ratio between two consecutive chosen points.
     fn trend(&self) -> Vec<Option<f32>> {
         let Some(now) = self.points.back() else {
             return Vec::new();
         };
         let start = now.at.saturating_sub(Window::M15.duration());
+        let oldest = self
+            .points
+            .iter()
+            .find(|p| p.at >= start)
+            .map_or(now.at, |p| p.at);
+        let step = (now.at - oldest) / TREND_POINTS as u32;
         let mut chosen: Vec<&Point> = Vec::new();
         // Walk back from the newest point so the newest step is always complete.
         for p in self.points.iter().rev() {
             if p.at < start {
                 break;
             }
-            if chosen.last().is_none_or(|c| c.at >= p.at + TREND_STEP) {
+            if chosen.last().is_none_or(|c| c.at >= p.at + step) {
                 chosen.push(p);
             }
         }
@@ -580,7 +585,7 @@ mod tests {
     }
 
     #[test]
-    fn trend_has_one_entry_per_step_and_at_most_sixty() {
+    fn trend_has_at_most_sixty_steps_over_the_history_there_is() {
         let mut h = History::new(secs(1));
         let mut d = None;
         // One poll per second for 20 minutes; hits only during the last minute.
@@ -592,7 +597,7 @@ mod tests {
         assert_eq!(t.len(), TREND_POINTS);
         assert!(t[..55].iter().all(|x| x.is_none()), "{t:?}");
         assert!(t[57..].iter().all(|x| *x == Some(1.0)), "{t:?}");
-        // Short history: as many steps as there are.
+        // Short history: one step per poll.
         let mut h = History::new(secs(7));
         h.observe(secs(0), &sample("a", 10, 0, 0, 0));
         h.observe(secs(15), &sample("a", 25, 3, 1, 0));

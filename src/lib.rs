@@ -9,4 +9,5 @@ pub mod info;
 pub mod metrics;
 pub mod poller;
 pub mod state;
+pub mod status;
 pub mod supervisor;
