@@ -18,6 +18,7 @@
 
 mod raw;
 mod redis_url;
+mod sampler;
 #[cfg(test)]
 mod tests;
 
@@ -204,6 +205,8 @@ pub struct TargetConfig {
     pub config_command: Option<String>,
     /// Where and how to connect, with the resolved user name and password.
     pub connection: redis::ConnectionInfo,
+    /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
+    pub sampler: Option<crate::sampler::SamplerConfig>,
 }
 
 impl TargetConfig {
@@ -228,6 +231,7 @@ impl fmt::Debug for TargetConfig {
             .field("labels", &self.labels)
             .field("cache", &self.cache)
             .field("config_command", &self.config_command)
+            .field("sampler", &self.sampler)
             .finish()
     }
 }
@@ -642,6 +646,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         cache: true,
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,
+        sampler: None,
     })
 }
 
@@ -837,6 +842,11 @@ fn file_target(
         }
     };
 
+    let sampler = match &t.sampler {
+        Some(raw) => sampler::validate(raw, ctx, &name)?,
+        None => None,
+    };
+
     Ok(TargetConfig {
         name,
         url: t.url.get_ref().clone(),
@@ -846,6 +856,7 @@ fn file_target(
         cache: t.cache.unwrap_or(true),
         config_command,
         connection: parsed.info.set_redis_settings(settings),
+        sampler,
     })
 }
 
