@@ -140,3 +140,142 @@ pub(super) fn validate(
     let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
     Ok(enabled.then_some(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{Cli, Config, ConfigError, build};
+    use crate::sampler::SamplerConfig;
+
+    fn load(sampler: &str) -> Result<Config, ConfigError> {
+        let toml = format!(
+            "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n[targets.sampler]\n{sampler}"
+        );
+        build(
+            &Cli::default(),
+            &|_| None,
+            Some((Path::new("t.toml"), &toml)),
+        )
+    }
+
+    #[track_caller]
+    fn refused(sampler: &str, parts: &[&str]) {
+        let msg = load(sampler).expect_err("expected a refusal").to_string();
+        for p in parts {
+            assert!(msg.contains(p), "{msg:?} does not contain {p:?}");
+        }
+    }
+
+    #[test]
+    fn disabled_by_default_and_defaults_when_enabled() {
+        let c = load("depth = 2\n").unwrap();
+        assert_eq!(c.targets[0].sampler, None);
+        let c = load("enabled = true\n").unwrap();
+        assert_eq!(c.targets[0].sampler, Some(SamplerConfig::default()));
+        let none = build(
+            &Cli::default(),
+            &|_| None,
+            Some((
+                Path::new("t.toml"),
+                "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n",
+            )),
+        )
+        .unwrap();
+        assert_eq!(none.targets[0].sampler, None);
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = load(
+            "enabled = true\nseparator = \"::\"\ndepth = 2\npatterns = [\"user:*\", \"lock:*\"]\n\
+             keys_per_cycle = 5000\nbatch_size = 100\nmax_time_per_cycle = \"2s\"\n\
+             pause_between_batches = \"5ms\"\ninterval = \"1m\"\ntop_k = 3\nmemory_samples = 0\n",
+        )
+        .unwrap();
+        let s = c.targets[0].sampler.clone().unwrap();
+        assert_eq!(
+            s,
+            SamplerConfig {
+                separator: "::".into(),
+                depth: 2,
+                patterns: vec!["user:*".into(), "lock:*".into()],
+                keys_per_cycle: 5000,
+                batch_size: 100,
+                max_time_per_cycle: std::time::Duration::from_secs(2),
+                pause_between_batches: std::time::Duration::from_millis(5),
+                interval: std::time::Duration::from_secs(60),
+                top_k: 3,
+                memory_samples: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_key_and_the_line() {
+        refused(
+            "enabled = true\ndepth = 0\n",
+            &["t.toml, line 6", "`sampler.depth`", "0 is out of range"],
+        );
+        refused("top_k = 1000\n", &["line 5", "`sampler.top_k`"]);
+        refused(
+            "separator = \"\"\n",
+            &["line 5", "`sampler.separator`", "empty"],
+        );
+        refused(
+            "patterns = [\"a:*\",\n  \"(other)\"]\n",
+            &["line 6", "`sampler.patterns`", "built-in group"],
+        );
+        refused(
+            "patterns = [\"a:*\", \"a:*\"]\n",
+            &["`sampler.patterns`", "twice"],
+        );
+        refused(
+            "interval = \"soon\"\n",
+            &["line 5", "`sampler.interval`", "invalid duration"],
+        );
+        refused(
+            "interval = \"1s\"\nmax_time_per_cycle = \"2s\"\n",
+            &[
+                "line 6",
+                "`sampler.max_time_per_cycle`",
+                "shorter than the sampler interval",
+            ],
+        );
+        refused("keys_per_cycle = 0\n", &["`sampler.keys_per_cycle`"]);
+        refused("batch_size = -1\n", &["`sampler.batch_size`"]);
+        refused("memory_samples = 5000\n", &["`sampler.memory_samples`"]);
+        // Unknown keys are refused like everywhere else, with the line.
+        refused(
+            "enabled = true\nkeys_per_cylce = 10\n",
+            &["line 6", "keys_per_cylce"],
+        );
+    }
+
+    #[test]
+    fn the_example_documents_every_sampler_key() {
+        let text = include_str!("../../examples/config.toml");
+        let section = text
+            .split("[targets.sampler]")
+            .nth(1)
+            .expect("examples/config.toml has a [targets.sampler] table");
+        for key in [
+            "enabled",
+            "separator",
+            "depth",
+            "patterns",
+            "keys_per_cycle",
+            "batch_size",
+            "max_time_per_cycle",
+            "pause_between_batches",
+            "interval",
+            "top_k",
+            "memory_samples",
+        ] {
+            assert!(
+                section.lines().any(|l| l.starts_with(&format!("{key} ="))),
+                "examples/config.toml does not show sampler key `{key}`"
+            );
+        }
+    }
+}
