@@ -315,8 +315,11 @@ impl Poller {
         let mut conn = self.connection().await?;
         let timeout = self.settings.timeout;
         let gate = self.settings.lookup_gate.clone();
+        // A sampler batch in flight finishes first (one pipeline, bounded by the timeout); if
+        // the gate is not free within the timeout, INFO goes ahead and the sampler's lookups
+        // of this step are taken out at the next one.
         let lookups = match &gate {
-            Some(g) => Some(g.lock().await),
+            Some(g) => tokio::time::timeout(timeout, g.lock()).await.ok(),
             None => None,
         };
         let text = match self.info(&mut conn, self.info_mode).await {
