@@ -41,6 +41,8 @@ const PINNED_METRICS: &[&str] = &[
     "redis_commands_processed_total",
     "redis_keyspace_hits_total",
     "redis_keyspace_misses_total",
+    "redis_sampler_keyspace_hits_total",
+    "redis_sampler_keyspace_misses_total",
     "redis_evicted_keys_total",
     "redis_expired_keys_total",
     "redis_memory_used_bytes",
