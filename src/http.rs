@@ -70,7 +70,7 @@ impl Collector for ExporterCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let now = Instant::now().duration_since(self.origin);
-        metrics::families(&self.shared.snapshots(), now)
+        metrics::families(&self.shared.snapshots(), &self.shared.globals(), now)
     }
 }
 
@@ -82,6 +82,32 @@ pub fn app(collector: ExporterCollector) -> Router {
         .route("/", get(index))
         .layer(CompressionLayer::new().gzip(true))
         .with_state(collector)
+}
+
+/// Asks the main loop to reload the configuration; the reply says whether it worked.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
+
+/// `POST /-/reload` (as Prometheus and Alertmanager have it): re-reads the configuration.
+/// 200 with a summary, 500 with the error when the new configuration is refused (the old one
+/// keeps running).
+pub fn reload_routes(requests: tokio::sync::mpsc::Sender<ReloadRequest>) -> Router {
+    Router::new()
+        .route("/-/reload", axum::routing::post(reload_handler))
+        .with_state(requests)
+}
+
+async fn reload_handler(
+    State(requests): State<tokio::sync::mpsc::Sender<ReloadRequest>>,
+) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if requests.send(tx).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match rx.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Ok(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
 }
 
 async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {

@@ -8,3 +8,4 @@ pub mod info;
 pub mod metrics;
 pub mod poller;
 pub mod state;
+pub mod supervisor;

@@ -1,21 +1,19 @@
 //! The `redis-cache-exporter` binary: reads the configuration, starts one poller per target and
-//! serves HTTP until SIGTERM or Ctrl-C.
+//! serves HTTP until SIGTERM or Ctrl-C. SIGHUP and `POST /-/reload` re-read the configuration.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Parser;
 use tokio::time::Instant;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use redis_cache_exporter::config::{Cli, Config, LogFormat};
-use redis_cache_exporter::http::{ExporterCollector, app};
-use redis_cache_exporter::poller::{self, PollerSettings};
-use redis_cache_exporter::state::{Shared, TargetMeta};
-
-/// A target's value series disappear after this many missed polls.
-const STALE_AFTER_POLLS: u32 = 3;
+use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_routes};
+use redis_cache_exporter::state::Shared;
+use redis_cache_exporter::supervisor::Supervisor;
 
 /// How long in-flight HTTP responses get after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -45,7 +43,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(cli, config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             error!(error = format!("{e:#}"), "Exiting.");
@@ -67,27 +65,19 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let origin = Instant::now();
     let shared = Shared::new();
-    let mut pollers = tokio::task::JoinSet::new();
-    for t in &config.targets {
-        shared.add(TargetMeta {
-            name: t.name.clone(),
-            labels: t.labels.clone(),
-            cache: t.cache,
-            stale_after: t.poll_interval * STALE_AFTER_POLLS + t.timeout,
-        });
-        let settings = PollerSettings {
-            name: t.name.clone(),
-            redacted_url: t.redacted_url(),
-            connection: t.connection.clone(),
-            interval: t.poll_interval,
-            timeout: t.timeout,
-            config_command: t.config_command.clone(),
-        };
-        pollers.spawn(poller::run(settings, shared.clone(), origin));
-    }
+    let mut supervisor = Supervisor::new(shared.clone(), origin);
+    supervisor.apply(&config).await;
+    shared.set_reload(true, unix_now());
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -97,25 +87,91 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "Serving /metrics."
     );
-    let router = app(ExporterCollector::new(shared, origin));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
+    let router =
+        app(ExporterCollector::new(shared.clone(), origin)).merge(reload_routes(reload_tx));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|s| *s).await;
+        let _ = stop_rx.wait_for(|s| *s).await;
     });
     let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        r = &mut server => r.context("HTTP server failed")?,
-        signal = shutdown_signal() => {
-            info!(signal, "Shutting down.");
-            pollers.abort_all();
-            let _ = stop_tx.send(true);
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
-                info!("In-flight requests did not finish in time; exiting anyway.");
+    let mut hangup = hangup_signal();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            r = &mut server => return r.context("HTTP server failed"),
+            signal = &mut shutdown => {
+                info!(signal, "Shutting down.");
+                supervisor.stop_all();
+                let _ = stop_tx.send(true);
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+                    info!("In-flight requests did not finish in time; exiting anyway.");
+                }
+                return Ok(());
+            }
+            Some(()) = hangup.recv() => {
+                let _ = reload(&cli, config.listen, &mut supervisor, &shared).await;
+            }
+            Some(reply) = reload_rx.recv() => {
+                let result = reload(&cli, config.listen, &mut supervisor, &shared).await;
+                let _ = reply.send(result);
             }
         }
     }
-    Ok(())
+}
+
+/// Re-reads the configuration and applies it by difference; on error the old one keeps running.
+async fn reload(
+    cli: &Cli,
+    listen: SocketAddr,
+    supervisor: &mut Supervisor,
+    shared: &Shared,
+) -> Result<String, String> {
+    match cli.load() {
+        Ok(new) => {
+            if new.listen != listen {
+                warn!(listen = %listen, requested = %new.listen, "The listen address cannot change on reload; restart to apply it.");
+            }
+            let changes = supervisor.apply(&new).await;
+            shared.set_reload(true, unix_now());
+            let summary = format!(
+                "configuration reloaded: {} added, {} removed, {} restarted, {} unchanged",
+                changes.added.len(),
+                changes.removed.len(),
+                changes.restarted.len(),
+                changes.unchanged
+            );
+            info!("{summary}");
+            Ok(summary)
+        }
+        Err(e) => {
+            shared.set_reload(false, unix_now());
+            error!(error = %e, "Configuration reload refused; the previous configuration keeps running.");
+            Err(format!("configuration reload refused: {e}"))
+        }
+    }
+}
+
+/// A stream of SIGHUPs (never yields where signals are unavailable).
+fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    if tx.send(()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT), naming which.

@@ -14,7 +14,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 
 use crate::derive::{Derived, Window};
 use crate::info::Sample;
-use crate::state::{ErrorKind, Snapshot};
+use crate::state::{ErrorKind, Globals, Snapshot};
 
 /// Counter or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,8 @@ pub struct MetricDef {
 pub enum Emit {
     /// Once per target; the series carry `target` and the target's static labels.
     PerTarget(fn(&View, &mut Out)),
-    /// Once per exporter (build info).
-    Global(fn(&mut Out)),
+    /// Once per exporter (build info, reload status); no `target` label.
+    Global(fn(&Globals, &mut Out)),
 }
 
 macro_rules! raw {
@@ -481,7 +481,23 @@ pub static TABLE: &[MetricDef] = &[
         group: Group::Exporter,
         help: "Always 1; the exporter's version.",
         labels: &["version"],
-        emit: Emit::Global(|out| out(&[env!("CARGO_PKG_VERSION")], 1.0)),
+        emit: Emit::Global(|_, out| out(&[env!("CARGO_PKG_VERSION")], 1.0)),
+    },
+    MetricDef {
+        name: "redis_exporter_config_last_reload_successful",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "1 if the last configuration load (start, SIGHUP or POST /-/reload) succeeded, else 0.",
+        labels: &[],
+        emit: Emit::Global(|g, out| out(&[], bool_value(g.reload_successful))),
+    },
+    MetricDef {
+        name: "redis_exporter_config_last_reload_success_timestamp_seconds",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Unix time of the last successful configuration load.",
+        labels: &[],
+        emit: Emit::Global(|g, out| out(&[], g.reload_success_unix)),
     },
 ];
 
@@ -511,7 +527,7 @@ fn metric(kind: Kind, labels: Vec<LabelPair>, value: f64) -> Metric {
 
 /// Builds every metric family from the snapshots, fresh on each call. `now` is the monotonic
 /// offset used to decide which samples are still fresh.
-pub fn families(snaps: &[Snapshot], now: Duration) -> Vec<MetricFamily> {
+pub fn families(snaps: &[Snapshot], globals: &Globals, now: Duration) -> Vec<MetricFamily> {
     let views: Vec<View> = snaps
         .iter()
         .map(|snap| View {
@@ -539,7 +555,7 @@ pub fn families(snaps: &[Snapshot], now: Duration) -> Vec<MetricFamily> {
                     });
                 }
             }
-            Emit::Global(emit) => emit(&mut |values: &[&str], value: f64| {
+            Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
                 let labels = def
                     .labels
                     .iter()

@@ -114,6 +114,15 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct Shared {
     inner: Arc<RwLock<BTreeMap<String, Snapshot>>>,
+    globals: Arc<RwLock<Globals>>,
+}
+
+/// Exporter-wide state: the configuration reload status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Globals {
+    pub reload_successful: bool,
+    /// Unix time of the last successful configuration load, seconds.
+    pub reload_success_unix: f64,
 }
 
 impl Shared {
@@ -158,6 +167,22 @@ impl Shared {
             }
         }
         Some(was_up != snap.up || snap.polls_total == 1)
+    }
+
+    /// Records the outcome of a configuration load (at start and on every reload).
+    pub fn set_reload(&self, successful: bool, unix_now: f64) {
+        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        g.reload_successful = successful;
+        if successful {
+            g.reload_success_unix = unix_now;
+        }
+    }
+
+    pub fn globals(&self) -> Globals {
+        self.globals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of every snapshot, taken under the lock and rendered outside it.

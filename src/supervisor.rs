@@ -86,14 +86,21 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(shared: Shared, origin: Instant) -> Supervisor {
-        Supervisor { shared, origin, running: BTreeMap::new() }
+        Supervisor {
+            shared,
+            origin,
+            running: BTreeMap::new(),
+        }
     }
 
     /// Makes the running pollers match `config`'s targets.
-    pub fn apply(&mut self, config: &Config) -> Changes {
+    pub async fn apply(&mut self, config: &Config) -> Changes {
         let mut changes = Changes::default();
-        let wanted: BTreeMap<&str, &TargetConfig> =
-            config.targets.iter().map(|t| (t.name.as_str(), t)).collect();
+        let wanted: BTreeMap<&str, &TargetConfig> = config
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
         let gone: Vec<String> = self
             .running
             .keys()
@@ -101,7 +108,7 @@ impl Supervisor {
             .cloned()
             .collect();
         for name in gone {
-            self.stop(&name);
+            self.stop(&name).await;
             changes.removed.push(name);
         }
         for (name, t) in wanted {
@@ -112,7 +119,7 @@ impl Supervisor {
                     continue;
                 }
                 Some(_) => {
-                    self.stop(name);
+                    self.stop(name).await;
                     changes.restarted.push(name.to_string());
                 }
                 None => changes.added.push(name.to_string()),
@@ -121,7 +128,8 @@ impl Supervisor {
             let task = tokio::spawn(poller::run(settings(t), self.shared.clone(), self.origin));
             self.running.insert(name.to_string(), (fp, task));
         }
-        if !changes.added.is_empty() || !changes.removed.is_empty() || !changes.restarted.is_empty() {
+        if !changes.added.is_empty() || !changes.removed.is_empty() || !changes.restarted.is_empty()
+        {
             info!(
                 added = ?changes.added,
                 removed = ?changes.removed,
@@ -133,9 +141,12 @@ impl Supervisor {
         changes
     }
 
-    fn stop(&mut self, name: &str) {
+    /// Stops a poller and waits until it is gone, so it cannot record into a successor's
+    /// snapshot, then forgets the target.
+    async fn stop(&mut self, name: &str) {
         if let Some((_, task)) = self.running.remove(name) {
             task.abort();
+            let _ = task.await;
         }
         self.shared.remove(name);
     }

