@@ -118,7 +118,13 @@ fn render(c: &mut Criterion) {
     let mut g = c.benchmark_group("render_1000_targets");
     g.sample_size(30);
     g.bench_function("families", |b| {
-        b.iter(|| metrics::families(&shared.snapshots(), Duration::from_secs(1)))
+        b.iter(|| {
+            metrics::families(
+                &shared.snapshots(),
+                &shared.globals(),
+                Duration::from_secs(1),
+            )
+        })
     });
     g.bench_function("render_text", |b| b.iter(|| collector.render()));
     g.finish();
