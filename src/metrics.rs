@@ -612,7 +612,6 @@ fn push_sample(
     tail: &str,
     value: f64,
 ) {
-    use std::fmt::Write as _;
     out.push_str(name);
     out.push_str(head);
     let mut open = !head.is_empty();
@@ -629,9 +628,37 @@ fn push_sample(
         out.push('}');
     }
     out.push(' ');
-    // `Display` of f64, as the text encoder writes values ("1", "0.9", "NaN", "inf").
-    let _ = write!(out, "{value}");
+    push_value(out, value);
     out.push('\n');
+}
+
+/// Appends `v` exactly as `Display` for f64 writes it (what the text encoder uses: "1", "0.9",
+/// "NaN", "inf"). Integral values, most of a scrape (counters, bytes, flags), skip the float
+/// formatter: for them `Display` prints the digits alone.
+fn push_value(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    // Below 2^53 every integral f64 is an exact integer; -0.0 prints as "-0" and takes the
+    // general path.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 && !(v == 0.0 && v.is_sign_negative())
+    {
+        if v < 0.0 {
+            out.push('-');
+        }
+        let mut n = v.abs() as u64;
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("NaN"));
+    } else {
+        let _ = write!(out, "{v}");
+    }
 }
 
 /// Writes the text exposition (format 0.0.4) of every family into `out`: the same bytes as
@@ -761,6 +788,33 @@ mod tests {
             cache: true,
             stale_after: Duration::from_secs(45),
         });
+    }
+
+    #[test]
+    fn values_print_as_display_does() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.9,
+            1e-7,
+            123_456_789.0,
+            -42.0,
+            1e15,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e20,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1_700_000_000.25,
+        ] {
+            let mut out = String::new();
+            push_value(&mut out, v);
+            assert_eq!(out, format!("{v}"), "{v:?}");
+        }
     }
 
     #[test]
