@@ -1,0 +1,134 @@
+//! Micro-benchmarks of the pure core: parsing a real Redis 7.0 `INFO everything` capture,
+//! deriving windows from a full 15-minute history, and rendering /metrics for 1 000 targets.
+//!
+//! Run with `cargo bench --bench core`; BENCHMARKS.md quotes the results.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use redis_cache_exporter::derive::History;
+use redis_cache_exporter::http::ExporterCollector;
+use redis_cache_exporter::info::{self, Sample};
+use redis_cache_exporter::metrics;
+use redis_cache_exporter::state::{Outcome, Shared, TargetMeta};
+
+/// A real `INFO everything` reply of Redis 7.0.15 with eviction going on.
+const INFO_7_0: &str = include_str!("../tests/fixtures/info/redis-7.0-evicting.txt");
+
+/// The poll interval the derivation benchmarks assume (the default).
+const INTERVAL: Duration = Duration::from_secs(15);
+
+/// Polls in the longest (15-minute) window at the default interval.
+const POLLS_15M: u64 = 900 / 15;
+
+/// Targets rendered per scrape in the rendering benchmarks.
+const TARGETS: usize = 1_000;
+
+fn sample() -> Sample {
+    info::parse(INFO_7_0).expect("the fixture parses")
+}
+
+/// The sample of poll `n`: counters grow between polls as on a busy cache.
+fn sample_at(base: &Sample, n: u64) -> Sample {
+    let mut s = base.clone();
+    let grow = |v: Option<u64>, by: u64| v.map(|v| v + by * n);
+    s.keyspace_hits = grow(s.keyspace_hits, 900);
+    s.keyspace_misses = grow(s.keyspace_misses, 100);
+    s.evicted_keys = grow(s.evicted_keys, 7);
+    s.expired_keys = grow(s.expired_keys, 3);
+    s.uptime_in_seconds = grow(s.uptime_in_seconds, 15);
+    s
+}
+
+/// A history holding a full 15-minute window of polls at the default interval.
+fn full_history(base: &Sample) -> (History, u64) {
+    let mut h = History::new(INTERVAL / 2);
+    let polls = POLLS_15M + 2;
+    for n in 0..polls {
+        h.observe(INTERVAL * n as u32, &sample_at(base, n));
+    }
+    (h, polls)
+}
+
+/// Shared state with `n` targets, each holding a parsed sample and its derivation from a full
+/// history, as after 15 minutes of polling.
+fn shared_with_targets(n: usize) -> Shared {
+    let base = sample();
+    let (mut history, polls) = full_history(&base);
+    let shared = Shared::new();
+    for i in 0..n {
+        let name = format!("cache-{i:05}");
+        let mut labels = BTreeMap::new();
+        labels.insert("team".to_string(), format!("team-{}", i % 10));
+        shared.add(TargetMeta {
+            name: name.clone(),
+            labels,
+            cache: true,
+            // Never stale while the benchmark runs.
+            stale_after: Duration::from_secs(24 * 3600),
+        });
+        let s = sample_at(&base, polls + i as u64);
+        let derived = history.observe(INTERVAL * (polls as u32 + i as u32), &s);
+        shared.record(
+            &name,
+            Outcome::Success {
+                sample: Arc::new(s),
+                derived: Arc::new(derived),
+            },
+            Duration::from_micros(350),
+            Duration::ZERO,
+            1.8e9,
+        );
+    }
+    shared
+}
+
+fn parse(c: &mut Criterion) {
+    c.bench_function("info_parse_redis_7_0_everything", |b| {
+        b.iter(|| info::parse(black_box(INFO_7_0)))
+    });
+}
+
+fn derive(c: &mut Criterion) {
+    let base = sample();
+    let (mut h, mut n) = full_history(&base);
+    // Samples prepared up front so only `observe` is timed; the ring keeps its 15-minute size.
+    let samples: Vec<Sample> = (0..64).map(|i| sample_at(&base, n + i)).collect();
+    c.bench_function("derive_observe_full_15m_history", |b| {
+        b.iter(|| {
+            let s = &samples[(n % 64) as usize];
+            n += 1;
+            black_box(h.observe(INTERVAL * n as u32, s))
+        })
+    });
+}
+
+fn render(c: &mut Criterion) {
+    let shared = shared_with_targets(TARGETS);
+    let collector = ExporterCollector::new(shared.clone(), tokio::time::Instant::now());
+    let text = collector.render();
+    let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+    println!(
+        "render: {TARGETS} targets, {samples} samples, {} bytes",
+        text.len()
+    );
+    let mut g = c.benchmark_group("render_1000_targets");
+    g.sample_size(30);
+    g.bench_function("families", |b| {
+        b.iter(|| {
+            metrics::families(
+                &shared.snapshots(),
+                &shared.globals(),
+                Duration::from_secs(1),
+            )
+        })
+    });
+    g.bench_function("render_text", |b| b.iter(|| collector.render()));
+    g.finish();
+}
+
+criterion_group!(benches, parse, derive, render);
+criterion_main!(benches);
