@@ -103,6 +103,9 @@ pub struct Cli {
     /// Validate the configuration and exit: 0 when valid, 1 otherwise.
     #[arg(long)]
     pub check_config: bool,
+    /// Disable the multi-target endpoint /scrape?target=URL (same as `scrape.enabled = false`).
+    #[arg(long)]
+    pub no_scrape_endpoint: bool,
 }
 
 impl fmt::Debug for Cli {
@@ -117,6 +120,7 @@ impl fmt::Debug for Cli {
             .field("log_level", &self.log_level)
             .field("redis", &redis)
             .field("check_config", &self.check_config)
+            .field("no_scrape_endpoint", &self.no_scrape_endpoint)
             .finish()
     }
 }
@@ -158,6 +162,43 @@ pub struct Config {
     pub log_level: String,
     /// The targets to poll, in file order, then `--redis` order. Never empty; names unique.
     pub targets: Vec<TargetConfig>,
+    /// The multi-target endpoint `/scrape?target=URL`.
+    pub scrape: ScrapeConfig,
+}
+
+/// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
+/// credentials. Patterns are matched by [`crate::scrape`].
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeConfig {
+    /// Whether `/scrape` is served (`scrape.enabled`, `--no-scrape-endpoint`).
+    pub enabled: bool,
+    /// URL patterns a target must match; `None` means the configured targets' URLs only.
+    pub allow: Option<Vec<String>>,
+    /// How long an on-demand target is kept without a scrape; `None` means 10 poll intervals.
+    pub idle_timeout: Option<Duration>,
+    /// Credentials by URL pattern, first match wins.
+    pub credentials: Vec<Credential>,
+}
+
+/// One `[[scrape.credentials]]` entry with its password resolved.
+#[derive(Clone, PartialEq)]
+pub struct Credential {
+    /// URL pattern (`*` matches any run of characters), e.g. `redis://*.cache.internal:*`.
+    pub pattern: String,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// The password, from `password_file` or `password_env`.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("pattern", &self.pattern)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// One Redis instance to poll.
@@ -591,7 +632,115 @@ fn build(
         log_format,
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
+        scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
     })
+}
+
+/// The `[scrape]` table, validated, with passwords resolved.
+fn scrape_config(
+    cli: &Cli,
+    raw: Option<&raw::RawScrape>,
+    ctx: Option<&FileCtx>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ScrapeConfig, ConfigError> {
+    let mut out = ScrapeConfig {
+        enabled: !cli.no_scrape_endpoint,
+        ..ScrapeConfig::default()
+    };
+    let (Some(raw), Some(ctx)) = (raw, ctx) else {
+        return Ok(out);
+    };
+    out.enabled &= raw.enabled.unwrap_or(true);
+    let check_pattern = |p: &Spanned<String>, key: &str| -> Result<String, ConfigError> {
+        let v = p.get_ref().trim();
+        let (scheme, rest) = v.split_once("://").unwrap_or(("", ""));
+        if scheme.is_empty() || rest.is_empty() || rest.contains('@') {
+            return Err(invalid(
+                ctx.origin(p),
+                None,
+                key,
+                format!(
+                    "{v:?} is not a URL pattern: expected e.g. \"redis://*.cache.internal:*\", without credentials"
+                ),
+            ));
+        }
+        Ok(v.to_string())
+    };
+    if let Some(allow) = &raw.allow {
+        let patterns = allow
+            .iter()
+            .map(|p| check_pattern(p, "scrape.allow"))
+            .collect::<Result<_, _>>()?;
+        out.allow = Some(patterns);
+    }
+    if let Some(t) = &raw.idle_timeout {
+        out.idle_timeout = Some(
+            parse_duration(t.get_ref())
+                .map_err(|m| invalid(ctx.origin(t), None, "scrape.idle_timeout", m))?,
+        );
+    }
+    for c in raw.credentials.iter().flatten() {
+        let pattern = check_pattern(&c.pattern, "scrape.credentials.pattern")?;
+        let err = |s: &dyn Fn() -> Origin, key: &str, m: String| {
+            invalid(s(), None, &format!("scrape.credentials.{key}"), m)
+        };
+        let username = match &c.username {
+            Some(u) if u.get_ref().is_empty() => {
+                return Err(err(
+                    &|| ctx.origin(u),
+                    "username",
+                    "the user name is empty".into(),
+                ));
+            }
+            u => u.as_ref().map(|u| u.get_ref().clone()),
+        };
+        let password = match (&c.password_file, &c.password_env) {
+            (Some(_), Some(e)) => {
+                return Err(err(
+                    &|| ctx.origin(e),
+                    "password_env",
+                    "more than one password source (password_file, password_env); use only one"
+                        .into(),
+                ));
+            }
+            (Some(f), None) => {
+                let path = f.get_ref();
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    err(
+                        &|| ctx.origin(f),
+                        "password_file",
+                        format!("cannot read password file {}: {e}", path.display()),
+                    )
+                })?;
+                let pw = text.trim_end_matches(['\n', '\r']).to_string();
+                if pw.is_empty() {
+                    return Err(err(
+                        &|| ctx.origin(f),
+                        "password_file",
+                        format!("password file {} is empty", path.display()),
+                    ));
+                }
+                Some(pw)
+            }
+            (None, Some(e)) => match env(e.get_ref()).filter(|v| !v.is_empty()) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(err(
+                        &|| ctx.origin(e),
+                        "password_env",
+                        format!("environment variable {} is not set or empty", e.get_ref()),
+                    ));
+                }
+            },
+            (None, None) => None,
+        };
+        out.credentials.push(Credential {
+            pattern,
+            username,
+            password,
+        });
+    }
+    Ok(out)
 }
 
 /// The global settings a target inherits.

@@ -7,5 +7,6 @@ pub mod http;
 pub mod info;
 pub mod metrics;
 pub mod poller;
+pub mod scrape;
 pub mod state;
 pub mod supervisor;

@@ -207,7 +207,16 @@ struct Poller {
 /// Runs the poll loop of one target until the task is aborted.
 pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
     let offset = start_offset(&settings.name, settings.interval);
-    let mut ticker = tokio::time::interval_at(Instant::now() + offset, settings.interval);
+    run_from(Instant::now() + offset, settings, shared, origin).await
+}
+
+/// Like [`run`], with the first poll at once (an on-demand target's first scrape waits for it).
+pub async fn run_now(settings: PollerSettings, shared: Shared, origin: Instant) {
+    run_from(Instant::now(), settings, shared, origin).await
+}
+
+async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, origin: Instant) {
+    let mut ticker = tokio::time::interval_at(first, settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
     // least-privilege ACL user allows).

@@ -48,7 +48,8 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
     }
 }
 
-fn meta(t: &TargetConfig) -> TargetMeta {
+/// What the state and /metrics know about a configured target.
+pub(crate) fn meta(t: &TargetConfig) -> TargetMeta {
     TargetMeta {
         name: t.name.clone(),
         labels: t.labels.clone(),
@@ -57,7 +58,8 @@ fn meta(t: &TargetConfig) -> TargetMeta {
     }
 }
 
-fn settings(t: &TargetConfig) -> PollerSettings {
+/// What a poller of a configured target is given.
+pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
     PollerSettings {
         name: t.name.clone(),
         redacted_url: t.redacted_url(),

@@ -18,6 +18,27 @@ pub(super) struct RawFile {
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
     pub targets: Option<Spanned<Vec<RawTarget>>>,
+    pub scrape: Option<RawScrape>,
+}
+
+/// The `[scrape]` table: the multi-target endpoint `/scrape?target=URL`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScrape {
+    pub enabled: Option<bool>,
+    pub allow: Option<Vec<Spanned<String>>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub credentials: Option<Vec<RawCredential>>,
+}
+
+/// One `[[scrape.credentials]]` entry: who to log in as on targets matching `pattern`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredential {
+    pub pattern: Spanned<String>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub password_env: Option<Spanned<String>>,
 }
 
 /// One `[[targets]]` entry. Its `Debug` is never printed: it may hold a password in `url`.
