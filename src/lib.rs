@@ -1,6 +1,7 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
+pub mod check;
 pub mod config;
 pub mod derive;
 pub mod http;
@@ -9,4 +10,5 @@ pub mod metrics;
 pub mod poller;
 pub mod scrape;
 pub mod state;
+pub mod status;
 pub mod supervisor;
