@@ -245,6 +245,9 @@ pub struct TargetConfig {
     pub config_command: Option<String>,
     /// Where and how to connect, with the resolved user name and password.
     pub connection: redis::ConnectionInfo,
+    /// TLS files and options of a `rediss://` target (`tls_*` keys); `None` for the defaults
+    /// (system CA certificates, no client certificate).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl TargetConfig {
@@ -269,6 +272,7 @@ impl fmt::Debug for TargetConfig {
             .field("labels", &self.labels)
             .field("cache", &self.cache)
             .field("config_command", &self.config_command)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -791,6 +795,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         cache: true,
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,
+        tls: None,
     })
 }
 
@@ -986,6 +991,7 @@ fn file_target(
         }
     };
 
+    let tls = tls_files(t, ctx, &parsed.info).map_err(|(o, k, m)| err(o, k, m))?;
     Ok(TargetConfig {
         name,
         url: t.url.get_ref().clone(),
@@ -994,8 +1000,86 @@ fn file_target(
         labels,
         cache: t.cache.unwrap_or(true),
         config_command,
+        tls,
         connection: parsed.info.set_redis_settings(settings),
     })
+}
+
+/// The `tls_*` keys of a target: only for `rediss://`, certificate and key together, files
+/// readable (they are read again at every connect, so a rotation needs no reload).
+fn tls_files(
+    t: &RawTarget,
+    ctx: &FileCtx,
+    info: &redis::ConnectionInfo,
+) -> Result<Option<crate::tls::TlsFiles>, (Origin, &'static str, String)> {
+    let files = [
+        ("tls_ca_file", &t.tls_ca_file),
+        ("tls_cert_file", &t.tls_cert_file),
+        ("tls_key_file", &t.tls_key_file),
+    ];
+    let first = files
+        .iter()
+        .find_map(|(k, v)| v.as_ref().map(|v| (*k, ctx.origin(v))))
+        .or_else(|| {
+            t.tls_server_name
+                .as_ref()
+                .map(|v| ("tls_server_name", ctx.origin(v)))
+        })
+        .or_else(|| {
+            t.tls_insecure
+                .as_ref()
+                .map(|v| ("tls_insecure", ctx.origin(v)))
+        });
+    let Some((key, origin)) = first else {
+        return Ok(None);
+    };
+    if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+        return Err((origin, key, "TLS settings need a rediss:// url".to_string()));
+    }
+    for (key, v) in files {
+        if let Some(p) = v
+            && let Err(e) = std::fs::File::open(p.get_ref())
+        {
+            return Err((
+                ctx.origin(p),
+                key,
+                format!("cannot read {}: {e}", p.get_ref().display()),
+            ));
+        }
+    }
+    match (&t.tls_cert_file, &t.tls_key_file) {
+        (Some(c), None) => {
+            return Err((
+                ctx.origin(c),
+                "tls_key_file",
+                "tls_cert_file needs tls_key_file".into(),
+            ));
+        }
+        (None, Some(k)) => {
+            return Err((
+                ctx.origin(k),
+                "tls_cert_file",
+                "tls_key_file needs tls_cert_file".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(n) = &t.tls_server_name
+        && (n.get_ref().is_empty() || n.get_ref().contains(char::is_whitespace))
+    {
+        return Err((
+            ctx.origin(n),
+            "tls_server_name",
+            format!("{:?} is not a host name", n.get_ref()),
+        ));
+    }
+    Ok(Some(crate::tls::TlsFiles {
+        ca_file: t.tls_ca_file.as_ref().map(|p| p.get_ref().clone()),
+        cert_file: t.tls_cert_file.as_ref().map(|p| p.get_ref().clone()),
+        key_file: t.tls_key_file.as_ref().map(|p| p.get_ref().clone()),
+        server_name: t.tls_server_name.as_ref().map(|n| n.get_ref().clone()),
+        insecure: t.tls_insecure.as_ref().is_some_and(|b| *b.get_ref()),
+    }))
 }
 
 /// Checks a static label name against Prometheus's rules and our reserved names.

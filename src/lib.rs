@@ -12,3 +12,4 @@ pub mod scrape;
 pub mod state;
 pub mod status;
 pub mod supervisor;
+pub mod tls;

@@ -33,6 +33,8 @@ pub struct PollerSettings {
     pub timeout: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
+    /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// The INFO sections the exporter reads, asked for by name where the server allows several
@@ -191,6 +193,7 @@ struct Poller {
     shared: Shared,
     origin: Instant,
     client: Option<Client>,
+    factory: crate::tls::ClientFactory,
     conn: Option<MultiplexedConnection>,
     /// Consecutive failed polls (drives the reconnect backoff).
     failures: u32,
@@ -227,8 +230,10 @@ async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, orig
             .clone()
             .set_skip_set_lib_name(),
     );
-    let client = Client::open(connection);
+    let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
+    let client = factory.client();
     let mut p = Poller {
+        factory,
         history: History::new(settings.interval / 2),
         client: None,
         conn: None,
@@ -244,7 +249,9 @@ async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, orig
     };
     match client {
         Ok(c) => p.client = Some(c),
-        Err(e) => warn!(target_name = %p.settings.name, error = %e, "Target URL not usable."),
+        Err(e) => {
+            warn!(target_name = %p.settings.name, error = %e, "Target URL or TLS files not usable.")
+        }
     }
     loop {
         ticker.tick().await;
@@ -405,10 +412,18 @@ impl Poller {
         if let Some(c) = &self.conn {
             return Ok(c.clone());
         }
+        if self.factory.changed() {
+            info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
+            self.client = self
+                .factory
+                .client()
+                .inspect_err(|e| warn!(target_name = %self.settings.name, error = %e, "TLS files not usable."))
+                .ok();
+        }
         let Some(client) = &self.client else {
             return Err(PollError {
                 kind: ErrorKind::Connect,
-                message: "target URL is not usable".into(),
+                message: "target URL or TLS files not usable".into(),
                 reconnect: false,
             });
         };
@@ -426,9 +441,11 @@ impl Poller {
             });
         }
         let timeout = self.settings.timeout;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+        let config = self.factory.connection_config(
+            AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout)),
+        );
         let attempt = tokio::time::timeout(
             // Connect, TLS and AUTH together; a little over the timeout so the client's own
             // timeout fires first and names the step.

@@ -283,6 +283,7 @@ impl Rules {
                     interval: self.poll_interval,
                     timeout: self.timeout,
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
+                    tls: None,
                 };
                 let meta = TargetMeta {
                     name: key.clone(),

@@ -27,6 +27,7 @@ struct Fingerprint {
     interval: Duration,
     timeout: Duration,
     config_command: Option<String>,
+    tls: Option<crate::tls::TlsFiles>,
 }
 
 fn fingerprint(t: &TargetConfig) -> Fingerprint {
@@ -45,6 +46,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         interval: t.poll_interval,
         timeout: t.timeout,
         config_command: t.config_command.clone(),
+        tls: t.tls.clone(),
     }
 }
 
@@ -67,6 +69,7 @@ pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
         interval: t.poll_interval,
         timeout: t.timeout,
         config_command: t.config_command.clone(),
+        tls: t.tls.clone(),
     }
 }
 

@@ -55,6 +55,11 @@ pub(super) struct RawTarget {
     pub cache: Option<bool>,
     pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub config_command: Option<Spanned<String>>,
+    pub tls_ca_file: Option<Spanned<PathBuf>>,
+    pub tls_cert_file: Option<Spanned<PathBuf>>,
+    pub tls_key_file: Option<Spanned<PathBuf>>,
+    pub tls_server_name: Option<Spanned<String>>,
+    pub tls_insecure: Option<Spanned<bool>>,
 }
 
 /// 1-based line number of a byte offset into `text`.
