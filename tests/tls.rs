@@ -374,3 +374,31 @@ fn tls_keys_are_refused_where_they_cannot_apply() {
         "{e}"
     );
 }
+
+#[test]
+fn insecure_url_fragment_without_tls_keys() {
+    let pki = Pki::new();
+    let tls_port = free_port();
+    let port = tls_port.to_string();
+    let (cert, key, ca) = (
+        pki.p("server.crt"),
+        pki.p("server.key"),
+        pki.p("good-ca.crt"),
+    );
+    let _r = RedisServer::start(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let e = Logged::start(&format!(
+        "poll_interval = \"500ms\"\n[[targets]]\nname = \"t\"\nurl = \"rediss://127.0.0.1:{tls_port}/#insecure\"\n"
+    ));
+    e.wait(1.0, "");
+}
