@@ -18,6 +18,7 @@
 
 mod raw;
 mod redis_url;
+mod sampler;
 #[cfg(test)]
 mod tests;
 
@@ -248,6 +249,8 @@ pub struct TargetConfig {
     /// TLS files and options of a `rediss://` target (`tls_*` keys); `None` for the defaults
     /// (system CA certificates, no client certificate).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
+    pub sampler: Option<crate::sampler::SamplerConfig>,
 }
 
 impl TargetConfig {
@@ -273,6 +276,7 @@ impl fmt::Debug for TargetConfig {
             .field("cache", &self.cache)
             .field("config_command", &self.config_command)
             .field("tls", &self.tls)
+            .field("sampler", &self.sampler)
             .finish()
     }
 }
@@ -796,6 +800,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,
         tls: None,
+        sampler: None,
     })
 }
 
@@ -992,6 +997,11 @@ fn file_target(
     };
 
     let tls = tls_files(t, ctx, &parsed.info).map_err(|(o, k, m)| err(o, k, m))?;
+    let sampler = match &t.sampler {
+        Some(raw) => sampler::validate(raw, ctx, &name)?,
+        None => None,
+    };
+
     Ok(TargetConfig {
         name,
         url: t.url.get_ref().clone(),
@@ -1002,6 +1012,7 @@ fn file_target(
         config_command,
         tls,
         connection: parsed.info.set_redis_settings(settings),
+        sampler,
     })
 }
 

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::info::Sample;
+use crate::sampler::Lookups;
 
 /// The windows the exporter reports, as in `redis_cache_hit_ratio{window="5m"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,8 @@ struct Last {
     run_id: Option<String>,
     uptime: Option<u64>,
     raw: [Option<u64>; COUNTERS],
+    /// The exporter's own lookups at the last observation.
+    own: Option<Lookups>,
 }
 
 /// The history ring of one target.
@@ -169,6 +172,25 @@ impl History {
 
     /// Adds a sample taken at `at` (monotonic, non-decreasing) and derives the current values.
     pub fn observe(&mut self, at: Duration, s: &Sample) -> Derived {
+        self.observe_excluding(at, s, None)
+    }
+
+    /// Like [`History::observe`], with `own` the exporter's own keyspace lookups so far
+    /// (cumulative, as seen by the same INFO): their increase since the last observation is
+    /// taken out of the increase of keyspace_hits and keyspace_misses, so the hit ratio and
+    /// the lookup rate describe the application only. Reset detection still uses the raw
+    /// counters.
+    pub fn observe_excluding(&mut self, at: Duration, s: &Sample, own: Option<Lookups>) -> Derived {
+        let own_inc = match (self.last.own, own) {
+            (Some(a), Some(b)) => [
+                b.hits.saturating_sub(a.hits),
+                b.misses.saturating_sub(a.misses),
+            ],
+            _ => [0, 0],
+        };
+        if own.is_some() {
+            self.last.own = own;
+        }
         let raw = counters(s);
         let restarted = match (&self.last.run_id, &s.run_id) {
             (Some(a), Some(b)) => a != b,
@@ -187,6 +209,11 @@ impl History {
                     cur
                 }
                 Some(prev) => cur - prev,
+            };
+            let inc = match i {
+                HITS => inc.saturating_sub(own_inc[0]),
+                MISSES => inc.saturating_sub(own_inc[1]),
+                _ => inc,
             };
             self.totals[i] = self.totals[i].saturating_add(inc);
             total[i] = Some(self.totals[i]);
@@ -637,5 +664,31 @@ mod tests {
             ..s
         };
         assert_eq!(memory_pressure(&s), None);
+    }
+
+    #[test]
+    fn own_lookups_are_taken_out_of_the_hit_ratio() {
+        let own = |hits, misses| Some(Lookups { hits, misses });
+        let mut h = History::new(secs(5));
+        h.observe_excluding(secs(0), &sample("a", 10, 1000, 100, 0), own(50, 2));
+        // The application: 900 hits, 100 misses; the sampler: 3000 hits, 30 misses.
+        let d = h.observe_excluding(secs(10), &sample("a", 20, 4900, 230, 0), own(3050, 32));
+        let w = win(&d, Window::M1);
+        assert_eq!((w.hits, w.misses), (Some(900), Some(100)));
+        assert_eq!(w.hit_ratio, Some(0.9));
+        // Without the correction the sampler's lookups would lift it to 0.95.
+        let mut raw = History::new(secs(5));
+        raw.observe(secs(0), &sample("a", 10, 1000, 100, 0));
+        let d = raw.observe(secs(10), &sample("a", 20, 4900, 230, 0));
+        let r = win(&d, Window::M1).hit_ratio.unwrap();
+        assert!((r - 3900.0 / 4030.0).abs() < 1e-12);
+        // CONFIG RESETSTAT: the raw counters restart from zero, the sampler's do not; the
+        // step counts the new values minus the sampler's increase, never below zero.
+        let d = h.observe_excluding(secs(20), &sample("a", 30, 400, 20, 0), own(3150, 32));
+        assert!(d.reset);
+        let w = win(&d, Window::M1);
+        assert_eq!((w.hits, w.misses), (Some(900 + 300), Some(100 + 20)));
+        let d = h.observe_excluding(secs(30), &sample("a", 40, 400, 20, 0), own(3500, 40));
+        assert_eq!(win(&d, Window::M1).hits, Some(1200));
     }
 }

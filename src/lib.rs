@@ -8,6 +8,7 @@ pub mod http;
 pub mod info;
 pub mod metrics;
 pub mod poller;
+pub mod sampler;
 pub mod scrape;
 pub mod state;
 pub mod status;

@@ -90,6 +90,20 @@ fn bool_value(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
+/// The prefix estimates of the target's last sampler cycle, while the target is fresh.
+fn prefixes<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::sampler::PrefixEstimate> + 'a {
+    v.fresh
+        .and(v.snap.sampler.as_ref())
+        .and_then(|s| s.last.as_ref())
+        .into_iter()
+        .flat_map(|r| r.prefixes.iter())
+}
+
+/// The target's last completed sampler cycle.
+fn last_cycle<'a>(v: &'a View) -> Option<&'a crate::sampler::CycleReport> {
+    v.snap.sampler.as_ref()?.last.as_deref()
+}
+
 fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::derive::WindowStats> + 'a {
     v.derived().into_iter().flat_map(|d| d.windows.iter())
 }
@@ -474,6 +488,142 @@ pub static TABLE: &[MetricDef] = &[
                         out(&[w.window.label(), cause.label()], bool_value(cause == c))
                     }
                 }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_keyspace_prefix_keys_estimated",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Keys per prefix, estimated by the key-prefix sampler (opt-in): the prefix's share of the keys the last cycle examined (SCAN) times DBSIZE. prefix is a configured pattern, the name up to the separator followed by *, (none) without one, or (other) beyond the top K.",
+        labels: &["prefix"],
+        emit: Emit::PerTarget(|v, out| {
+            for p in prefixes(v) {
+                out(&[&p.prefix], p.keys_estimated)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_keyspace_prefix_no_ttl_ratio",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Share of the prefix's sampled keys without a TTL (PTTL -1), 0-1.",
+        labels: &["prefix"],
+        emit: Emit::PerTarget(|v, out| {
+            for p in prefixes(v) {
+                out(&[&p.prefix], p.no_ttl_ratio)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_keyspace_prefix_ttl_keys",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Estimated keys of the prefix by remaining TTL (PTTL): bucket none (no TTL), <1m, <1h, <1d, >=1d.",
+        labels: &["prefix", "bucket"],
+        emit: Emit::PerTarget(|v, out| {
+            for p in prefixes(v) {
+                for (b, n) in crate::sampler::Bucket::ALL.iter().zip(p.ttl_keys) {
+                    out(&[&p.prefix, b.label()], n)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_keyspace_prefix_memory_bytes_estimated",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Average MEMORY USAGE of up to memory_samples keys of the prefix per cycle times its estimated key count; absent when MEMORY USAGE is refused.",
+        labels: &["prefix"],
+        emit: Emit::PerTarget(|v, out| {
+            for p in prefixes(v) {
+                if let Some(b) = p.memory_bytes_estimated {
+                    out(&[&p.prefix], b)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_last_cycle_keys",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Keys the last sampler cycle examined (returned by SCAN), at most keys_per_cycle.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(r) = last_cycle(v) {
+                out(&[], r.keys as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_last_cycle_duration_seconds",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Wall time of the last sampler cycle, pauses between batches included.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(r) = last_cycle(v) {
+                out(&[], r.duration.as_secs_f64())
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_last_cycle_redis_seconds",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Redis-side CPU time of the last sampler cycle's SCAN, PTTL and MEMORY USAGE calls (INFO commandstats usec before and after the cycle, the cycle's share of each command's calls).",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(u) = last_cycle(v).and_then(|r| r.redis_usec) {
+                out(&[], u as f64 / 1e6)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_cycles_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Completed key-prefix sampler cycles.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = &v.snap.sampler {
+                out(&[], s.cycles_total as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_cycle_errors_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Sampler cycles that failed (connection, timeout, or SCAN/PTTL refused).",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = &v.snap.sampler {
+                out(&[], s.cycle_errors_total as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_keyspace_hits_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Keyspace hits the sampler's PTTL calls caused: included in redis_keyspace_hits_total, left out of the redis_cache_* values.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = &v.snap.sampler {
+                out(&[], s.lookups.hits as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_sampler_keyspace_misses_total",
+        kind: Kind::Counter,
+        group: Group::Exporter,
+        help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN): included in redis_keyspace_misses_total, left out of the redis_cache_* values.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = &v.snap.sampler {
+                out(&[], s.lookups.misses as f64)
             }
         }),
     },

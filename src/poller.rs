@@ -20,6 +20,8 @@ use tracing::{debug, info, warn};
 
 use crate::derive::History;
 use crate::info::Sample;
+use crate::sampler::Lookups;
+use crate::sampler::task::LookupGate;
 use crate::state::{ErrorKind, Outcome, Shared};
 
 /// What one poller needs to know about its target.
@@ -35,6 +37,9 @@ pub struct PollerSettings {
     pub config_command: Option<String>,
     /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
+    /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
+    pub lookup_gate: Option<Arc<LookupGate>>,
 }
 
 /// The INFO sections the exporter reads, asked for by name where the server allows several
@@ -205,6 +210,8 @@ struct Poller {
     config: Vec<(String, String)>,
     config_fresh: bool,
     history: History,
+    /// The sampler's lookups as of the last INFO (see [`PollerSettings::lookup_gate`]).
+    own_lookups: Option<Lookups>,
 }
 
 /// Runs the poll loop of one target until the task is aborted.
@@ -235,6 +242,7 @@ async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, orig
     let mut p = Poller {
         factory,
         history: History::new(settings.interval / 2),
+        own_lookups: None,
         client: None,
         conn: None,
         failures: 0,
@@ -271,7 +279,7 @@ impl Poller {
         let name = self.settings.name.clone();
         let outcome = match &result {
             Ok(sample) => {
-                let derived = self.history.observe(at, sample);
+                let derived = self.history.observe_excluding(at, sample, self.own_lookups);
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
@@ -322,6 +330,14 @@ impl Poller {
     async fn fetch_inner(&mut self) -> Result<Sample, PollError> {
         let mut conn = self.connection().await?;
         let timeout = self.settings.timeout;
+        let gate = self.settings.lookup_gate.clone();
+        // A sampler batch in flight finishes first (one pipeline, bounded by the timeout); if
+        // the gate is not free within the timeout, INFO goes ahead and the sampler's lookups
+        // of this step are taken out at the next one.
+        let lookups = match &gate {
+            Some(g) => tokio::time::timeout(timeout, g.lock()).await.ok(),
+            None => None,
+        };
         let text = match self.info(&mut conn, self.info_mode).await {
             Err(e)
                 if self.info_mode == InfoMode::Sections
@@ -335,6 +351,7 @@ impl Poller {
             }
             r => r?,
         };
+        self.own_lookups = lookups.map(|l| *l);
         let mut sample = crate::info::parse(&text).map_err(|e| PollError {
             kind: ErrorKind::Protocol,
             message: e.to_string(),

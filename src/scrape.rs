@@ -284,6 +284,7 @@ impl Rules {
                     timeout: self.timeout,
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
                     tls: None,
+                    lookup_gate: None,
                 };
                 let meta = TargetMeta {
                     name: key.clone(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::derive::Derived;
 use crate::info::Sample;
+use crate::sampler::SamplerStatus;
 
 /// Why a poll failed. A small closed set, so `redis_exporter_poll_errors_total{kind}` stays
 /// bounded.
@@ -74,6 +75,8 @@ pub struct Snapshot {
     pub last_success_unix: Option<f64>,
     pub polls_total: u64,
     pub errors_total: [u64; ErrorKind::ALL.len()],
+    /// The key-prefix sampler's latest status, for targets with a sampler.
+    pub sampler: Option<Arc<SamplerStatus>>,
 }
 
 impl Snapshot {
@@ -86,6 +89,7 @@ impl Snapshot {
             last_success_unix: None,
             polls_total: 0,
             errors_total: [0; ErrorKind::ALL.len()],
+            sampler: None,
         }
     }
 
@@ -167,6 +171,13 @@ impl Shared {
             }
         }
         Some(was_up != snap.up || snap.polls_total == 1)
+    }
+
+    /// Replaces a target's sampler status (after each sampler batch and cycle).
+    pub fn record_sampler(&self, name: &str, status: Arc<SamplerStatus>) {
+        if let Some(snap) = self.write().get_mut(name) {
+            snap.sampler = Some(status);
+        }
     }
 
     /// Records the outcome of a configuration load (at start and on every reload).

@@ -1,10 +1,12 @@
-//! The supervisor: runs one poller task per configured target and applies a new configuration
+//! The supervisor: runs one poller task per configured target (and, for targets with a
+//! key-prefix sampler, the sampler's task beside it) and applies a new configuration
 //! (hot reload) by difference: added targets start, removed ones stop and disappear from
 //! /metrics, changed ones restart, unchanged ones keep their connection and history.
 //!
 //! IO shell: owns the tasks; the poll logic is in [`crate::poller`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -13,6 +15,8 @@ use tracing::info;
 
 use crate::config::{Config, TargetConfig};
 use crate::poller::{self, PollerSettings};
+use crate::sampler::SamplerConfig;
+use crate::sampler::task::{self as sampler_task, LookupGate, SamplerSettings};
 use crate::state::{Shared, TargetMeta};
 
 /// A target's value series disappear after this many missed polls.
@@ -28,6 +32,7 @@ struct Fingerprint {
     timeout: Duration,
     config_command: Option<String>,
     tls: Option<crate::tls::TlsFiles>,
+    sampler: Option<SamplerConfig>,
 }
 
 fn fingerprint(t: &TargetConfig) -> Fingerprint {
@@ -47,6 +52,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         timeout: t.timeout,
         config_command: t.config_command.clone(),
         tls: t.tls.clone(),
+        sampler: t.sampler.clone(),
     }
 }
 
@@ -70,7 +76,32 @@ pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
         timeout: t.timeout,
         config_command: t.config_command.clone(),
         tls: t.tls.clone(),
+        lookup_gate: None,
     }
+}
+
+/// Starts a target's poller and, when configured, its sampler; the poller and the sampler
+/// share a [`LookupGate`] so the sampler's lookups stay out of the hit ratio.
+fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
+    let mut poller_settings = settings(t);
+    let mut tasks = Vec::with_capacity(2);
+    if let Some(config) = &t.sampler {
+        let gate = Arc::new(LookupGate::default());
+        poller_settings.lookup_gate = Some(gate.clone());
+        let s = SamplerSettings {
+            name: t.name.clone(),
+            connection: t.connection.clone(),
+            timeout: t.timeout,
+            config: config.clone(),
+        };
+        tasks.push(tokio::spawn(sampler_task::run(s, shared.clone(), gate)));
+    }
+    tasks.push(tokio::spawn(poller::run(
+        poller_settings,
+        shared.clone(),
+        origin,
+    )));
+    tasks
 }
 
 /// What an `apply` changed, for the log and for tests.
@@ -86,7 +117,7 @@ pub struct Changes {
 pub struct Supervisor {
     shared: Shared,
     origin: Instant,
-    running: BTreeMap<String, (Fingerprint, JoinHandle<()>)>,
+    running: BTreeMap<String, (Fingerprint, Vec<JoinHandle<()>>)>,
 }
 
 impl Supervisor {
@@ -130,8 +161,8 @@ impl Supervisor {
                 None => changes.added.push(name.to_string()),
             }
             self.shared.add(fp.meta.clone());
-            let task = tokio::spawn(poller::run(settings(t), self.shared.clone(), self.origin));
-            self.running.insert(name.to_string(), (fp, task));
+            let tasks = spawn(t, &self.shared, self.origin);
+            self.running.insert(name.to_string(), (fp, tasks));
         }
         if !changes.added.is_empty() || !changes.removed.is_empty() || !changes.restarted.is_empty()
         {
@@ -146,20 +177,26 @@ impl Supervisor {
         changes
     }
 
-    /// Stops a poller and waits until it is gone, so it cannot record into a successor's
-    /// snapshot, then forgets the target.
+    /// Stops a poller (and its sampler) and waits until they are gone, so they cannot record
+    /// into a successor's snapshot, then forgets the target.
     async fn stop(&mut self, name: &str) {
-        if let Some((_, task)) = self.running.remove(name) {
-            task.abort();
-            let _ = task.await;
+        if let Some((_, tasks)) = self.running.remove(name) {
+            for task in &tasks {
+                task.abort();
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
         }
         self.shared.remove(name);
     }
 
     /// Stops every poller (at shutdown).
     pub fn stop_all(&mut self) {
-        for (_, (_, task)) in std::mem::take(&mut self.running) {
-            task.abort();
+        for (_, (_, tasks)) in std::mem::take(&mut self.running) {
+            for task in tasks {
+                task.abort();
+            }
         }
     }
 

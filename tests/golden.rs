@@ -26,6 +26,7 @@ use prometheus::{Encoder, TextEncoder};
 use redis_cache_exporter::derive::History;
 use redis_cache_exporter::info::{self, Sample};
 use redis_cache_exporter::metrics;
+use redis_cache_exporter::sampler::{self, Cycle, CycleReport, Lookups, SamplerStatus, Stop};
 use redis_cache_exporter::state::{ErrorKind, Outcome, Shared, TargetMeta};
 
 /// Comment lines at the top of `tests/golden/metrics.txt` (the text format allows `#` comments).
@@ -127,6 +128,9 @@ fn inputs() -> Shared {
             (secs(300), s2, 1.75),
         ],
     );
+    // Its key-prefix sampler: one cycle of 1 000 keys out of 4 000, top 2 prefixes plus
+    // (other), which sums sess:* and the keys without a prefix.
+    shared.record_sampler("cache-a", Arc::new(sampler_status()));
 
     // Not a cache, maxmemory 0 (pressure against system memory), and a CONFIG RESETSTAT
     // between the last two polls.
@@ -170,6 +174,40 @@ fn inputs() -> Shared {
         );
     }
     shared
+}
+
+/// A sampler status from a fixed cycle: 600 `user:*` keys (TTL 2 h), 250 `lock:*` (no TTL,
+/// the first sampled at 64 bytes), 100 `sess:*` (TTL 30 s) and 50 without a prefix.
+fn sampler_status() -> SamplerStatus {
+    let mut c = Cycle::default();
+    for (group, n, pttl, bytes) in [
+        ("user:*", 600, 7_200_000, 96),
+        ("lock:*", 250, -1, 64),
+        ("sess:*", 100, 30_000, 200),
+        (sampler::NONE, 50, -1, 48),
+    ] {
+        for _ in 0..n {
+            c.add_key(group, pttl);
+        }
+        c.add_memory(group, Some(bytes));
+    }
+    c.add_key("user:*", -2);
+    SamplerStatus {
+        cycles_total: 12,
+        cycle_errors_total: 1,
+        lookups: Lookups {
+            hits: 12_000,
+            misses: 3,
+        },
+        last: Some(Arc::new(CycleReport {
+            prefixes: sampler::summarize(&c, 4000, 2),
+            keys: c.examined,
+            duration: Duration::from_millis(250),
+            redis_usec: Some(4_500),
+            dbsize: 4000,
+            stop: Stop::Keys,
+        })),
+    }
 }
 
 /// The exposition for the fixed inputs, with the crate version replaced (see the module docs).

@@ -60,6 +60,24 @@ pub(super) struct RawTarget {
     pub tls_key_file: Option<Spanned<PathBuf>>,
     pub tls_server_name: Option<Spanned<String>>,
     pub tls_insecure: Option<Spanned<bool>>,
+    pub sampler: Option<RawSampler>,
+}
+
+/// A `[targets.sampler]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSampler {
+    pub enabled: Option<Spanned<bool>>,
+    pub separator: Option<Spanned<String>>,
+    pub depth: Option<Spanned<i64>>,
+    pub patterns: Option<Spanned<Vec<Spanned<String>>>>,
+    pub keys_per_cycle: Option<Spanned<i64>>,
+    pub batch_size: Option<Spanned<i64>>,
+    pub max_time_per_cycle: Option<Spanned<String>>,
+    pub pause_between_batches: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub top_k: Option<Spanned<i64>>,
+    pub memory_samples: Option<Spanned<i64>>,
 }
 
 /// 1-based line number of a byte offset into `text`.

@@ -1,0 +1,281 @@
+//! Validation of a target's `[targets.sampler]` table into a [`SamplerConfig`]; every refusal
+//! names the file, the line and the key (`sampler.<key>`).
+
+use toml::Spanned;
+
+use super::raw::RawSampler;
+use super::{ConfigError, FileCtx, invalid, parse_duration};
+use crate::sampler::{NONE, OTHER, SamplerConfig};
+
+/// Most `patterns` a sampler accepts.
+pub const MAX_PATTERNS: usize = 100;
+/// Largest `top_k`: the `prefix` label has at most this many values plus `(other)`.
+pub const MAX_TOP_K: i64 = 200;
+
+/// The sampler's settings, or `None` when it is not enabled (`enabled` defaults to false). The
+/// other keys are checked either way, so a typo never waits for the day the sampler is enabled.
+pub(super) fn validate(
+    raw: &RawSampler,
+    ctx: &FileCtx,
+    target: &str,
+) -> Result<Option<SamplerConfig>, ConfigError> {
+    let err = |origin, key: &str, m: String| invalid(origin, Some(target), key, m);
+    let int = |v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64, default: i64| match v {
+        None => Ok(default),
+        Some(s) => {
+            let n = *s.get_ref();
+            if (min..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(err(
+                    ctx.origin(s),
+                    key,
+                    format!("{n} is out of range: expected {min} to {max}"),
+                ))
+            }
+        }
+    };
+    let duration = |v: &Option<Spanned<String>>, key: &str, default| match v {
+        None => Ok(default),
+        Some(s) => parse_duration(s.get_ref()).map_err(|m| err(ctx.origin(s), key, m)),
+    };
+    let d = SamplerConfig::default();
+    let separator = match &raw.separator {
+        None => d.separator.clone(),
+        Some(s) if s.get_ref().is_empty() => {
+            return Err(err(
+                ctx.origin(s),
+                "sampler.separator",
+                "the separator is empty".into(),
+            ));
+        }
+        Some(s) => s.get_ref().clone(),
+    };
+    let mut patterns: Vec<String> = Vec::new();
+    if let Some(list) = &raw.patterns {
+        if list.get_ref().len() > MAX_PATTERNS {
+            return Err(err(
+                ctx.origin(list),
+                "sampler.patterns",
+                format!("at most {MAX_PATTERNS} patterns"),
+            ));
+        }
+        for p in list.get_ref() {
+            let text = p.get_ref();
+            let problem = if text.is_empty() {
+                Some("a pattern is empty".to_string())
+            } else if text == OTHER || text == NONE {
+                Some(format!("{text:?} is the label of a built-in group"))
+            } else if text.chars().count() > crate::sampler::MAX_PREFIX_CHARS {
+                Some(format!(
+                    "pattern longer than {} characters",
+                    crate::sampler::MAX_PREFIX_CHARS
+                ))
+            } else if patterns.contains(text) {
+                Some(format!("pattern {text:?} is given twice"))
+            } else {
+                None
+            };
+            if let Some(m) = problem {
+                return Err(err(ctx.origin(p), "sampler.patterns", m));
+            }
+            patterns.push(text.clone());
+        }
+    }
+    let config = SamplerConfig {
+        separator,
+        depth: int(&raw.depth, "sampler.depth", 1, 16, d.depth as i64)? as usize,
+        patterns,
+        keys_per_cycle: int(
+            &raw.keys_per_cycle,
+            "sampler.keys_per_cycle",
+            1,
+            10_000_000,
+            d.keys_per_cycle as i64,
+        )? as u64,
+        batch_size: int(
+            &raw.batch_size,
+            "sampler.batch_size",
+            1,
+            100_000,
+            d.batch_size as i64,
+        )? as u64,
+        max_time_per_cycle: duration(
+            &raw.max_time_per_cycle,
+            "sampler.max_time_per_cycle",
+            d.max_time_per_cycle,
+        )?,
+        pause_between_batches: duration(
+            &raw.pause_between_batches,
+            "sampler.pause_between_batches",
+            d.pause_between_batches,
+        )?,
+        interval: duration(&raw.interval, "sampler.interval", d.interval)?,
+        top_k: int(&raw.top_k, "sampler.top_k", 1, MAX_TOP_K, d.top_k as i64)? as usize,
+        memory_samples: int(
+            &raw.memory_samples,
+            "sampler.memory_samples",
+            0,
+            1000,
+            d.memory_samples as i64,
+        )? as usize,
+    };
+    if config.max_time_per_cycle >= config.interval {
+        let origin = raw
+            .max_time_per_cycle
+            .as_ref()
+            .map(|s| ctx.origin(s))
+            .or_else(|| raw.interval.as_ref().map(|s| ctx.origin(s)))
+            .unwrap_or(super::Origin::Default);
+        return Err(err(
+            origin,
+            "sampler.max_time_per_cycle",
+            format!(
+                "max_time_per_cycle {} must be shorter than the sampler interval {}",
+                humantime::format_duration(config.max_time_per_cycle),
+                humantime::format_duration(config.interval)
+            ),
+        ));
+    }
+    let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
+    Ok(enabled.then_some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{Cli, Config, ConfigError, build};
+    use crate::sampler::SamplerConfig;
+
+    fn load(sampler: &str) -> Result<Config, ConfigError> {
+        let toml = format!(
+            "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n[targets.sampler]\n{sampler}"
+        );
+        build(
+            &Cli::default(),
+            &|_| None,
+            Some((Path::new("t.toml"), &toml)),
+        )
+    }
+
+    #[track_caller]
+    fn refused(sampler: &str, parts: &[&str]) {
+        let msg = load(sampler).expect_err("expected a refusal").to_string();
+        for p in parts {
+            assert!(msg.contains(p), "{msg:?} does not contain {p:?}");
+        }
+    }
+
+    #[test]
+    fn disabled_by_default_and_defaults_when_enabled() {
+        let c = load("depth = 2\n").unwrap();
+        assert_eq!(c.targets[0].sampler, None);
+        let c = load("enabled = true\n").unwrap();
+        assert_eq!(c.targets[0].sampler, Some(SamplerConfig::default()));
+        let none = build(
+            &Cli::default(),
+            &|_| None,
+            Some((
+                Path::new("t.toml"),
+                "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n",
+            )),
+        )
+        .unwrap();
+        assert_eq!(none.targets[0].sampler, None);
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = load(
+            "enabled = true\nseparator = \"::\"\ndepth = 2\npatterns = [\"user:*\", \"lock:*\"]\n\
+             keys_per_cycle = 5000\nbatch_size = 100\nmax_time_per_cycle = \"2s\"\n\
+             pause_between_batches = \"5ms\"\ninterval = \"1m\"\ntop_k = 3\nmemory_samples = 0\n",
+        )
+        .unwrap();
+        let s = c.targets[0].sampler.clone().unwrap();
+        assert_eq!(
+            s,
+            SamplerConfig {
+                separator: "::".into(),
+                depth: 2,
+                patterns: vec!["user:*".into(), "lock:*".into()],
+                keys_per_cycle: 5000,
+                batch_size: 100,
+                max_time_per_cycle: std::time::Duration::from_secs(2),
+                pause_between_batches: std::time::Duration::from_millis(5),
+                interval: std::time::Duration::from_secs(60),
+                top_k: 3,
+                memory_samples: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_key_and_the_line() {
+        refused(
+            "enabled = true\ndepth = 0\n",
+            &["t.toml, line 6", "`sampler.depth`", "0 is out of range"],
+        );
+        refused("top_k = 1000\n", &["line 5", "`sampler.top_k`"]);
+        refused(
+            "separator = \"\"\n",
+            &["line 5", "`sampler.separator`", "empty"],
+        );
+        refused(
+            "patterns = [\"a:*\",\n  \"(other)\"]\n",
+            &["line 6", "`sampler.patterns`", "built-in group"],
+        );
+        refused(
+            "patterns = [\"a:*\", \"a:*\"]\n",
+            &["`sampler.patterns`", "twice"],
+        );
+        refused(
+            "interval = \"soon\"\n",
+            &["line 5", "`sampler.interval`", "invalid duration"],
+        );
+        refused(
+            "interval = \"1s\"\nmax_time_per_cycle = \"2s\"\n",
+            &[
+                "line 6",
+                "`sampler.max_time_per_cycle`",
+                "shorter than the sampler interval",
+            ],
+        );
+        refused("keys_per_cycle = 0\n", &["`sampler.keys_per_cycle`"]);
+        refused("batch_size = -1\n", &["`sampler.batch_size`"]);
+        refused("memory_samples = 5000\n", &["`sampler.memory_samples`"]);
+        // Unknown keys are refused like everywhere else, with the line.
+        refused(
+            "enabled = true\nkeys_per_cylce = 10\n",
+            &["line 6", "keys_per_cylce"],
+        );
+    }
+
+    #[test]
+    fn the_example_documents_every_sampler_key() {
+        let text = include_str!("../../examples/config.toml");
+        let section = text
+            .split("[targets.sampler]")
+            .nth(1)
+            .expect("examples/config.toml has a [targets.sampler] table");
+        for key in [
+            "enabled",
+            "separator",
+            "depth",
+            "patterns",
+            "keys_per_cycle",
+            "batch_size",
+            "max_time_per_cycle",
+            "pause_between_batches",
+            "interval",
+            "top_k",
+            "memory_samples",
+        ] {
+            assert!(
+                section.lines().any(|l| l.starts_with(&format!("{key} ="))),
+                "examples/config.toml does not show sampler key `{key}`"
+            );
+        }
+    }
+}
