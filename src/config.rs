@@ -107,6 +107,9 @@ pub struct Cli {
     /// Validate the configuration and exit: 0 when valid, 1 otherwise.
     #[arg(long)]
     pub check_config: bool,
+    /// Disable the multi-target endpoint /scrape?target=URL (same as `scrape.enabled = false`).
+    #[arg(long)]
+    pub no_scrape_endpoint: bool,
     /// A subcommand instead of serving /metrics.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -143,6 +146,7 @@ impl fmt::Debug for Cli {
             .field("log_level", &self.log_level)
             .field("redis", &redis)
             .field("check_config", &self.check_config)
+            .field("no_scrape_endpoint", &self.no_scrape_endpoint)
             .finish()
     }
 }
@@ -184,6 +188,43 @@ pub struct Config {
     pub log_level: String,
     /// The targets to poll, in file order, then `--redis` order. Never empty; names unique.
     pub targets: Vec<TargetConfig>,
+    /// The multi-target endpoint `/scrape?target=URL`.
+    pub scrape: ScrapeConfig,
+}
+
+/// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
+/// credentials. Patterns are matched by [`crate::scrape`].
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeConfig {
+    /// Whether `/scrape` is served (`scrape.enabled`, `--no-scrape-endpoint`).
+    pub enabled: bool,
+    /// URL patterns a target must match; `None` means the configured targets' URLs only.
+    pub allow: Option<Vec<String>>,
+    /// How long an on-demand target is kept without a scrape; `None` means 10 poll intervals.
+    pub idle_timeout: Option<Duration>,
+    /// Credentials by URL pattern, first match wins.
+    pub credentials: Vec<Credential>,
+}
+
+/// One `[[scrape.credentials]]` entry with its password resolved.
+#[derive(Clone, PartialEq)]
+pub struct Credential {
+    /// URL pattern (`*` matches any run of characters), e.g. `redis://*.cache.internal:*`.
+    pub pattern: String,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// The password, from `password_file` or `password_env`.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("pattern", &self.pattern)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// One Redis instance to poll.
@@ -205,6 +246,9 @@ pub struct TargetConfig {
     pub config_command: Option<String>,
     /// Where and how to connect, with the resolved user name and password.
     pub connection: redis::ConnectionInfo,
+    /// TLS files and options of a `rediss://` target (`tls_*` keys); `None` for the defaults
+    /// (system CA certificates, no client certificate).
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
     pub sampler: Option<crate::sampler::SamplerConfig>,
 }
@@ -231,6 +275,7 @@ impl fmt::Debug for TargetConfig {
             .field("labels", &self.labels)
             .field("cache", &self.cache)
             .field("config_command", &self.config_command)
+            .field("tls", &self.tls)
             .field("sampler", &self.sampler)
             .finish()
     }
@@ -620,7 +665,115 @@ fn build(
         log_format,
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
+        scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
     })
+}
+
+/// The `[scrape]` table, validated, with passwords resolved.
+fn scrape_config(
+    cli: &Cli,
+    raw: Option<&raw::RawScrape>,
+    ctx: Option<&FileCtx>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ScrapeConfig, ConfigError> {
+    let mut out = ScrapeConfig {
+        enabled: !cli.no_scrape_endpoint,
+        ..ScrapeConfig::default()
+    };
+    let (Some(raw), Some(ctx)) = (raw, ctx) else {
+        return Ok(out);
+    };
+    out.enabled &= raw.enabled.unwrap_or(true);
+    let check_pattern = |p: &Spanned<String>, key: &str| -> Result<String, ConfigError> {
+        let v = p.get_ref().trim();
+        let (scheme, rest) = v.split_once("://").unwrap_or(("", ""));
+        if scheme.is_empty() || rest.is_empty() || rest.contains('@') {
+            return Err(invalid(
+                ctx.origin(p),
+                None,
+                key,
+                format!(
+                    "{v:?} is not a URL pattern: expected e.g. \"redis://*.cache.internal:*\", without credentials"
+                ),
+            ));
+        }
+        Ok(v.to_string())
+    };
+    if let Some(allow) = &raw.allow {
+        let patterns = allow
+            .iter()
+            .map(|p| check_pattern(p, "scrape.allow"))
+            .collect::<Result<_, _>>()?;
+        out.allow = Some(patterns);
+    }
+    if let Some(t) = &raw.idle_timeout {
+        out.idle_timeout = Some(
+            parse_duration(t.get_ref())
+                .map_err(|m| invalid(ctx.origin(t), None, "scrape.idle_timeout", m))?,
+        );
+    }
+    for c in raw.credentials.iter().flatten() {
+        let pattern = check_pattern(&c.pattern, "scrape.credentials.pattern")?;
+        let err = |s: &dyn Fn() -> Origin, key: &str, m: String| {
+            invalid(s(), None, &format!("scrape.credentials.{key}"), m)
+        };
+        let username = match &c.username {
+            Some(u) if u.get_ref().is_empty() => {
+                return Err(err(
+                    &|| ctx.origin(u),
+                    "username",
+                    "the user name is empty".into(),
+                ));
+            }
+            u => u.as_ref().map(|u| u.get_ref().clone()),
+        };
+        let password = match (&c.password_file, &c.password_env) {
+            (Some(_), Some(e)) => {
+                return Err(err(
+                    &|| ctx.origin(e),
+                    "password_env",
+                    "more than one password source (password_file, password_env); use only one"
+                        .into(),
+                ));
+            }
+            (Some(f), None) => {
+                let path = f.get_ref();
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    err(
+                        &|| ctx.origin(f),
+                        "password_file",
+                        format!("cannot read password file {}: {e}", path.display()),
+                    )
+                })?;
+                let pw = text.trim_end_matches(['\n', '\r']).to_string();
+                if pw.is_empty() {
+                    return Err(err(
+                        &|| ctx.origin(f),
+                        "password_file",
+                        format!("password file {} is empty", path.display()),
+                    ));
+                }
+                Some(pw)
+            }
+            (None, Some(e)) => match env(e.get_ref()).filter(|v| !v.is_empty()) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(err(
+                        &|| ctx.origin(e),
+                        "password_env",
+                        format!("environment variable {} is not set or empty", e.get_ref()),
+                    ));
+                }
+            },
+            (None, None) => None,
+        };
+        out.credentials.push(Credential {
+            pattern,
+            username,
+            password,
+        });
+    }
+    Ok(out)
 }
 
 /// The global settings a target inherits.
@@ -646,6 +799,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         cache: true,
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,
+        tls: None,
         sampler: None,
     })
 }
@@ -842,6 +996,7 @@ fn file_target(
         }
     };
 
+    let tls = tls_files(t, ctx, &parsed.info).map_err(|(o, k, m)| err(o, k, m))?;
     let sampler = match &t.sampler {
         Some(raw) => sampler::validate(raw, ctx, &name)?,
         None => None,
@@ -855,9 +1010,87 @@ fn file_target(
         labels,
         cache: t.cache.unwrap_or(true),
         config_command,
+        tls,
         connection: parsed.info.set_redis_settings(settings),
         sampler,
     })
+}
+
+/// The `tls_*` keys of a target: only for `rediss://`, certificate and key together, files
+/// readable (they are read again at every connect, so a rotation needs no reload).
+fn tls_files(
+    t: &RawTarget,
+    ctx: &FileCtx,
+    info: &redis::ConnectionInfo,
+) -> Result<Option<crate::tls::TlsFiles>, (Origin, &'static str, String)> {
+    let files = [
+        ("tls_ca_file", &t.tls_ca_file),
+        ("tls_cert_file", &t.tls_cert_file),
+        ("tls_key_file", &t.tls_key_file),
+    ];
+    let first = files
+        .iter()
+        .find_map(|(k, v)| v.as_ref().map(|v| (*k, ctx.origin(v))))
+        .or_else(|| {
+            t.tls_server_name
+                .as_ref()
+                .map(|v| ("tls_server_name", ctx.origin(v)))
+        })
+        .or_else(|| {
+            t.tls_insecure
+                .as_ref()
+                .map(|v| ("tls_insecure", ctx.origin(v)))
+        });
+    let Some((key, origin)) = first else {
+        return Ok(None);
+    };
+    if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+        return Err((origin, key, "TLS settings need a rediss:// url".to_string()));
+    }
+    for (key, v) in files {
+        if let Some(p) = v
+            && let Err(e) = std::fs::File::open(p.get_ref())
+        {
+            return Err((
+                ctx.origin(p),
+                key,
+                format!("cannot read {}: {e}", p.get_ref().display()),
+            ));
+        }
+    }
+    match (&t.tls_cert_file, &t.tls_key_file) {
+        (Some(c), None) => {
+            return Err((
+                ctx.origin(c),
+                "tls_key_file",
+                "tls_cert_file needs tls_key_file".into(),
+            ));
+        }
+        (None, Some(k)) => {
+            return Err((
+                ctx.origin(k),
+                "tls_cert_file",
+                "tls_key_file needs tls_cert_file".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(n) = &t.tls_server_name
+        && (n.get_ref().is_empty() || n.get_ref().contains(char::is_whitespace))
+    {
+        return Err((
+            ctx.origin(n),
+            "tls_server_name",
+            format!("{:?} is not a host name", n.get_ref()),
+        ));
+    }
+    Ok(Some(crate::tls::TlsFiles {
+        ca_file: t.tls_ca_file.as_ref().map(|p| p.get_ref().clone()),
+        cert_file: t.tls_cert_file.as_ref().map(|p| p.get_ref().clone()),
+        key_file: t.tls_key_file.as_ref().map(|p| p.get_ref().clone()),
+        server_name: t.tls_server_name.as_ref().map(|n| n.get_ref().clone()),
+        insecure: t.tls_insecure.as_ref().is_some_and(|b| *b.get_ref()),
+    }))
 }
 
 /// Checks a static label name against Prometheus's rules and our reserved names.

@@ -9,6 +9,8 @@ pub mod info;
 pub mod metrics;
 pub mod poller;
 pub mod sampler;
+pub mod scrape;
 pub mod state;
 pub mod status;
 pub mod supervisor;
+pub mod tls;

@@ -12,6 +12,7 @@ use tracing::{error, info, warn};
 
 use redis_cache_exporter::config::{Cli, Command, Config, LogFormat};
 use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_routes};
+use redis_cache_exporter::scrape::{self, Scraper};
 use redis_cache_exporter::state::Shared;
 use redis_cache_exporter::supervisor::Supervisor;
 
@@ -79,6 +80,7 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let shared = Shared::new();
     let mut supervisor = Supervisor::new(shared.clone(), origin);
     supervisor.apply(&config).await;
+    let scraper = Scraper::start(&config, origin);
     shared.set_reload(true, unix_now());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -91,8 +93,9 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
         "Serving /metrics."
     );
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
-    let router =
-        app(ExporterCollector::new(shared.clone(), origin)).merge(reload_routes(reload_tx));
+    let router = app(ExporterCollector::new(shared.clone(), origin))
+        .merge(reload_routes(reload_tx))
+        .merge(scrape::routes(scraper.clone()));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -107,6 +110,7 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
             signal = &mut shutdown => {
                 info!(signal, "Shutting down.");
                 supervisor.stop_all();
+                scraper.stop_all();
                 let _ = stop_tx.send(true);
                 if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
                     info!("In-flight requests did not finish in time; exiting anyway.");
@@ -114,10 +118,10 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
                 return Ok(());
             }
             Some(()) = hangup.recv() => {
-                let _ = reload(&cli, config.listen, &mut supervisor, &shared).await;
+                let _ = reload(&cli, config.listen, &mut supervisor, &shared, &scraper).await;
             }
             Some(reply) = reload_rx.recv() => {
-                let result = reload(&cli, config.listen, &mut supervisor, &shared).await;
+                let result = reload(&cli, config.listen, &mut supervisor, &shared, &scraper).await;
                 let _ = reply.send(result);
             }
         }
@@ -130,6 +134,7 @@ async fn reload(
     listen: SocketAddr,
     supervisor: &mut Supervisor,
     shared: &Shared,
+    scraper: &Scraper,
 ) -> Result<String, String> {
     match cli.load() {
         Ok(new) => {
@@ -137,6 +142,7 @@ async fn reload(
                 warn!(listen = %listen, requested = %new.listen, "The listen address cannot change on reload; restart to apply it.");
             }
             let changes = supervisor.apply(&new).await;
+            scraper.apply(&new);
             shared.set_reload(true, unix_now());
             let summary = format!(
                 "configuration reloaded: {} added, {} removed, {} restarted, {} unchanged",

@@ -35,6 +35,8 @@ pub struct PollerSettings {
     pub timeout: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
+    /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,
@@ -196,6 +198,7 @@ struct Poller {
     shared: Shared,
     origin: Instant,
     client: Option<Client>,
+    factory: crate::tls::ClientFactory,
     conn: Option<MultiplexedConnection>,
     /// Consecutive failed polls (drives the reconnect backoff).
     failures: u32,
@@ -214,7 +217,16 @@ struct Poller {
 /// Runs the poll loop of one target until the task is aborted.
 pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
     let offset = start_offset(&settings.name, settings.interval);
-    let mut ticker = tokio::time::interval_at(Instant::now() + offset, settings.interval);
+    run_from(Instant::now() + offset, settings, shared, origin).await
+}
+
+/// Like [`run`], with the first poll at once (an on-demand target's first scrape waits for it).
+pub async fn run_now(settings: PollerSettings, shared: Shared, origin: Instant) {
+    run_from(Instant::now(), settings, shared, origin).await
+}
+
+async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, origin: Instant) {
+    let mut ticker = tokio::time::interval_at(first, settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
     // least-privilege ACL user allows).
@@ -225,8 +237,10 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
             .clone()
             .set_skip_set_lib_name(),
     );
-    let client = Client::open(connection);
+    let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
+    let client = factory.client();
     let mut p = Poller {
+        factory,
         history: History::new(settings.interval / 2),
         own_lookups: None,
         client: None,
@@ -243,7 +257,9 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
     };
     match client {
         Ok(c) => p.client = Some(c),
-        Err(e) => warn!(target_name = %p.settings.name, error = %e, "Target URL not usable."),
+        Err(e) => {
+            warn!(target_name = %p.settings.name, error = %e, "Target URL or TLS files not usable.")
+        }
     }
     loop {
         ticker.tick().await;
@@ -413,10 +429,18 @@ impl Poller {
         if let Some(c) = &self.conn {
             return Ok(c.clone());
         }
+        if self.factory.changed() {
+            info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
+            self.client = self
+                .factory
+                .client()
+                .inspect_err(|e| warn!(target_name = %self.settings.name, error = %e, "TLS files not usable."))
+                .ok();
+        }
         let Some(client) = &self.client else {
             return Err(PollError {
                 kind: ErrorKind::Connect,
-                message: "target URL is not usable".into(),
+                message: "target URL or TLS files not usable".into(),
                 reconnect: false,
             });
         };
@@ -434,9 +458,11 @@ impl Poller {
             });
         }
         let timeout = self.settings.timeout;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+        let config = self.factory.connection_config(
+            AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout)),
+        );
         let attempt = tokio::time::timeout(
             // Connect, TLS and AUTH together; a little over the timeout so the client's own
             // timeout fires first and names the step.

@@ -31,6 +31,7 @@ struct Fingerprint {
     interval: Duration,
     timeout: Duration,
     config_command: Option<String>,
+    tls: Option<crate::tls::TlsFiles>,
     sampler: Option<SamplerConfig>,
 }
 
@@ -50,11 +51,13 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         interval: t.poll_interval,
         timeout: t.timeout,
         config_command: t.config_command.clone(),
+        tls: t.tls.clone(),
         sampler: t.sampler.clone(),
     }
 }
 
-fn meta(t: &TargetConfig) -> TargetMeta {
+/// What the state and /metrics know about a configured target.
+pub(crate) fn meta(t: &TargetConfig) -> TargetMeta {
     TargetMeta {
         name: t.name.clone(),
         labels: t.labels.clone(),
@@ -63,7 +66,8 @@ fn meta(t: &TargetConfig) -> TargetMeta {
     }
 }
 
-fn settings(t: &TargetConfig) -> PollerSettings {
+/// What a poller of a configured target is given.
+pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
     PollerSettings {
         name: t.name.clone(),
         redacted_url: t.redacted_url(),
@@ -71,6 +75,7 @@ fn settings(t: &TargetConfig) -> PollerSettings {
         interval: t.poll_interval,
         timeout: t.timeout,
         config_command: t.config_command.clone(),
+        tls: t.tls.clone(),
         lookup_gate: None,
     }
 }

@@ -18,6 +18,27 @@ pub(super) struct RawFile {
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
     pub targets: Option<Spanned<Vec<RawTarget>>>,
+    pub scrape: Option<RawScrape>,
+}
+
+/// The `[scrape]` table: the multi-target endpoint `/scrape?target=URL`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScrape {
+    pub enabled: Option<bool>,
+    pub allow: Option<Vec<Spanned<String>>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub credentials: Option<Vec<RawCredential>>,
+}
+
+/// One `[[scrape.credentials]]` entry: who to log in as on targets matching `pattern`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredential {
+    pub pattern: Spanned<String>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub password_env: Option<Spanned<String>>,
 }
 
 /// One `[[targets]]` entry. Its `Debug` is never printed: it may hold a password in `url`.
@@ -34,6 +55,11 @@ pub(super) struct RawTarget {
     pub cache: Option<bool>,
     pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub config_command: Option<Spanned<String>>,
+    pub tls_ca_file: Option<Spanned<PathBuf>>,
+    pub tls_cert_file: Option<Spanned<PathBuf>>,
+    pub tls_key_file: Option<Spanned<PathBuf>>,
+    pub tls_server_name: Option<Spanned<String>>,
+    pub tls_insecure: Option<Spanned<bool>>,
     pub sampler: Option<RawSampler>,
 }
 

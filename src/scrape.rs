@@ -1,0 +1,734 @@
+//! The multi-target endpoint `/scrape?target=URL` (the Prometheus multi-target pattern, as
+//! blackbox_exporter and redis_exporter have it): Prometheus service discovery supplies the
+//! targets, the exporter polls them on demand.
+//!
+//! Owns the registry of on-demand pollers keyed by the target's canonical URL and their expiry.
+//! A target's first scrape starts a poller ([`poller::run_now`]) and waits for its first poll,
+//! bounded by `X-Prometheus-Scrape-Timeout-Seconds` minus a margin; later scrapes read the
+//! poller's latest snapshot, so the connection and the history (the windows) are reused. A
+//! poller not scraped for `scrape.idle_timeout` (default 10 poll intervals) is stopped.
+//!
+//! Guards: the target must match `scrape.allow` (default: the configured targets' URLs),
+//! credentials never come from the query string (a URL with user info is refused) but from
+//! `[[scrape.credentials]]` by URL pattern. Statuses: 400 for a missing or invalid target, 403
+//! for one outside the allowlist; 404 when the endpoint is disabled (the route is not mounted).
+//!
+//! The pure part (canonical URLs, pattern matching, resolution of a target's settings) is
+//! separate from the IO part ([`Scraper`] and the handler) and unit-tested below.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus::{Encoder, TextEncoder};
+use redis::IntoConnectionInfo;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info};
+use url::Url;
+
+use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
+use crate::poller::{self, PollerSettings};
+use crate::state::{Globals, Shared, TargetMeta};
+use crate::supervisor::{self, STALE_AFTER_POLLS};
+
+/// Subtracted from Prometheus's scrape timeout so the answer arrives before Prometheus gives up
+/// (blackbox_exporter uses the same margin).
+pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+/// The shortest wait for a first poll, whatever the header says.
+const MIN_WAIT: Duration = Duration::from_millis(100);
+/// On-demand targets expire after this many poll intervals without a scrape, by default.
+pub const IDLE_POLLS: u32 = 10;
+/// The Prometheus header carrying the scrape timeout in seconds.
+pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+/// Why a `target` parameter is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// No `target` parameter, or an empty one.
+    #[error("missing ?target=URL parameter")]
+    Missing,
+    /// Not a usable Redis URL.
+    #[error("invalid target: {0}")]
+    Invalid(String),
+    /// The URL carries a user or password; credentials come from the configuration.
+    #[error(
+        "invalid target: credentials are not accepted in the target URL; configure them in [[scrape.credentials]]"
+    )]
+    Credentials,
+    /// Not matched by `scrape.allow`.
+    #[error("target not allowed by scrape.allow")]
+    NotAllowed,
+}
+
+impl TargetError {
+    /// The HTTP status for this refusal.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            TargetError::NotAllowed => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The canonical form of a TCP target URL: `scheme://host:port` plus `/db` when a database is
+/// given; lowercase scheme and host, the default port 6379 made explicit, no credentials, query
+/// or fragment. A bare `host:port` means `redis://host:port`. This is the registry key, the
+/// `target` label of non-configured targets and what `scrape.allow` patterns are matched against.
+pub fn canonical(raw: &str) -> Result<String, TargetError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(TargetError::Missing);
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("redis://{raw}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|e| TargetError::Invalid(e.to_string()))?;
+    let scheme = url.scheme();
+    if !matches!(scheme, "redis" | "rediss" | "valkey" | "valkeys") {
+        return Err(TargetError::Invalid(format!(
+            "unsupported scheme `{scheme}://`: expected redis:// or rediss://"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(TargetError::Credentials);
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(TargetError::Invalid(
+            "query and fragment are not accepted; options come from the configuration".into(),
+        ));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+        _ => return Err(TargetError::Invalid("the URL has no host".into())),
+    };
+    let port = url.port().unwrap_or(6379);
+    let db = url.path().trim_matches('/');
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err(TargetError::Invalid(format!(
+            "path /{db} is not a database number"
+        )));
+    }
+    let mut out = format!("{scheme}://{host}:{port}");
+    if !db.is_empty() && db != "0" {
+        out.push('/');
+        out.push_str(db);
+    }
+    Ok(out)
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters (including none)
+/// and everything else matches itself, ASCII case-insensitively.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p = pattern.to_ascii_lowercase().into_bytes();
+    let t = text.to_ascii_lowercase().into_bytes();
+    // Iterative matcher with backtracking to the last star: linear in practice.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// A pattern as matched: patterns without `*` are canonicalized first, so
+/// `redis://cache-1` allows `redis://cache-1:6379`.
+fn normalize_pattern(pattern: &str) -> String {
+    if pattern.contains('*') {
+        pattern.to_string()
+    } else {
+        canonical(pattern).unwrap_or_else(|_| pattern.to_string())
+    }
+}
+
+/// The canonical URL of a configured target, ignoring its credentials, query and fragment;
+/// `None` for unix sockets.
+fn configured_canonical(t: &TargetConfig) -> Option<String> {
+    let mut url = Url::parse(&t.url).ok()?;
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    canonical(url.as_str()).ok()
+}
+
+/// What the configuration says about on-demand targets, prepared for lookups.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Whether the endpoint is served.
+    pub enabled: bool,
+    allow: Vec<String>,
+    credentials: Vec<Credential>,
+    configured: HashMap<String, TargetConfig>,
+    idle_timeout: Option<Duration>,
+    poll_interval: Duration,
+    timeout: Duration,
+}
+
+/// Everything a poller of one on-demand target needs.
+#[derive(Clone)]
+pub struct Resolved {
+    /// Registry key.
+    pub key: String,
+    /// The poller's settings (name = the `target` label).
+    pub settings: PollerSettings,
+    /// What the state knows about it.
+    pub meta: TargetMeta,
+    /// Idle time after which it is stopped.
+    pub idle: Duration,
+}
+
+impl Resolved {
+    /// Changes that need a new poller when the configuration is reloaded.
+    fn fingerprint(&self) -> String {
+        let r = self.settings.connection.redis_settings();
+        format!(
+            "{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.meta,
+            self.settings.connection.addr(),
+            r.db(),
+            r.username(),
+            r.password(),
+            self.settings.interval,
+            self.settings.config_command,
+        )
+    }
+}
+
+impl Rules {
+    /// The rules of a (re)loaded configuration.
+    pub fn new(config: &Config) -> Rules {
+        let configured: HashMap<String, TargetConfig> = config
+            .targets
+            .iter()
+            .filter_map(|t| Some((configured_canonical(t)?, t.clone())))
+            .collect();
+        let allow = match &config.scrape.allow {
+            Some(patterns) => patterns.iter().map(|p| normalize_pattern(p)).collect(),
+            None => configured.keys().cloned().collect(),
+        };
+        let credentials = config
+            .scrape
+            .credentials
+            .iter()
+            .map(|c| Credential {
+                pattern: normalize_pattern(&c.pattern),
+                ..c.clone()
+            })
+            .collect();
+        Rules {
+            enabled: config.scrape.enabled,
+            allow,
+            credentials,
+            configured,
+            idle_timeout: config.scrape.idle_timeout,
+            poll_interval: config.poll_interval,
+            timeout: config.timeout,
+        }
+    }
+
+    /// Resolves a `target` parameter: canonical, allowed, with its credentials or the settings
+    /// of the configured target it names.
+    pub fn resolve(&self, raw: &str) -> Result<Resolved, TargetError> {
+        let key = canonical(raw)?;
+        if !self.allow.iter().any(|p| glob_match(p, &key)) {
+            return Err(TargetError::NotAllowed);
+        }
+        let (settings, meta) = match self.configured.get(&key) {
+            Some(t) => (supervisor::settings(t), supervisor::meta(t)),
+            None => {
+                let mut connection = key
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(|e| TargetError::Invalid(e.to_string()))?;
+                if let Some(c) = self
+                    .credentials
+                    .iter()
+                    .find(|c| glob_match(&c.pattern, &key))
+                {
+                    let mut r = connection.redis_settings().clone();
+                    if let Some(u) = &c.username {
+                        r = r.set_username(u);
+                    }
+                    if let Some(p) = &c.password {
+                        r = r.set_password(p);
+                    }
+                    connection = connection.set_redis_settings(r);
+                }
+                let settings = PollerSettings {
+                    name: key.clone(),
+                    redacted_url: key.clone(),
+                    connection,
+                    interval: self.poll_interval,
+                    timeout: self.timeout,
+                    config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
+                    tls: None,
+                    lookup_gate: None,
+                };
+                let meta = TargetMeta {
+                    name: key.clone(),
+                    labels: Default::default(),
+                    cache: true,
+                    stale_after: self.poll_interval * STALE_AFTER_POLLS + self.timeout,
+                };
+                (settings, meta)
+            }
+        };
+        let idle = self.idle_timeout.unwrap_or(settings.interval * IDLE_POLLS);
+        Ok(Resolved {
+            key,
+            settings,
+            meta,
+            idle,
+        })
+    }
+}
+
+/// How long a first scrape waits for the first poll: Prometheus's scrape timeout minus
+/// [`TIMEOUT_MARGIN`], or twice the target's call timeout without the header.
+pub fn first_poll_wait(header: Option<&str>, target_timeout: Duration) -> Duration {
+    header
+        .and_then(|h| h.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)).saturating_sub(TIMEOUT_MARGIN))
+        .unwrap_or(target_timeout * 2)
+        .max(MIN_WAIT)
+}
+
+/// One running on-demand poller.
+struct Entry {
+    fingerprint: String,
+    shared: Shared,
+    task: JoinHandle<()>,
+    last_scrape: Instant,
+    idle: Duration,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Inner {
+    origin: Instant,
+    rules: Rules,
+    entries: HashMap<String, Entry>,
+}
+
+/// The registry of on-demand pollers. Cheap to clone; all clones share it.
+#[derive(Clone)]
+pub struct Scraper {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Scraper {
+    /// A registry for `config`, with a background task that stops idle pollers. Needs a tokio
+    /// runtime.
+    pub fn start(config: &Config, origin: Instant) -> Scraper {
+        let scraper = Scraper {
+            inner: Arc::new(Mutex::new(Inner {
+                origin,
+                rules: Rules::new(config),
+                entries: HashMap::new(),
+            })),
+        };
+        tokio::spawn(sweep(Arc::downgrade(&scraper.inner)));
+        scraper
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every update is a single insert, remove or field assignment: a poisoned lock still
+        // holds a consistent map.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a reloaded configuration: pollers whose settings changed or that are no longer
+    /// allowed stop (the next scrape starts a new one); the others keep their connection.
+    pub fn apply(&self, config: &Config) {
+        let mut inner = self.lock();
+        inner.rules = Rules::new(config);
+        let rules = inner.rules.clone();
+        inner.entries.retain(|key, e| {
+            let keep = rules.enabled
+                && rules
+                    .resolve(key)
+                    .is_ok_and(|r| r.fingerprint() == e.fingerprint);
+            if !keep {
+                debug!(target_name = %key, "On-demand target stopped by the new configuration.");
+            }
+            keep
+        });
+    }
+
+    /// Whether the endpoint is enabled by the current configuration.
+    pub fn enabled(&self) -> bool {
+        self.lock().rules.enabled
+    }
+
+    /// Number of running on-demand pollers.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no on-demand poller runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stops every on-demand poller (at shutdown).
+    pub fn stop_all(&self) {
+        self.lock().entries.clear();
+    }
+
+    /// The exposition of one scrape of `raw_target`, waiting at most `wait` for a new
+    /// target's first poll.
+    pub async fn scrape(
+        &self,
+        raw_target: &str,
+        timeout_header: Option<&str>,
+    ) -> Result<String, TargetError> {
+        let (shared, origin, deadline) = {
+            let mut inner = self.lock();
+            let resolved = inner.rules.resolve(raw_target)?;
+            let now = Instant::now();
+            let wait = first_poll_wait(timeout_header, resolved.settings.timeout);
+            let origin = inner.origin;
+            let entry = inner
+                .entries
+                .entry(resolved.key.clone())
+                .or_insert_with(|| {
+                    info!(target_name = %resolved.meta.name, url = %resolved.key, "On-demand target started.");
+                    let shared = Shared::new();
+                    shared.add(resolved.meta.clone());
+                    let mut settings = resolved.settings.clone();
+                    // The first poll must fit in the wait, so its calls get at most that long.
+                    settings.timeout = settings.timeout.min(wait);
+                    let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
+                    Entry {
+                        fingerprint: resolved.fingerprint(),
+                        shared,
+                        task,
+                        last_scrape: now,
+                        idle: resolved.idle,
+                    }
+                });
+            entry.last_scrape = now;
+            (entry.shared.clone(), origin, now + wait)
+        };
+        // A new target (or one whose first poll is still running) is waited for, so the first
+        // scrape returns data; redis_up=0 when the deadline passes first.
+        while shared.snapshots().iter().all(|s| s.polls_total == 0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(render(&shared, origin))
+    }
+}
+
+/// The families of one on-demand target: only its per-target series (no exporter-wide ones,
+/// which /metrics serves).
+fn render(shared: &Shared, origin: Instant) -> String {
+    let now = Instant::now().duration_since(origin);
+    let mut families = crate::metrics::families(&shared.snapshots(), &Globals::default(), now);
+    families.retain(|f| {
+        f.get_metric()
+            .first()
+            .is_some_and(|m| m.get_label().iter().any(|l| l.name() == "target"))
+    });
+    let mut buf = Vec::with_capacity(16 * 1024);
+    // Encoding our own families cannot fail: names and labels come from the metric table.
+    let _ = TextEncoder::new().encode(&families, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// Stops pollers not scraped for their idle time; exits when the registry is dropped.
+async fn sweep(inner: Weak<Mutex<Inner>>) {
+    loop {
+        let every = {
+            let Some(inner) = inner.upgrade() else { return };
+            let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            inner.entries.retain(|key, e| {
+                let keep = now.duration_since(e.last_scrape) < e.idle;
+                if !keep {
+                    info!(target_name = %key, idle = %humantime::format_duration(e.idle), "On-demand target expired.");
+                }
+                keep
+            });
+            let shortest = inner
+                .entries
+                .values()
+                .map(|e| e.idle)
+                .min()
+                .or(inner.rules.idle_timeout)
+                .unwrap_or(inner.rules.poll_interval * IDLE_POLLS);
+            (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+        };
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The `/scrape` route, to be merged into the main router when the endpoint is enabled.
+pub fn routes(scraper: Scraper) -> Router {
+    Router::new()
+        .route("/scrape", get(handler))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .with_state(scraper)
+}
+
+async fn handler(
+    State(scraper): State<Scraper>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !scraper.enabled() {
+        return (StatusCode::NOT_FOUND, "the /scrape endpoint is disabled\n").into_response();
+    }
+    let Some(target) = query.get("target") else {
+        return error_response(&TargetError::Missing);
+    };
+    let header = headers
+        .get(SCRAPE_TIMEOUT_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match scraper.scrape(target, header).await {
+        Ok(body) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn error_response(e: &TargetError) -> Response {
+    (e.status(), format!("{e}\n")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(
+            canonical("redis://Cache-1.Internal").unwrap(),
+            "redis://cache-1.internal:6379"
+        );
+        assert_eq!(
+            canonical("127.0.0.1:7000").unwrap(),
+            "redis://127.0.0.1:7000"
+        );
+        assert_eq!(canonical("redis://h:1/0").unwrap(), "redis://h:1");
+        assert_eq!(canonical("redis://h:1/3").unwrap(), "redis://h:1/3");
+        assert_eq!(canonical("rediss://h:1/").unwrap(), "rediss://h:1");
+        assert_eq!(canonical("redis://[::1]:7").unwrap(), "redis://[::1]:7");
+        assert_eq!(canonical(" "), Err(TargetError::Missing));
+        assert_eq!(canonical("redis://u:p@h:1"), Err(TargetError::Credentials));
+        assert_eq!(canonical("redis://u@h:1"), Err(TargetError::Credentials));
+        assert_eq!(canonical("redis://:p@h:1"), Err(TargetError::Credentials));
+        for bad in [
+            "http://h:1",
+            "unix:///tmp/r.sock",
+            "redis://h:1/x",
+            "redis://h:1?pass=x",
+            "redis://h:1#insecure",
+            "redis://h:99999",
+            "redis://",
+        ] {
+            assert!(
+                matches!(canonical(bad), Err(TargetError::Invalid(_))),
+                "{bad}: {:?}",
+                canonical(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob_match(
+            "redis://*.cache.internal:*",
+            "redis://a.cache.internal:6379"
+        ));
+        assert!(!glob_match(
+            "redis://*.cache.internal:*",
+            "redis://a.cache.internal.evil:6379"
+        ));
+        assert!(glob_match(
+            "redis://*.cache.internal:*",
+            "redis://a.b.cache.internal:1"
+        ));
+        assert!(!glob_match(
+            "redis://*.cache.internal:*",
+            "rediss://a.cache.internal:1"
+        ));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("redis://127.0.0.1:*", "redis://127.0.0.1:7000"));
+        assert!(!glob_match("redis://h:1", "redis://h:12"));
+        assert!(glob_match("REDIS://H:*", "redis://h:1"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+    }
+
+    #[test]
+    fn scrape_timeout_header() {
+        let t = Duration::from_secs(5);
+        assert_eq!(first_poll_wait(Some("10"), t), Duration::from_millis(9500));
+        assert_eq!(first_poll_wait(Some("1.5"), t), Duration::from_secs(1));
+        assert_eq!(first_poll_wait(Some("0.2"), t), MIN_WAIT);
+        assert_eq!(first_poll_wait(Some("junk"), t), Duration::from_secs(10));
+        assert_eq!(first_poll_wait(Some("-3"), t), Duration::from_secs(10));
+        assert_eq!(first_poll_wait(None, t), Duration::from_secs(10));
+    }
+
+    fn config(toml: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        let cli = crate::config::Cli {
+            config: Some(path),
+            ..Default::default()
+        };
+        cli.load_with_env(&|v| (v == "PW").then(|| "s3cret".to_string()))
+            .unwrap()
+    }
+
+    #[test]
+    fn default_allowlist_is_the_configured_targets() {
+        let c = config(
+            "[[targets]]\nname = \"sessions\"\nurl = \"redis://:pw@Cache-1:6379/0\"\nlabels = { team = \"a\" }\n",
+        );
+        let rules = Rules::new(&c);
+        let r = rules.resolve("redis://cache-1").unwrap();
+        assert_eq!(r.key, "redis://cache-1:6379");
+        assert_eq!(r.meta.name, "sessions");
+        assert_eq!(r.meta.labels.get("team").map(String::as_str), Some("a"));
+        assert_eq!(
+            r.settings.connection.redis_settings().password(),
+            Some("pw")
+        );
+        assert_eq!(
+            rules.resolve("cache-2:6379").err(),
+            Some(TargetError::NotAllowed)
+        );
+        assert_eq!(
+            rules.resolve("redis://cache-1:6380").err(),
+            Some(TargetError::NotAllowed)
+        );
+        assert_eq!(r.idle, c.poll_interval * IDLE_POLLS);
+    }
+
+    #[test]
+    fn credentials_by_pattern_first_match() {
+        let c = config(
+            r#"
+[[targets]]
+name = "a"
+url = "redis://a:6379"
+[scrape]
+allow = ["redis://*.cache.internal:*", "redis://plain:6379"]
+idle_timeout = "2m"
+[[scrape.credentials]]
+pattern = "redis://x.cache.internal:*"
+username = "exporter"
+password_env = "PW"
+[[scrape.credentials]]
+pattern = "redis://*.cache.internal:*"
+username = "other"
+"#,
+        );
+        let rules = Rules::new(&c);
+        let x = rules.resolve("redis://x.cache.internal:7000").unwrap();
+        let r = x.settings.connection.redis_settings();
+        assert_eq!(r.username(), Some("exporter"));
+        assert_eq!(r.password(), Some("s3cret"));
+        assert_eq!(x.meta.name, "redis://x.cache.internal:7000");
+        assert_eq!(x.idle, Duration::from_secs(120));
+        let y = rules.resolve("y.cache.internal:1").unwrap();
+        assert_eq!(
+            y.settings.connection.redis_settings().username(),
+            Some("other")
+        );
+        assert_eq!(y.settings.connection.redis_settings().password(), None);
+        let p = rules.resolve("plain").unwrap();
+        assert_eq!(p.settings.connection.redis_settings().username(), None);
+        // An explicit allowlist replaces the default one.
+        assert_eq!(
+            rules.resolve("redis://a:6379").err(),
+            Some(TargetError::NotAllowed)
+        );
+        assert!(format!("{:?}", c.scrape).contains("***"));
+        assert!(!format!("{:?}", c.scrape).contains("s3cret"));
+    }
+
+    #[test]
+    fn scrape_table_refusals_name_the_key_and_line() {
+        let refused = |body: &str, want: &[&str]| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.toml");
+            std::fs::write(
+                &path,
+                format!("[[targets]]\nname = \"a\"\nurl = \"redis://a\"\n{body}"),
+            )
+            .unwrap();
+            let cli = crate::config::Cli {
+                config: Some(path),
+                ..Default::default()
+            };
+            let e = cli.load_with_env(&|_| None).unwrap_err().to_string();
+            for w in want {
+                assert!(e.contains(w), "{e:?} lacks {w:?}");
+            }
+        };
+        refused(
+            "[scrape]\nallow = [\"cache-1\"]\n",
+            &["line 5", "scrape.allow"],
+        );
+        refused(
+            "[scrape]\nallow = [\"redis://u:pw@h:*\"]\n",
+            &["line 5", "scrape.allow"],
+        );
+        refused(
+            "[scrape]\nidle_timeout = \"0s\"\n",
+            &["line 5", "scrape.idle_timeout"],
+        );
+        refused("[scrape]\nidel_timeout = \"1s\"\n", &["idel_timeout"]);
+        refused(
+            "[[scrape.credentials]]\npattern = \"redis://*\"\npassword_env = \"NOPE\"\n",
+            &["line 6", "scrape.credentials.password_env", "NOPE"],
+        );
+        refused(
+            "[[scrape.credentials]]\npattern = \"redis://*\"\npassword_file = \"/nonexistent/pw\"\npassword_env = \"X\"\n",
+            &["line 7", "more than one password source"],
+        );
+        refused(
+            "[[scrape.credentials]]\npattern = \"redis://*\"\nusername = \"\"\n",
+            &["line 6", "scrape.credentials.username"],
+        );
+        let ok =
+            config("[[targets]]\nname = \"a\"\nurl = \"redis://a\"\n[scrape]\nenabled = false\n");
+        assert!(!ok.scrape.enabled);
+        let cli = crate::config::Cli {
+            no_scrape_endpoint: true,
+            redis: vec!["redis://a".into()],
+            ..Default::default()
+        };
+        assert!(!cli.load_with_env(&|_| None).unwrap().scrape.enabled);
+    }
+}

@@ -1,0 +1,238 @@
+//! TLS to Redis (`rediss://`): the per-target certificate files, building a `redis::Client`
+//! from them, server name override and certificate reload.
+//!
+//! Files are read when a client is built; [`ClientFactory`] rebuilds the client when one of the
+//! files' modification times changes, checked before every new connection, so rotated
+//! certificates (cert-manager, Vault agent) are picked up at the next reconnect without a
+//! restart or reload. An open connection keeps the certificates it was made with.
+//!
+//! Server name override: the redis client takes the name it verifies (and sends as SNI) from
+//! the URL's host. To verify a certificate issued for another name than the one we connect to,
+//! the connection is given that name as host, and a DNS resolver that maps it back to the real
+//! host.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use redis::io::AsyncDNSResolver;
+use redis::{
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisError,
+    RedisFuture, TlsCertificates,
+};
+
+/// TLS settings of one target (`tls_*` keys). Paths are read at connect time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFiles {
+    /// PEM CA certificate(s) the server certificate must chain to (instead of the system's).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS; with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+    /// The name the server certificate is verified against (and sent as SNI) instead of the
+    /// URL's host.
+    pub server_name: Option<String>,
+    /// Skip verification of the server certificate entirely. For tests and emergencies only.
+    pub insecure: bool,
+}
+
+impl TlsFiles {
+    fn paths(&self) -> impl Iterator<Item = &Path> {
+        [&self.ca_file, &self.cert_file, &self.key_file]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+    }
+
+    /// Modification times of the files, to notice a rotation.
+    fn stamp(&self) -> Vec<Option<SystemTime>> {
+        self.paths()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+}
+
+/// Makes the process-wide rustls crypto provider (ring) the default, once. The redis client's
+/// insecure mode asks for the default provider and fails without one.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A PEM file's bytes, checked to hold at least one `marker` block (e.g. `CERTIFICATE`),
+/// since the client would otherwise accept an empty trust store and fail later, less clearly.
+fn read(path: &Path, what: &str, marker: &str) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read TLS {what} {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text
+        .lines()
+        .any(|l| l.starts_with("-----BEGIN ") && l.contains(marker))
+    {
+        return Err(format!(
+            "TLS {what} {} holds no PEM {marker}",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Resolves the override name to the real host; any other name normally.
+#[derive(Clone)]
+struct OverrideResolver {
+    name: String,
+    real_host: String,
+}
+
+impl AsyncDNSResolver for OverrideResolver {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
+        let target = if host == self.name {
+            self.real_host.clone()
+        } else {
+            host.to_string()
+        };
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.as_str(), port))
+                .await?
+                .collect();
+            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
+        })
+    }
+}
+
+/// Builds the redis client of one target and rebuilds it when its TLS files change.
+pub struct ClientFactory {
+    connection: ConnectionInfo,
+    tls: Option<TlsFiles>,
+    stamp: Vec<Option<SystemTime>>,
+    resolver: Option<OverrideResolver>,
+}
+
+impl ClientFactory {
+    /// A factory for `connection`, with `tls` applied when the address is `rediss://`.
+    pub fn new(connection: ConnectionInfo, tls: Option<TlsFiles>) -> ClientFactory {
+        let tls = tls.filter(|_| matches!(connection.addr(), ConnectionAddr::TcpTls { .. }));
+        ClientFactory {
+            connection,
+            tls,
+            stamp: Vec::new(),
+            resolver: None,
+        }
+    }
+
+    /// Whether the TLS files changed since the last [`ClientFactory::client`].
+    pub fn changed(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.stamp() != self.stamp)
+    }
+
+    /// A new client from the current files. The error names the file that could not be read.
+    pub fn client(&mut self) -> Result<Client, String> {
+        let Some(tls) = &self.tls else {
+            self.resolver = None;
+            return Client::open(self.connection.clone()).map_err(|e| e.to_string());
+        };
+        self.stamp = tls.stamp();
+        let mut connection = self.connection.clone();
+        self.resolver = None;
+        if let ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure,
+            ..
+        } = connection.addr().clone()
+        {
+            let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
+            if name != host {
+                self.resolver = Some(OverrideResolver {
+                    name: name.clone(),
+                    real_host: host,
+                });
+            }
+            connection = connection.set_addr(ConnectionAddr::TcpTls {
+                host: name,
+                port,
+                insecure: insecure || tls.insecure,
+                tls_params: None,
+            });
+        }
+        if tls.insecure {
+            install_crypto_provider();
+        }
+        let root_cert = tls
+            .ca_file
+            .as_deref()
+            .map(|p| read(p, "CA file", "CERTIFICATE"))
+            .transpose()?;
+        let client_tls = match (&tls.cert_file, &tls.key_file) {
+            (Some(c), Some(k)) => Some(ClientTlsConfig {
+                client_cert: read(c, "certificate file", "CERTIFICATE")?,
+                client_key: read(k, "key file", "PRIVATE KEY")?,
+            }),
+            _ => None,
+        };
+        Client::build_with_tls(
+            connection,
+            TlsCertificates {
+                client_tls,
+                root_cert,
+            },
+        )
+        .map_err(|e: RedisError| format!("TLS settings not usable: {e}"))
+    }
+
+    /// `config` with the server name override's resolver, if any.
+    pub fn connection_config(&self, config: AsyncConnectionConfig) -> AsyncConnectionConfig {
+        match &self.resolver {
+            Some(r) => config.set_dns_resolver(r.clone()),
+            None => config,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::IntoConnectionInfo;
+
+    #[test]
+    fn plain_urls_ignore_tls_files() {
+        let c = "redis://127.0.0.1:1".into_connection_info().unwrap();
+        let f = ClientFactory::new(
+            c,
+            Some(TlsFiles {
+                ca_file: Some("/nonexistent".into()),
+                ..Default::default()
+            }),
+        );
+        assert!(f.tls.is_none());
+        assert!(!f.changed());
+    }
+
+    #[test]
+    fn missing_files_are_named_and_changes_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let c = "rediss://127.0.0.1:1".into_connection_info().unwrap();
+        let mut f = ClientFactory::new(
+            c,
+            Some(TlsFiles {
+                ca_file: Some(ca.clone()),
+                server_name: Some("redis.test".into()),
+                ..Default::default()
+            }),
+        );
+        let e = f.client().err().unwrap();
+        assert!(e.contains("CA file") && e.contains("ca.pem"), "{e}");
+        assert!(!f.changed());
+        std::fs::write(&ca, "not a certificate").unwrap();
+        assert!(f.changed());
+        let e = f.client().err().unwrap();
+        assert!(e.contains("holds no PEM CERTIFICATE"), "{e}");
+        assert!(!f.changed());
+        assert!(f.resolver.as_ref().is_some_and(|r| r.name == "redis.test"));
+    }
+}

@@ -1,0 +1,394 @@
+//! The multi-target endpoint `/scrape?target=URL` against real redis-servers: the first scrape
+//! returns data, repeated scrapes reuse one connection and get windows, only the asked target's
+//! series are served, statuses for bad, refused and disabled requests, credentials matched by
+//! URL pattern, idle expiry, Prometheus's scrape timeout header against a silent peer, and a real
+//! Prometheus with file_sd scraping three targets through the endpoint.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::prometheus::{Prometheus, PrometheusOptions, url_encode};
+use support::{Exporter, Proc, RedisServer, free_port, http_get, sample, wait_for};
+
+/// Starts the exporter with `config_body` and extra command-line flags.
+fn exporter_with(config_body: &str, flags: &[&str]) -> Exporter {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("temp dir for exporter config");
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!("listen = \"127.0.0.1:{port}\"\n{config_body}"),
+    )
+    .expect("write exporter config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"));
+    cmd.arg("--config")
+        .arg(&path)
+        .args(flags)
+        .env("REDIS_CACHE_EXPORTER_LOG_LEVEL", "warn");
+    let proc = Proc::spawn("redis-cache-exporter", &mut cmd);
+    wait_for("exporter /healthz", Duration::from_secs(10), || {
+        http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
+    });
+    Exporter { port, proc, dir }
+}
+
+/// GET /scrape?target=… with optional extra headers; returns (status, body).
+fn scrape_with(e: &Exporter, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", e.port)).expect("connect to exporter");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "GET /scrape?target={} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+        url_encode(target)
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read /scrape reply");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut s = rest;
+        while let Some((size, r)) = s.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || r.len() < n {
+                break;
+            }
+            out.push_str(&r[..n]);
+            s = r[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn scrape(e: &Exporter, target: &str) -> (u16, String) {
+    scrape_with(e, target, &[])
+}
+
+fn scrape_ok(e: &Exporter, target: &str) -> String {
+    let (status, body) = scrape(e, target);
+    assert_eq!(status, 200, "/scrape?target={target}: {body}");
+    body
+}
+
+fn int_field(r: &RedisServer, field: &str) -> u64 {
+    r.info_field(field)
+        .parse()
+        .unwrap_or_else(|_| panic!("{field} is not a number"))
+}
+
+/// Every distinct `target` label value in an exposition.
+fn targets_in(body: &str) -> Vec<String> {
+    let mut out: Vec<String> = body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let start = l.find("target=\"")? + 8;
+            let end = l[start..].find('"')? + start;
+            Some(l[start..end].to_string())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn first_scrape_returns_data_later_scrapes_reuse_the_poller() {
+    let configured = RedisServer::start(&[]);
+    let other = RedisServer::start(&[]);
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
+         [[targets]]\nname = \"configured\"\nurl = \"{}\"\nlabels = {{ team = \"web\" }}\n",
+        configured.url()
+    ));
+    let target = format!("redis://127.0.0.1:{}", other.port);
+    let before = int_field(&other, "total_connections_received");
+
+    let started = Instant::now();
+    let first = scrape_ok(&e, &format!("127.0.0.1:{}", other.port));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "first scrape took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sample(&first, &format!("redis_up{{target=\"{target}\"}}")),
+        Some(1.0),
+        "{first}"
+    );
+    assert!(
+        sample(
+            &first,
+            &format!("redis_uptime_in_seconds{{target=\"{target}\"}}")
+        )
+        .is_some(),
+        "{first}"
+    );
+    assert_eq!(
+        targets_in(&first),
+        vec![target.clone()],
+        "only the asked target"
+    );
+    assert!(!first.contains("redis_exporter_build_info"), "{first}");
+
+    // Repeated scrapes over a few polls: one connection, and the windows appear.
+    let window = format!("redis_cache_lookups_per_second{{target=\"{target}\",window=\"1m\"}}");
+    let later = wait_for("1m window in /scrape", Duration::from_secs(10), || {
+        let b = scrape_ok(&e, &target);
+        sample(&b, &window).map(|_| b)
+    });
+    let polls = sample(
+        &later,
+        &format!("redis_exporter_polls_total{{target=\"{target}\"}}"),
+    )
+    .unwrap();
+    assert!(polls >= 2.0, "{later}");
+    let after = int_field(&other, "total_connections_received");
+    // The second INFO call of the test opened one connection; the exporter exactly one.
+    let ours = 1;
+    assert_eq!(
+        after - before,
+        1 + ours,
+        "the exporter reuses its connection across scrapes"
+    );
+
+    // The configured target through /scrape: its name and static labels.
+    let c = scrape_ok(&e, &configured.url());
+    assert_eq!(
+        sample(&c, "redis_up{target=\"configured\",team=\"web\"}"),
+        Some(1.0),
+        "{c}"
+    );
+    assert_eq!(targets_in(&c), vec!["configured".to_string()]);
+    // /metrics still serves configured targets only.
+    assert_eq!(targets_in(&e.metrics()), vec!["configured".to_string()]);
+}
+
+#[test]
+fn statuses_for_bad_refused_and_disabled_requests() {
+    let r = RedisServer::start(&[]);
+    // Default allowlist: the configured targets only.
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[[targets]]\nname = \"a\"\nurl = \"{}\"\n",
+        r.url()
+    ));
+    assert_eq!(scrape(&e, &r.url()).0, 200);
+    assert_eq!(
+        http_get(e.port, "/scrape").unwrap().0,
+        400,
+        "missing target"
+    );
+    assert_eq!(scrape(&e, "").0, 400, "empty target");
+    assert_eq!(scrape(&e, "http://127.0.0.1:80").0, 400, "wrong scheme");
+    assert_eq!(scrape(&e, "redis://127.0.0.1:99999").0, 400, "bad port");
+    let (status, body) = scrape(&e, &format!("redis://:pw@127.0.0.1:{}", r.port));
+    assert_eq!(status, 400, "credentials in the query string: {body}");
+    assert!(body.contains("scrape.credentials"), "{body}");
+    assert!(!body.contains("pw@"), "{body}");
+    let (status, body) = scrape(&e, &format!("redis://127.0.0.1:{}", r.port + 1));
+    assert_eq!(status, 403, "not in the default allowlist: {body}");
+    assert_eq!(scrape(&e, "redis://10.0.0.1:6379").0, 403);
+
+    let flag = exporter_with(
+        &format!("[[targets]]\nname = \"a\"\nurl = \"{}\"\n", r.url()),
+        &["--no-scrape-endpoint"],
+    );
+    assert_eq!(scrape(&flag, &r.url()).0, 404, "--no-scrape-endpoint");
+    let key = Exporter::start(&format!(
+        "[scrape]\nenabled = false\n[[targets]]\nname = \"a\"\nurl = \"{}\"\n",
+        r.url()
+    ));
+    assert_eq!(scrape(&key, &r.url()).0, 404, "scrape.enabled = false");
+}
+
+#[test]
+fn credentials_matched_by_url_pattern() {
+    let guarded = RedisServer::start(&["--requirepass", "s3cret"]);
+    let unmatched = RedisServer::start(&["--requirepass", "other"]);
+    let seed = RedisServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
+         [[scrape.credentials]]\npattern = \"redis://127.0.0.1:{}\"\npassword_file = \"{}\"\n\
+         [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
+        guarded.port,
+        pw.display(),
+        seed.url()
+    ));
+    let t = format!("redis://127.0.0.1:{}", guarded.port);
+    let b = scrape_ok(&e, &t);
+    assert_eq!(
+        sample(&b, &format!("redis_up{{target=\"{t}\"}}")),
+        Some(1.0),
+        "{b}"
+    );
+    let u = format!("redis://127.0.0.1:{}", unmatched.port);
+    let b = scrape_ok(&e, &u);
+    assert_eq!(
+        sample(&b, &format!("redis_up{{target=\"{u}\"}}")),
+        Some(0.0),
+        "{b}"
+    );
+    assert_eq!(
+        sample(
+            &b,
+            &format!("redis_exporter_poll_errors_total{{target=\"{u}\",kind=\"auth\"}}")
+        ),
+        Some(1.0),
+        "{b}"
+    );
+}
+
+#[test]
+fn idle_targets_expire() {
+    let r = RedisServer::start(&[]);
+    let seed = RedisServer::start(&[]);
+    let e = Exporter::start(&format!(
+        "poll_interval = \"500ms\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\nidle_timeout = \"1s\"\n\
+         [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
+        seed.url()
+    ));
+    let t = format!("redis://127.0.0.1:{}", r.port);
+    scrape_ok(&e, &t);
+    // The test's own INFO connection is one client; the exporter's is the other.
+    assert_eq!(int_field(&r, "connected_clients"), 2);
+    let before = int_field(&r, "total_connections_received");
+    wait_for(
+        "the idle on-demand poller to close its connection",
+        Duration::from_secs(5),
+        || (int_field(&r, "connected_clients") == 1).then_some(()),
+    );
+    // Scraped again: a new poller, a new connection, a fresh history.
+    let b = scrape_ok(&e, &t);
+    assert_eq!(
+        sample(&b, &format!("redis_exporter_polls_total{{target=\"{t}\"}}")),
+        Some(1.0),
+        "{b}"
+    );
+    let after = int_field(&r, "total_connections_received");
+    assert!(
+        after >= before + 2,
+        "a new connection after expiry ({before} -> {after})"
+    );
+}
+
+#[test]
+fn scrape_timeout_header_bounds_the_first_scrape() {
+    // A peer that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let seed = RedisServer::start(&[]);
+    let e = Exporter::start(&format!(
+        "poll_interval = \"30s\"\ntimeout = \"10s\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
+         [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
+        seed.url()
+    ));
+    let t = format!("redis://127.0.0.1:{port}");
+    let started = Instant::now();
+    let (status, body) = scrape_with(&e, &t, &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")]);
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
+        "answered within the header's timeout minus the margin: {took:?}"
+    );
+    assert_eq!(
+        sample(&body, &format!("redis_up{{target=\"{t}\"}}")),
+        Some(0.0),
+        "{body}"
+    );
+}
+
+#[test]
+fn prometheus_file_sd_scrapes_three_targets_through_the_endpoint() {
+    let servers: Vec<RedisServer> = (0..3).map(|_| RedisServer::start(&[])).collect();
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
+         [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
+        servers[0].url()
+    ));
+    let sd_dir = tempfile::tempdir().unwrap();
+    let sd = sd_dir.path().join("redis.json");
+    let list: Vec<String> = servers
+        .iter()
+        .map(|s| format!("\"redis://127.0.0.1:{}\"", s.port))
+        .collect();
+    std::fs::write(
+        &sd,
+        format!(
+            "[{{\"targets\": [{}], \"labels\": {{\"env\": \"test\"}}}}]",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let job = format!(
+        "  - job_name: redis\n    metrics_path: /scrape\n    file_sd_configs:\n      - files: [\"{}\"]\n        refresh_interval: 1s\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: 127.0.0.1:{}\n",
+        sd.display(),
+        e.port
+    );
+    let prom = Prometheus::start(&PrometheusOptions {
+        scrape_configs: job,
+        ..Default::default()
+    });
+    let rows = wait_for(
+        "redis_up of three targets in Prometheus",
+        Duration::from_secs(20),
+        || {
+            let rows = prom.query("redis_up{job=\"redis\"} == 1");
+            (rows.len() == 3).then_some(rows)
+        },
+    );
+    let mut seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|(l, _)| {
+            (
+                l["instance"].as_str().unwrap_or_default().to_string(),
+                l["target"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut want: Vec<(String, String)> = servers
+        .iter()
+        .map(|s| {
+            let name = if s.port == servers[0].port {
+                "seed".to_string()
+            } else {
+                format!("redis://127.0.0.1:{}", s.port)
+            };
+            (format!("redis://127.0.0.1:{}", s.port), name)
+        })
+        .collect();
+    want.sort();
+    assert_eq!(seen, want, "{}", prom.log());
+    // Each scrape carries only its own target: no series ends up under another instance.
+    let mixed = prom.query("count by (instance) (redis_up{job=\"redis\"}) > 1");
+    assert!(mixed.is_empty(), "{mixed:?}");
+}
