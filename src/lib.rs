@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod config;
+pub mod conn;
 pub mod derive;
 pub mod http;
 pub mod info;

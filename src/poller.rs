@@ -13,11 +13,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionInfo, RedisError, Value};
+use redis::{ConnectionInfo, RedisError, Value};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use crate::conn::{Conn, Connector};
 use crate::derive::History;
 use crate::info::Sample;
 use crate::sampler::Lookups;
@@ -197,9 +197,10 @@ struct Poller {
     settings: PollerSettings,
     shared: Shared,
     origin: Instant,
-    client: Option<Client>,
+    client: Option<Connector>,
     factory: crate::tls::ClientFactory,
-    conn: Option<MultiplexedConnection>,
+    /// The open connection, owned by this task: one command at a time.
+    conn: Option<Conn>,
     /// Consecutive failed polls (drives the reconnect backoff).
     failures: u32,
     next_connect: Instant,
@@ -311,7 +312,8 @@ impl Poller {
             Ok(_) => self.failures = 0,
             Err(e) => {
                 self.failures += 1;
-                if e.reconnect && self.conn.take().is_some() {
+                if e.reconnect {
+                    self.conn = None;
                     // A peer that accepts but then hangs or talks garbage gets the same backoff
                     // as one that refuses connections.
                     self.next_connect =
@@ -327,8 +329,21 @@ impl Poller {
         result
     }
 
+    /// Polls over the open connection (or a new one); keeps it unless the error says not to.
     async fn fetch_inner(&mut self) -> Result<Sample, PollError> {
-        let mut conn = self.connection().await?;
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        let result = self.fetch_on(&mut conn).await;
+        conn.release();
+        if !matches!(&result, Err(e) if e.reconnect) {
+            self.conn = Some(conn);
+        }
+        result
+    }
+
+    async fn fetch_on(&mut self, conn: &mut Conn) -> Result<Sample, PollError> {
         let timeout = self.settings.timeout;
         let gate = self.settings.lookup_gate.clone();
         // A sampler batch in flight finishes first (one pipeline, bounded by the timeout); if
@@ -338,7 +353,7 @@ impl Poller {
             Some(g) => tokio::time::timeout(timeout, g.lock()).await.ok(),
             None => None,
         };
-        let text = match self.info(&mut conn, self.info_mode).await {
+        let text = match self.info(conn, self.info_mode).await {
             Err(e)
                 if self.info_mode == InfoMode::Sections
                     && e.kind == ErrorKind::Command
@@ -347,7 +362,7 @@ impl Poller {
                 // Servers before 7.0 accept one section only.
                 debug!(target_name = %self.settings.name, "Server refuses several INFO sections; using INFO all.");
                 self.info_mode = InfoMode::All;
-                self.info(&mut conn, InfoMode::All).await?
+                self.info(conn, InfoMode::All).await?
             }
             r => r?,
         };
@@ -363,47 +378,32 @@ impl Poller {
         let need_config =
             !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
         if need_config && !self.config_refused {
-            self.fetch_config(&mut conn, timeout).await?;
+            self.fetch_config(conn, timeout).await?;
         }
         merge_config(&mut sample, &self.config);
         Ok(sample)
     }
 
-    async fn info(
-        &self,
-        conn: &mut MultiplexedConnection,
-        mode: InfoMode,
-    ) -> Result<String, PollError> {
-        let mut cmd = redis::cmd("INFO");
+    async fn info(&self, conn: &mut Conn, mode: InfoMode) -> Result<String, PollError> {
+        let mut args: Vec<&[u8]> = vec![b"INFO"];
         match mode {
-            InfoMode::Sections => {
-                for s in INFO_SECTIONS {
-                    cmd.arg(s);
-                }
-            }
-            InfoMode::All => {
-                cmd.arg("all");
-            }
+            InfoMode::Sections => args.extend(INFO_SECTIONS.iter().map(|s| s.as_bytes())),
+            InfoMode::All => args.push(b"all"),
         }
         let timeout = self.settings.timeout;
-        let v: Value = tokio::time::timeout(timeout, cmd.query_async(conn))
+        let v: Value = tokio::time::timeout(timeout, conn.call(&args))
             .await
             .map_err(|_| timeout_error("INFO", timeout))?
             .map_err(|e| classify(&e))?;
         reply_text(v)
     }
 
-    async fn fetch_config(
-        &mut self,
-        conn: &mut MultiplexedConnection,
-        timeout: Duration,
-    ) -> Result<(), PollError> {
+    async fn fetch_config(&mut self, conn: &mut Conn, timeout: Duration) -> Result<(), PollError> {
         let Some(command) = self.settings.config_command.clone() else {
             return Ok(());
         };
-        let mut cmd = redis::cmd(&command);
-        cmd.arg("GET").arg("maxmemory*");
-        let reply: Result<Value, RedisError> = tokio::time::timeout(timeout, cmd.query_async(conn))
+        let args: [&[u8]; 3] = [command.as_bytes(), b"GET", b"maxmemory*"];
+        let reply: Result<Value, RedisError> = tokio::time::timeout(timeout, conn.call(&args))
             .await
             .map_err(|_| timeout_error("CONFIG GET", timeout))?;
         match reply {
@@ -424,11 +424,8 @@ impl Poller {
         Ok(())
     }
 
-    /// The open connection, or a new one when the backoff allows.
-    async fn connection(&mut self) -> Result<MultiplexedConnection, PollError> {
-        if let Some(c) = &self.conn {
-            return Ok(c.clone());
-        }
+    /// A new connection when the backoff allows.
+    async fn connect(&mut self) -> Result<Conn, PollError> {
         if self.factory.changed() {
             info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
             self.client = self
@@ -458,24 +455,14 @@ impl Poller {
             });
         }
         let timeout = self.settings.timeout;
-        let config = self.factory.connection_config(
-            AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(timeout)),
-        );
-        let attempt = tokio::time::timeout(
-            // Connect, TLS and AUTH together; a little over the timeout so the client's own
-            // timeout fires first and names the step.
-            timeout + timeout / 2,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        .map_err(|_| timeout_error("connect", timeout))
-        .and_then(|r| r.map_err(|e| classify(&e)));
+        // Connect, TLS, AUTH and SELECT together, within the timeout.
+        let attempt = tokio::time::timeout(timeout, client.connect())
+            .await
+            .map_err(|_| timeout_error("connect", timeout))
+            .and_then(|r| r.map_err(|e| classify(&e)));
         match attempt {
             Ok(c) => {
                 self.config_fresh = false;
-                self.conn = Some(c.clone());
                 debug!(target_name = %self.settings.name, "Connected.");
                 Ok(c)
             }

@@ -1,25 +1,27 @@
-//! TLS to Redis (`rediss://`): the per-target certificate files, building a `redis::Client`
-//! from them, server name override and certificate reload.
+//! TLS to Redis (`rediss://`): the per-target certificate files, building the poller's
+//! [`Connector`] with a rustls configuration from them, server name override and certificate
+//! reload.
 //!
-//! Files are read when a client is built; [`ClientFactory`] rebuilds the client when one of the
+//! Files are read when a connector is built; [`ClientFactory`] rebuilds it when one of the
 //! files' modification times changes, checked before every new connection, so rotated
 //! certificates (cert-manager, Vault agent) are picked up at the next reconnect without a
 //! restart or reload. An open connection keeps the certificates it was made with.
 //!
-//! Server name override: the redis client takes the name it verifies (and sends as SNI) from
-//! the URL's host. To verify a certificate issued for another name than the one we connect to,
-//! the connection is given that name as host, and a DNS resolver that maps it back to the real
-//! host.
+//! Server name override: the connection goes to the URL's host, and the certificate is
+//! verified against (and SNI names) `tls_server_name` instead. Without a CA file the system's
+//! trust store is used, loaded once per process.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use redis::io::AsyncDNSResolver;
-use redis::{
-    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisError,
-    RedisFuture, TlsCertificates,
-};
+use redis::{ConnectionAddr, ConnectionInfo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore};
+
+use crate::conn::Connector;
 
 /// TLS settings of one target (`tls_*` keys). Paths are read at connect time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -77,39 +79,119 @@ fn read(path: &Path, what: &str, marker: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Resolves the override name to the real host; any other name normally.
-#[derive(Clone)]
-struct OverrideResolver {
-    name: String,
-    real_host: String,
+/// The system's trust store (loaded once: thousands of targets share it).
+fn native_roots() -> Result<Arc<RootCertStore>, String> {
+    static ROOTS: OnceLock<Result<Arc<RootCertStore>, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let loaded = rustls_native_certs::load_native_certs();
+            if let Some(e) = loaded.errors.first() {
+                return Err(format!("cannot load the system's CA certificates: {e}"));
+            }
+            let mut store = RootCertStore::empty();
+            for cert in loaded.certs {
+                store
+                    .add(cert)
+                    .map_err(|e| format!("system CA certificate not usable: {e}"))?;
+            }
+            Ok(Arc::new(store))
+        })
+        .clone()
 }
 
-impl AsyncDNSResolver for OverrideResolver {
-    fn resolve<'a, 'b: 'a>(
-        &'a self,
-        host: &'b str,
-        port: u16,
-    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
-        let target = if host == self.name {
-            self.real_host.clone()
-        } else {
-            host.to_string()
-        };
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.as_str(), port))
-                .await?
-                .collect();
-            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
-        })
+/// Accepts any server certificate (`tls_insecure`, `#insecure`).
+#[derive(Debug)]
+struct NoVerification(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
     }
 }
 
-/// Builds the redis client of one target and rebuilds it when its TLS files change.
+/// The rustls client configuration from the files (system roots without a CA file).
+fn client_config(tls: &TlsFiles, insecure: bool) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = match &tls.ca_file {
+        Some(p) => {
+            let pem = read(p, "CA file", "CERTIFICATE")?;
+            let mut store = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert =
+                    cert.map_err(|e| format!("TLS CA file {} not usable: {e}", p.display()))?;
+                store
+                    .add(cert)
+                    .map_err(|e| format!("TLS CA file {} not usable: {e}", p.display()))?;
+            }
+            Arc::new(store)
+        }
+        None if insecure => Arc::new(RootCertStore::empty()),
+        None => native_roots()?,
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings not usable: {e}"))?
+        .with_root_certificates(roots);
+    let mut config = match (&tls.cert_file, &tls.key_file) {
+        (Some(c), Some(k)) => {
+            let cert_pem = read(c, "certificate file", "CERTIFICATE")?;
+            let key_pem = read(k, "key file", "PRIVATE KEY")?;
+            let chain = CertificateDer::pem_slice_iter(&cert_pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("TLS certificate file {} not usable: {e}", c.display()))?;
+            let key = PrivateKeyDer::from_pem_slice(&key_pem)
+                .map_err(|e| format!("TLS key file {} not usable: {e}", k.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("TLS settings not usable: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    if insecure {
+        config.enable_sni = false;
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(NoVerification(
+                provider.signature_verification_algorithms,
+            )));
+    }
+    Ok(config)
+}
+
+/// Builds the connector of one target and rebuilds it when its TLS files change.
 pub struct ClientFactory {
     connection: ConnectionInfo,
     tls: Option<TlsFiles>,
     stamp: Vec<Option<SystemTime>>,
-    resolver: Option<OverrideResolver>,
 }
 
 impl ClientFactory {
@@ -120,7 +202,6 @@ impl ClientFactory {
             connection,
             tls,
             stamp: Vec::new(),
-            resolver: None,
         }
     }
 
@@ -129,67 +210,31 @@ impl ClientFactory {
         self.tls.as_ref().is_some_and(|t| t.stamp() != self.stamp)
     }
 
-    /// A new client from the current files. The error names the file that could not be read.
-    pub fn client(&mut self) -> Result<Client, String> {
-        let Some(tls) = &self.tls else {
-            self.resolver = None;
-            return Client::open(self.connection.clone()).map_err(|e| e.to_string());
-        };
-        self.stamp = tls.stamp();
-        let mut connection = self.connection.clone();
-        self.resolver = None;
-        if let ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure,
-            ..
-        } = connection.addr().clone()
-        {
-            let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
-            if name != host {
-                self.resolver = Some(OverrideResolver {
-                    name: name.clone(),
-                    real_host: host,
-                });
-            }
-            connection = connection.set_addr(ConnectionAddr::TcpTls {
-                host: name,
-                port,
-                insecure: insecure || tls.insecure,
-                tls_params: None,
-            });
-        }
-        if tls.insecure {
-            install_crypto_provider();
-        }
-        let root_cert = tls
-            .ca_file
-            .as_deref()
-            .map(|p| read(p, "CA file", "CERTIFICATE"))
-            .transpose()?;
-        let client_tls = match (&tls.cert_file, &tls.key_file) {
-            (Some(c), Some(k)) => Some(ClientTlsConfig {
-                client_cert: read(c, "certificate file", "CERTIFICATE")?,
-                client_key: read(k, "key file", "PRIVATE KEY")?,
-            }),
+    /// The name a `rediss://` server's certificate is verified against.
+    fn server_name(&self) -> Option<String> {
+        match self.connection.addr() {
+            ConnectionAddr::TcpTls { host, .. } => Some(
+                self.tls
+                    .as_ref()
+                    .and_then(|t| t.server_name.clone())
+                    .unwrap_or_else(|| host.clone()),
+            ),
             _ => None,
-        };
-        Client::build_with_tls(
-            connection,
-            TlsCertificates {
-                client_tls,
-                root_cert,
-            },
-        )
-        .map_err(|e: RedisError| format!("TLS settings not usable: {e}"))
+        }
     }
 
-    /// `config` with the server name override's resolver, if any.
-    pub fn connection_config(&self, config: AsyncConnectionConfig) -> AsyncConnectionConfig {
-        match &self.resolver {
-            Some(r) => config.set_dns_resolver(r.clone()),
-            None => config,
-        }
+    /// A new connector from the current files. The error names the file that could not be read.
+    pub fn client(&mut self) -> Result<Connector, String> {
+        let tls = match self.connection.addr() {
+            ConnectionAddr::TcpTls { insecure, .. } => {
+                let files = self.tls.clone().unwrap_or_default();
+                self.stamp = files.stamp();
+                let config = client_config(&files, *insecure || files.insecure)?;
+                Some((Arc::new(config), self.server_name().unwrap_or_default()))
+            }
+            _ => None,
+        };
+        Connector::new(&self.connection, tls)
     }
 }
 
@@ -233,6 +278,6 @@ mod tests {
         let e = f.client().err().unwrap();
         assert!(e.contains("holds no PEM CERTIFICATE"), "{e}");
         assert!(!f.changed());
-        assert!(f.resolver.as_ref().is_some_and(|r| r.name == "redis.test"));
+        assert_eq!(f.server_name().as_deref(), Some("redis.test"));
     }
 }
