@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the pure core: parsing a real Redis 7.0 `INFO everything` capture,
-//! deriving windows from a full 15-minute history, and rendering /metrics for 1 000 targets.
+//! deriving windows from a full 15-minute history, and rendering /metrics for 1 000 and 10 000
+//! targets (with the per-target lines cached, as between polls, and rendered afresh).
 //!
 //! Run with `cargo bench --bench core`; BENCHMARKS.md quotes the results.
 
@@ -107,27 +108,40 @@ fn derive(c: &mut Criterion) {
 }
 
 fn render(c: &mut Criterion) {
-    let shared = shared_with_targets(TARGETS);
-    let collector = ExporterCollector::new(shared.clone(), tokio::time::Instant::now());
-    let text = collector.render();
-    let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-    println!(
-        "render: {TARGETS} targets, {samples} samples, {} bytes",
-        text.len()
-    );
-    let mut g = c.benchmark_group("render_1000_targets");
-    g.sample_size(30);
-    g.bench_function("families", |b| {
-        b.iter(|| {
-            metrics::families(
-                &shared.snapshots(),
-                &shared.globals(),
-                Duration::from_secs(1),
-            )
-        })
-    });
-    g.bench_function("render_text", |b| b.iter(|| collector.render()));
-    g.finish();
+    for n in [TARGETS, 10 * TARGETS] {
+        let shared = shared_with_targets(n);
+        let collector = ExporterCollector::new(shared.clone(), tokio::time::Instant::now());
+        let text = collector.render();
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        println!(
+            "render: {n} targets, {samples} samples, {} bytes",
+            text.len()
+        );
+        let now = Duration::from_secs(1);
+        let mut g = c.benchmark_group(format!("render_{n}_targets"));
+        g.sample_size(if n > TARGETS { 10 } else { 30 });
+        if n == TARGETS {
+            g.bench_function("families", |b| {
+                b.iter(|| metrics::families(&shared.snapshots(), &shared.globals(), now))
+            });
+        }
+        // Every line rendered afresh (what /metrics did before per-target caching).
+        g.bench_function("render_text_uncached", |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                metrics::render_text_uncached(
+                    &shared.snapshots(),
+                    &shared.globals(),
+                    now,
+                    &mut out,
+                );
+                out
+            })
+        });
+        // What /metrics serves between polls: every target's lines already rendered.
+        g.bench_function("render_text", |b| b.iter(|| collector.render()));
+        g.finish();
+    }
 }
 
 criterion_group!(benches, parse, derive, render);

@@ -14,7 +14,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 
 use crate::derive::{Derived, MissCause, Window};
 use crate::info::Sample;
-use crate::state::{ErrorKind, Globals, Snapshot};
+use crate::state::{ErrorKind, Globals, Rendered, Snapshot};
 
 /// Counter or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -869,25 +869,114 @@ fn push_value(out: &mut String, v: f64) {
     }
 }
 
+/// The label prefix (`{target="…"`) and suffix (`,team="…"`) of a target's series, escaped.
+fn head_tail(snap: &Snapshot) -> (String, String) {
+    let mut head = String::from("{target=\"");
+    push_escaped(&mut head, &snap.meta.name, true);
+    head.push('"');
+    let mut tail = String::new();
+    for (n, v) in &snap.meta.labels {
+        tail.push(',');
+        tail.push_str(n);
+        tail.push_str("=\"");
+        push_escaped(&mut tail, v, true);
+        tail.push('"');
+    }
+    (head, tail)
+}
+
+/// Appends a family's `# HELP` and `# TYPE` lines.
+fn push_header(out: &mut String, def: &MetricDef) {
+    out.push_str("# HELP ");
+    out.push_str(def.name);
+    out.push(' ');
+    push_escaped(out, def.help, false);
+    out.push_str("\n# TYPE ");
+    out.push_str(def.name);
+    out.push_str(match def.kind {
+        Kind::Counter => " counter\n",
+        Kind::Gauge => " gauge\n",
+    });
+}
+
+/// Renders every per-target family of one target, in table order.
+fn render_target(view: &View) -> Rendered {
+    let (head, tail) = head_tail(view.snap);
+    let mut text = String::new();
+    let mut ends = Vec::with_capacity(TABLE.len());
+    for def in TABLE {
+        if let Emit::PerTarget(emit) = def.emit {
+            emit(view, &mut |values: &[&str], value: f64| {
+                push_sample(&mut text, def.name, &head, def.labels, values, &tail, value)
+            });
+        }
+        ends.push(text.len() as u32);
+    }
+    text.shrink_to_fit();
+    Rendered { text, ends }
+}
+
+/// Renders a snapshot's lines for a scrape at `now` ahead of the scrape (the poller calls it
+/// right after recording a poll), so /metrics finds them ready.
+pub fn prerender(snap: &Snapshot, now: Duration) {
+    let fresh = snap.fresh(now);
+    snap.rendered[usize::from(fresh.is_some())]
+        .get_or_init(|| render_target(&View { snap, fresh }));
+}
+
 /// Writes the text exposition (format 0.0.4) of every family into `out`: the same bytes as
 /// `prometheus::TextEncoder` produces from [`families`], without building the intermediate
-/// protobuf structures (a `/metrics` of 1 000 targets costs a few milliseconds this way).
+/// protobuf structures.
+///
+/// A target's lines change only when its snapshot does (a poll, a sampler report) or when it
+/// goes stale, so they are rendered once per snapshot and form and kept in the snapshot
+/// ([`Snapshot::rendered`]), by the poller right after a poll ([`prerender`]) or by the first
+/// scrape that needs them; a scrape is then mostly copying, family by family.
 pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &mut String) {
+    let rendered: Vec<&Rendered> = snaps
+        .iter()
+        .map(|snap| {
+            let fresh = snap.fresh(now);
+            snap.rendered[usize::from(fresh.is_some())]
+                .get_or_init(|| render_target(&View { snap, fresh }))
+        })
+        .collect();
+    out.reserve(rendered.iter().map(|r| r.text.len()).sum::<usize>() + TABLE.len() * 200);
+    for (i, def) in TABLE.iter().enumerate() {
+        let start = out.len();
+        push_header(out, def);
+        let header = out.len();
+        match def.emit {
+            Emit::PerTarget(_) => {
+                for r in &rendered {
+                    let from = if i == 0 { 0 } else { r.ends[i - 1] as usize };
+                    out.push_str(&r.text[from..r.ends[i] as usize]);
+                }
+            }
+            Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
+                push_sample(out, def.name, "", def.labels, values, "", value)
+            }),
+        }
+        // A family without series is left out, as `families` does.
+        if out.len() == header {
+            out.truncate(start);
+        }
+    }
+}
+
+/// [`render_text`] without the per-snapshot cache: every line rendered afresh. The reference
+/// the cached path is tested against.
+pub fn render_text_uncached(
+    snaps: &[Snapshot],
+    globals: &Globals,
+    now: Duration,
+    out: &mut String,
+) {
     // Each target's label prefix and suffix, escaped once per scrape.
     let views: Vec<(View, String, String)> = snaps
         .iter()
         .map(|snap| {
-            let mut head = String::from("{target=\"");
-            push_escaped(&mut head, &snap.meta.name, true);
-            head.push('"');
-            let mut tail = String::new();
-            for (n, v) in &snap.meta.labels {
-                tail.push(',');
-                tail.push_str(n);
-                tail.push_str("=\"");
-                push_escaped(&mut tail, v, true);
-                tail.push('"');
-            }
+            let (head, tail) = head_tail(snap);
             let view = View {
                 snap,
                 fresh: snap.fresh(now),
@@ -897,16 +986,7 @@ pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &m
         .collect();
     for def in TABLE {
         let start = out.len();
-        out.push_str("# HELP ");
-        out.push_str(def.name);
-        out.push(' ');
-        push_escaped(out, def.help, false);
-        out.push_str("\n# TYPE ");
-        out.push_str(def.name);
-        out.push_str(match def.kind {
-            Kind::Counter => " counter\n",
-            Kind::Gauge => " gauge\n",
-        });
+        push_header(out, def);
         let header = out.len();
         match def.emit {
             Emit::PerTarget(emit) => {
@@ -920,7 +1000,6 @@ pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &m
                 push_sample(out, def.name, "", def.labels, values, "", value)
             }),
         }
-        // A family without series is left out, as `families` does.
         if out.len() == header {
             out.truncate(start);
         }
@@ -1025,6 +1104,89 @@ mod tests {
         }
     }
 
+    fn uncached(shared: &Shared, now: Duration) -> String {
+        let mut out = String::new();
+        render_text_uncached(&shared.snapshots(), &shared.globals(), now, &mut out);
+        out
+    }
+
+    /// One successful poll of `name` at `t` (seconds), its counters grown by `i`.
+    fn poll(shared: &Shared, h: &mut History, name: &str, t: u64, i: u64) {
+        let mut s = crate::info::parse(INFO).unwrap();
+        s.keyspace_hits = s.keyspace_hits.map(|v| v + 9 * i);
+        s.keyspace_misses = s.keyspace_misses.map(|v| v + i);
+        let t = Duration::from_secs(t);
+        let d = h.observe(t, &s);
+        shared.record(
+            name,
+            Outcome::Success {
+                sample: Arc::new(s),
+                derived: Arc::new(d),
+            },
+            Duration::from_micros(1234),
+            t,
+            1.7e9 + t.as_secs_f64(),
+        );
+    }
+
+    #[test]
+    fn cached_rendering_follows_changing_snapshots() {
+        let shared = Shared::new();
+        shared.set_reload(true, 1_700_000_000.25);
+        add(&shared, "a", &[("team", "x\"y")]);
+        add(&shared, "b", &[]);
+        let (mut ha, mut hb) = (
+            History::new(Duration::from_secs(7)),
+            History::new(Duration::from_secs(7)),
+        );
+        poll(&shared, &mut ha, "a", 60, 0);
+        poll(&shared, &mut hb, "b", 70, 0);
+        let check = |now: u64, what: &str| {
+            let now = Duration::from_secs(now);
+            let cached = rendered(&shared, now);
+            assert_eq!(cached, uncached(&shared, now), "{what}");
+            // A second scrape of unchanged snapshots serves the cached lines.
+            assert_eq!(rendered(&shared, now), cached, "{what}, again");
+            assert_eq!(cached, encoded(&shared, now), "{what}, text encoder");
+            cached
+        };
+        let first = check(75, "both fresh");
+        assert!(
+            shared
+                .snapshots()
+                .iter()
+                .all(|s| s.rendered[1].get().is_some()),
+            "fresh forms cached"
+        );
+        // A poll of one target replaces its lines only.
+        poll(&shared, &mut ha, "a", 75, 1);
+        assert!(shared.snapshots()[0].rendered[1].get().is_none());
+        assert!(shared.snapshots()[1].rendered[1].get().is_some());
+        let second = check(76, "after a poll of a");
+        assert_ne!(first, second);
+        // A failed poll: up=0, the error counted, values still fresh.
+        shared.record(
+            "b",
+            Outcome::Failure(ErrorKind::Timeout),
+            Duration::from_millis(500),
+            Duration::from_secs(85),
+            1.7e9 + 85.0,
+        );
+        let third = check(86, "after b failed");
+        assert!(third.contains("redis_up{target=\"b\"} 0\n"));
+        assert!(third.contains("redis_uptime_in_seconds{target=\"b\"}"));
+        // b goes stale between scrapes without a new poll (last success at 70 s, stale after
+        // 45 s): its values disappear, a stays.
+        let stale = check(116, "b stale");
+        assert!(!stale.contains("redis_uptime_in_seconds{target=\"b\"}"));
+        assert!(stale.contains("redis_uptime_in_seconds{target=\"a\",team=\"x\\\"y\"}"));
+        // And both forms stay consistent when scrapes go back and forth.
+        assert_eq!(check(86, "b fresh again at an earlier now"), third);
+        check(200, "both stale");
+        poll(&shared, &mut hb, "b", 201, 1);
+        check(202, "b polled again");
+    }
+
     #[test]
     fn render_text_is_byte_for_byte_what_the_text_encoder_makes() {
         let shared = Shared::new();
@@ -1073,6 +1235,7 @@ mod tests {
         let now = Duration::from_secs(101);
         let text = rendered(&shared, now);
         assert_eq!(text, encoded(&shared, now));
+        assert_eq!(text, uncached(&shared, now));
         assert!(text.contains("target=\"a \\\"quoted\\\" \\\\ name\\nwith newline\""));
         assert!(text.contains("redis_exporter_build_info{version=\""));
         assert!(text.contains("\nredis_exporter_config_last_reload_successful 1\n"));

@@ -6,7 +6,7 @@
 //! disagree.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::derive::Derived;
@@ -77,6 +77,17 @@ pub struct Snapshot {
     pub errors_total: [u64; ErrorKind::ALL.len()],
     /// The key-prefix sampler's latest status, for targets with a sampler.
     pub sampler: Option<Arc<SamplerStatus>>,
+    /// This snapshot's lines as /metrics renders them, stale form (index 0) and fresh form
+    /// (index 1), filled by the first scrape that needs them and replaced by every change.
+    pub rendered: Arc<[OnceLock<Rendered>; 2]>,
+}
+
+/// One target's rendered series: `text` holds every family's lines in table order, family
+/// `i` at `text[ends[i - 1]..ends[i]]` (from 0 for the first).
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub text: String,
+    pub ends: Vec<u32>,
 }
 
 impl Snapshot {
@@ -90,6 +101,7 @@ impl Snapshot {
             polls_total: 0,
             errors_total: [0; ErrorKind::ALL.len()],
             sampler: None,
+            rendered: Arc::default(),
         }
     }
 
@@ -157,6 +169,7 @@ impl Shared {
         let mut map = self.write();
         let snap = map.get_mut(name)?;
         let was_up = snap.up;
+        snap.rendered = Arc::default();
         snap.polls_total += 1;
         snap.last_poll_duration = Some(duration);
         match outcome {
@@ -176,6 +189,7 @@ impl Shared {
     /// Replaces a target's sampler status (after each sampler batch and cycle).
     pub fn record_sampler(&self, name: &str, status: Arc<SamplerStatus>) {
         if let Some(snap) = self.write().get_mut(name) {
+            snap.rendered = Arc::default();
             snap.sampler = Some(status);
         }
     }
@@ -199,6 +213,11 @@ impl Shared {
     /// A copy of every snapshot, taken under the lock and rendered outside it.
     pub fn snapshots(&self) -> Vec<Snapshot> {
         self.read().values().cloned().collect()
+    }
+
+    /// A copy of one target's snapshot.
+    pub fn snapshot(&self, name: &str) -> Option<Snapshot> {
+        self.read().get(name).cloned()
     }
 
     pub fn names(&self) -> Vec<String> {
