@@ -114,7 +114,7 @@ fn timeout_error(what: &str, after: Duration) -> PollError {
     }
 }
 
-/// Delay before reconnect attempt number `failures` (1-based): 0.5 s doubling, capped at the
+/// Delay after failed connection attempt number `failures` (1-based): 0.5 s doubling, capped at the
 /// larger of 30 s and the poll interval.
 pub fn backoff(failures: u32, interval: Duration) -> Duration {
     let cap = interval.max(Duration::from_secs(30));
@@ -192,8 +192,11 @@ struct Poller {
     origin: Instant,
     client: Option<Client>,
     conn: Option<MultiplexedConnection>,
-    /// Consecutive failed polls (drives the reconnect backoff).
+    /// Consecutive failed polls.
     failures: u32,
+    /// Consecutive failed connection attempts and dropped connections (drives the reconnect
+    /// backoff; polls skipped while backing off do not count).
+    attempts: u32,
     next_connect: Instant,
     info_mode: InfoMode,
     /// CONFIG was refused (renamed, blocked by ACL or a managed service): never sent again.
@@ -224,6 +227,7 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
         client: None,
         conn: None,
         failures: 0,
+        attempts: 0,
         next_connect: Instant::now(),
         info_mode: InfoMode::Sections,
         config_refused: settings.config_command.is_none(),
@@ -284,14 +288,18 @@ impl Poller {
     async fn fetch(&mut self) -> Result<Sample, PollError> {
         let result = self.fetch_inner().await;
         match &result {
-            Ok(_) => self.failures = 0,
+            Ok(_) => {
+                self.failures = 0;
+                self.attempts = 0;
+            }
             Err(e) => {
                 self.failures += 1;
                 if e.reconnect && self.conn.take().is_some() {
                     // A peer that accepts but then hangs or talks garbage gets the same backoff
                     // as one that refuses connections.
+                    self.attempts += 1;
                     self.next_connect =
-                        Instant::now() + backoff(self.failures, self.settings.interval);
+                        Instant::now() + backoff(self.attempts, self.settings.interval);
                     if self.failures == 1 {
                         info!(target_name = %self.settings.name, error = %e, "Reconnecting.");
                     } else {
@@ -437,9 +445,9 @@ impl Poller {
                 Ok(c)
             }
             Err(mut e) => {
-                // `failures` counts this attempt once `fetch` sees the error.
+                self.attempts += 1;
                 self.next_connect =
-                    Instant::now() + backoff(self.failures + 1, self.settings.interval);
+                    Instant::now() + backoff(self.attempts, self.settings.interval);
                 if e.kind == ErrorKind::Command {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;
