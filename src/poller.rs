@@ -197,6 +197,9 @@ struct Poller {
     /// Consecutive failed connection attempts and dropped connections (drives the reconnect
     /// backoff; polls skipped while backing off do not count).
     attempts: u32,
+    /// The kind of the error that started the current backoff: polls skipped while backing off
+    /// are counted under it (a hung server keeps reporting `timeout`, not `connect`).
+    backoff_kind: ErrorKind,
     next_connect: Instant,
     info_mode: InfoMode,
     /// CONFIG was refused (renamed, blocked by ACL or a managed service): never sent again.
@@ -228,6 +231,7 @@ pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
         conn: None,
         failures: 0,
         attempts: 0,
+        backoff_kind: ErrorKind::Connect,
         next_connect: Instant::now(),
         info_mode: InfoMode::Sections,
         config_refused: settings.config_command.is_none(),
@@ -298,6 +302,7 @@ impl Poller {
                     // A peer that accepts but then hangs or talks garbage gets the same backoff
                     // as one that refuses connections.
                     self.attempts += 1;
+                    self.backoff_kind = e.kind;
                     self.next_connect =
                         Instant::now() + backoff(self.attempts, self.settings.interval);
                     if self.failures == 1 {
@@ -414,7 +419,7 @@ impl Poller {
         let now = Instant::now();
         if now < self.next_connect {
             return Err(PollError {
-                kind: ErrorKind::Connect,
+                kind: self.backoff_kind,
                 message: format!(
                     "backing off, next connect attempt in {}",
                     humantime::format_duration(Duration::from_millis(
@@ -452,6 +457,7 @@ impl Poller {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;
                 }
+                self.backoff_kind = e.kind;
                 e.reconnect = false;
                 Err(e)
             }
