@@ -131,7 +131,7 @@ pub fn start_offset(name: &str, interval: Duration) -> Duration {
 }
 
 /// The text of an INFO reply, or a protocol error.
-fn reply_text(v: Value) -> Result<String, PollError> {
+pub fn reply_text(v: Value) -> Result<String, PollError> {
     match v {
         Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
         Value::VerbatimString { text, .. } => Ok(text),
@@ -153,7 +153,7 @@ fn short(v: &Value) -> String {
 }
 
 /// `CONFIG GET maxmemory*` as (name, value) pairs.
-fn config_pairs(v: Value) -> Vec<(String, String)> {
+pub fn config_pairs(v: Value) -> Vec<(String, String)> {
     let text = |v: &Value| match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
         Value::SimpleString(s) => Some(s.clone()),
@@ -451,8 +451,7 @@ impl Poller {
             }
             Err(mut e) => {
                 self.attempts += 1;
-                self.next_connect =
-                    Instant::now() + backoff(self.attempts, self.settings.interval);
+                self.next_connect = Instant::now() + backoff(self.attempts, self.settings.interval);
                 if e.kind == ErrorKind::Command {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;
