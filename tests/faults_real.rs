@@ -160,6 +160,19 @@ fn killed_and_restarted_redis_is_connect_then_recovers() {
     let before = error_counts(&m, "victim");
     r.proc.kill();
     expect_fault(&e, "victim", "connect", before, Duration::from_secs(3));
+    // After a few missed polls the last values are stale and no longer served as current.
+    let m = scrape(&e);
+    assert!(
+        sample(&m, "redis_uptime_in_seconds{target=\"victim\"}").is_none(),
+        "stale values still served:\n{m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "redis_exporter_last_poll_success_timestamp_seconds{target=\"victim\"}"
+        )
+        .is_some()
+    );
     let back = Instant::now();
     r.restart();
     let took = recovery(&e, "victim", back);
