@@ -68,6 +68,9 @@ pub const RESERVED_LABELS: &[&str] = &[
     "redis_mode",
     "server",
     "version",
+    "cause",
+    "prefix",
+    "bucket",
 ];
 
 /// Command-line flags. Each value flag can also be set by an environment variable
@@ -103,6 +106,28 @@ pub struct Cli {
     /// Validate the configuration and exit: 0 when valid, 1 otherwise.
     #[arg(long)]
     pub check_config: bool,
+    /// A subcommand instead of serving /metrics.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of the binary.
+#[derive(clap::Subcommand, Clone)]
+pub enum Command {
+    /// Samples one instance for --duration and prints a health report with a verdict per
+    /// finding; exits 0 (ok), 1 (warn), 2 (critical) or 3 (unknown: cannot connect).
+    Check(crate::check::CheckArgs),
+}
+
+/// The connection settings and the redacted form of a target URL, checked as a `url` in the
+/// file is (for one-shot commands such as `check`).
+pub fn target_connection(url: &str) -> Result<(redis::ConnectionInfo, String), String> {
+    redis_url::parse(url).map(|p| (p.info, redis_url::redact(url)))
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    redis_url::redact(url)
 }
 
 impl fmt::Debug for Cli {

@@ -96,6 +96,10 @@ pub struct WindowStats {
     pub lookups_per_second: Option<f64>,
     pub evictions: Option<u64>,
     pub expirations: Option<u64>,
+    /// Keyspace hits during the window.
+    pub hits: Option<u64>,
+    /// Keyspace misses during the window.
+    pub misses: Option<u64>,
 }
 
 /// Which limit memory pressure is measured against.
@@ -133,7 +137,14 @@ pub struct Derived {
     pub reset: bool,
     /// Resets seen since the exporter started.
     pub resets_total: u64,
+    /// Hit ratio over the last 15 minutes (or the history there is), oldest first, for a
+    /// sparkline: at most [`TREND_POINTS`] steps of at least 1/60 of the span each (15 s once 15
+    /// minutes of history exist); `None` for a step without lookups.
+    pub hit_ratio_trend: Vec<Option<f32>>,
 }
+
+/// Most entries in [`Derived::hit_ratio_trend`].
+pub const TREND_POINTS: usize = 60;
 
 impl History {
     /// An empty history. `tolerance` is normally half the poll interval.
@@ -209,7 +220,46 @@ impl History {
             pressure: memory_pressure(s),
             reset: reset && self.points.len() > 1,
             resets_total: self.resets,
+            hit_ratio_trend: self.trend(),
         }
+    }
+
+    /// Per-step hit ratios over the last 15 minutes: points at least 1/[`TREND_POINTS`] of the
+    /// span apart, each entry the ratio between two consecutive chosen points.
+    fn trend(&self) -> Vec<Option<f32>> {
+        let Some(now) = self.points.back() else {
+            return Vec::new();
+        };
+        let start = now.at.saturating_sub(Window::M15.duration());
+        let oldest = self
+            .points
+            .iter()
+            .find(|p| p.at >= start)
+            .map_or(now.at, |p| p.at);
+        let step = (now.at - oldest) / TREND_POINTS as u32;
+        let mut chosen: Vec<&Point> = Vec::new();
+        // Walk back from the newest point so the newest step is always complete.
+        for p in self.points.iter().rev() {
+            if p.at < start {
+                break;
+            }
+            if chosen.last().is_none_or(|c| c.at >= p.at + step) {
+                chosen.push(p);
+            }
+        }
+        chosen.reverse();
+        let mut out: Vec<Option<f32>> = chosen
+            .windows(2)
+            .map(|pair| {
+                let d = |i: usize| Some(pair[1].total[i]? - pair[0].total[i]?);
+                let (h, m) = (d(HITS)?, d(MISSES)?);
+                (h + m > 0).then(|| (h as f64 / (h + m) as f64) as f32)
+            })
+            .collect();
+        if out.len() > TREND_POINTS {
+            out.drain(..out.len() - TREND_POINTS);
+        }
+        out
     }
 
     /// Values over `w`, ending at the newest point; `None` with fewer than two points.
@@ -234,8 +284,88 @@ impl History {
             lookups_per_second: lookups.map(|l| l as f64 / covered.as_secs_f64()),
             evictions: delta(EVICTED),
             expirations: delta(EXPIRED),
+            hits,
+            misses,
         })
     }
+}
+
+/// The likely cause of the misses in a window: a small closed set, so
+/// `redis_cache_miss_cause{window, cause}` has a fixed cardinality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissCause {
+    /// Keys were evicted for memory (maxmemory too small for the working set).
+    Evictions,
+    /// Keys expired before being read again (TTLs too short).
+    Expirations,
+    /// Neither explains the misses: keys never cached, a key space too large or too unique,
+    /// or keys deleted by the application.
+    Neither,
+}
+
+impl MissCause {
+    pub const ALL: [MissCause; 3] = [
+        MissCause::Evictions,
+        MissCause::Expirations,
+        MissCause::Neither,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MissCause::Evictions => "evictions",
+            MissCause::Expirations => "expirations",
+            MissCause::Neither => "neither",
+        }
+    }
+}
+
+impl WindowStats {
+    /// Keys evicted per miss in the window; `None` without misses. Each evicted key can cause
+    /// at most one miss before it is cached again, so `min(1, x)` bounds the share of misses
+    /// evictions explain.
+    pub fn evictions_per_miss(&self) -> Option<f64> {
+        per_miss(self.evictions, self.misses)
+    }
+
+    /// Keys expired per miss in the window; `None` without misses (see
+    /// [`WindowStats::evictions_per_miss`]).
+    pub fn expirations_per_miss(&self) -> Option<f64> {
+        per_miss(self.expirations, self.misses)
+    }
+
+    /// The likely cause of the window's misses; `None` without misses.
+    pub fn miss_cause(&self) -> Option<MissCause> {
+        miss_cause(self.evictions_per_miss()?, self.expirations_per_miss()?)
+    }
+}
+
+fn per_miss(n: Option<u64>, misses: Option<u64>) -> Option<f64> {
+    let misses = misses.filter(|m| *m > 0)?;
+    Some(n? as f64 / misses as f64)
+}
+
+/// The largest of: evicted keys per miss, expired keys per miss, and the rest (1 − both, at
+/// least 0), the share of misses neither can explain. Ties go to evictions, then expirations
+/// (the more actionable causes).
+pub fn miss_cause(evictions_per_miss: f64, expirations_per_miss: f64) -> Option<MissCause> {
+    let (e, x) = (evictions_per_miss, expirations_per_miss);
+    if !(e.is_finite() && x.is_finite()) || e < 0.0 || x < 0.0 {
+        return None;
+    }
+    let rest = (1.0 - e - x).max(0.0);
+    Some(if e >= x && e >= rest {
+        MissCause::Evictions
+    } else if x >= rest {
+        MissCause::Expirations
+    } else {
+        MissCause::Neither
+    })
+}
+
+/// Share of a database's keys that have a TTL (`expires / keys` of INFO keyspace); `None` for
+/// an empty database.
+pub fn ttl_coverage(db: &crate::info::DbStat) -> Option<f64> {
+    (db.keys > 0).then(|| db.expires.min(db.keys) as f64 / db.keys as f64)
 }
 
 /// (used_memory − mem_not_counted_for_evict) / maxmemory, the figure Redis compares with
@@ -405,6 +535,74 @@ mod tests {
             (w.hit_ratio, w.lookups_per_second, w.evictions),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn miss_cause_picks_the_largest_explanation() {
+        assert_eq!(miss_cause(0.8, 0.1), Some(MissCause::Evictions));
+        assert_eq!(miss_cause(0.1, 0.7), Some(MissCause::Expirations));
+        assert_eq!(miss_cause(0.05, 0.1), Some(MissCause::Neither));
+        // More removed keys than misses: still the larger one.
+        assert_eq!(miss_cause(3.0, 9.0), Some(MissCause::Expirations));
+        assert_eq!(miss_cause(0.5, 0.5), Some(MissCause::Evictions));
+        assert_eq!(miss_cause(f64::NAN, 0.0), None);
+    }
+
+    #[test]
+    fn window_cause_from_deltas_and_none_without_misses() {
+        let mut h = History::new(secs(7));
+        let at = |hits, misses, ev, ex| Sample {
+            expired_keys: Some(ex),
+            ..sample("a", 10, hits, misses, ev)
+        };
+        h.observe(secs(0), &at(0, 0, 0, 0));
+        let d = h.observe(secs(15), &at(50, 100, 80, 10));
+        let w = win(&d, Window::M1);
+        assert_eq!((w.hits, w.misses), (Some(50), Some(100)));
+        assert_eq!(w.evictions_per_miss(), Some(0.8));
+        assert_eq!(w.expirations_per_miss(), Some(0.1));
+        assert_eq!(w.miss_cause(), Some(MissCause::Evictions));
+        let d = h.observe(secs(30), &at(60, 100, 80, 10));
+        let w = win(&d, Window::M1);
+        assert_eq!(w.misses, Some(100), "the 1m window still covers both steps");
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &at(0, 0, 0, 0));
+        let d = h.observe(secs(15), &at(50, 0, 5, 5));
+        assert_eq!(win(&d, Window::M1).miss_cause(), None);
+    }
+
+    #[test]
+    fn ttl_coverage_per_db() {
+        let db = |keys, expires| crate::info::DbStat {
+            db: 0,
+            keys,
+            expires,
+            avg_ttl_ms: 0,
+        };
+        assert_eq!(ttl_coverage(&db(4, 1)), Some(0.25));
+        assert_eq!(ttl_coverage(&db(0, 0)), None);
+        assert_eq!(ttl_coverage(&db(4, 4)), Some(1.0));
+    }
+
+    #[test]
+    fn trend_has_at_most_sixty_steps_over_the_history_there_is() {
+        let mut h = History::new(secs(1));
+        let mut d = None;
+        // One poll per second for 20 minutes; hits only during the last minute.
+        for i in 0..1200u64 {
+            let hits = i.saturating_sub(1140);
+            d = Some(h.observe(secs(i), &sample("a", 10 + i, hits, 0, 0)));
+        }
+        let t = d.unwrap().hit_ratio_trend;
+        assert_eq!(t.len(), TREND_POINTS);
+        assert!(t[..55].iter().all(|x| x.is_none()), "{t:?}");
+        assert!(t[57..].iter().all(|x| *x == Some(1.0)), "{t:?}");
+        // Short history: one step per poll.
+        let mut h = History::new(secs(7));
+        h.observe(secs(0), &sample("a", 10, 0, 0, 0));
+        h.observe(secs(15), &sample("a", 25, 3, 1, 0));
+        let d = h.observe(secs(30), &sample("a", 40, 3, 3, 0));
+        assert_eq!(d.hit_ratio_trend, vec![Some(0.75), Some(0.0)]);
     }
 
     #[test]

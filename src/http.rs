@@ -4,8 +4,6 @@
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
-use std::fmt::Write as _;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,7 +15,6 @@ use prometheus::{Encoder, TextEncoder};
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
-use crate::derive::Window;
 use crate::metrics::{self, Emit};
 use crate::state::Shared;
 
@@ -118,50 +115,8 @@ async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
         .into_response()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 async fn index(State(c): State<ExporterCollector>) -> Response {
     let now = Instant::now().duration_since(c.origin);
-    let mut rows = String::new();
-    for snap in c.shared.snapshots() {
-        let fresh = snap.fresh(now);
-        let hit = fresh
-            .and_then(|(_, d)| d.windows.iter().find(|w| w.window == Window::M5))
-            .and_then(|w| w.hit_ratio)
-            .map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
-        let pressure = fresh
-            .and_then(|(_, d)| d.pressure)
-            .map_or("–".to_string(), |p| {
-                format!("{:.1} % of {}", p.ratio * 100.0, p.limit.label())
-            });
-        let last = snap
-            .last
-            .as_ref()
-            .map_or("never".to_string(), |(_, _, at)| {
-                format!("{:.0} s ago", now.saturating_sub(*at).as_secs_f64())
-            });
-        let _ = writeln!(
-            rows,
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&snap.meta.name),
-            if snap.up { "up" } else { "down" },
-            if snap.up { "up" } else { "down" },
-            last,
-            hit,
-            escape(&pressure),
-        );
-    }
-    let page = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>redis-cache-exporter</title>\
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}.up{{color:#1a7f37}}.down{{color:#cf222e;font-weight:bold}}</style></head>\
-<body><h1>redis-cache-exporter</h1><p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\
-<table><thead><tr><th>target</th><th>status</th><th>last successful poll</th><th>hit ratio (5m)</th><th>memory pressure</th></tr></thead>\
-<tbody>\n{rows}</tbody></table></body></html>\n"
-    );
+    let page = crate::status::page(&c.shared.snapshots(), now);
     (StatusCode::OK, Html(page)).into_response()
 }

@@ -1,6 +1,7 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
+pub mod check;
 pub mod config;
 pub mod derive;
 pub mod http;
@@ -8,4 +9,5 @@ pub mod info;
 pub mod metrics;
 pub mod poller;
 pub mod state;
+pub mod status;
 pub mod supervisor;

@@ -10,7 +10,7 @@ use clap::Parser;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use redis_cache_exporter::config::{Cli, Config, LogFormat};
+use redis_cache_exporter::config::{Cli, Command, Config, LogFormat};
 use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_routes};
 use redis_cache_exporter::state::Shared;
 use redis_cache_exporter::supervisor::Supervisor;
@@ -20,6 +20,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Check(args)) = &cli.command {
+        return std::process::ExitCode::from(redis_cache_exporter::check::main(args));
+    }
     let config = match cli.load() {
         Ok(c) => c,
         Err(e) => {

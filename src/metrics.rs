@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
-use crate::derive::{Derived, Window};
+use crate::derive::{Derived, MissCause, Window};
 use crate::info::Sample;
 use crate::state::{ErrorKind, Globals, Snapshot};
 
@@ -416,6 +416,64 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             if let Some(p) = v.derived().and_then(|d| d.pressure) {
                 out(&[p.limit.label()], p.ratio)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_db_ttl_coverage_ratio",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Share of the database's keys that have a TTL, 0-1 (INFO keyspace dbN expires / keys); absent for an empty database. Below 1 on a cache means keys that never expire.",
+        labels: &["db"],
+        emit: Emit::PerTarget(|v, out| {
+            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
+                if let Some(r) = crate::derive::ttl_coverage(d) {
+                    out(&[&format!("db{}", d.db)], r)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_evictions_per_miss",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Keys evicted per keyspace miss over the window (increase of evicted_keys / increase of keyspace_misses); absent without misses. An evicted key causes at most one miss, so min(1, value) bounds the share of misses evictions explain.",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(r) = w.evictions_per_miss() {
+                    out(&[w.window.label()], r)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_expirations_per_miss",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "Keys expired per keyspace miss over the window (increase of expired_keys / increase of keyspace_misses); absent without misses. An expired key causes at most one miss, so min(1, value) bounds the share of misses short TTLs explain.",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(r) = w.expirations_per_miss() {
+                    out(&[w.window.label()], r)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_miss_cause",
+        kind: Kind::Gauge,
+        group: Group::Derived,
+        help: "1 for the likely cause of the window's misses, 0 for the others; absent without misses. cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when that per-miss value is the largest of evictions per miss, expirations per miss and the rest (1 - both); \"neither\" (keys never cached, a key space too large or unique, or deleted by the application) otherwise.",
+        labels: &["window", "cause"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in windows(v) {
+                if let Some(c) = w.miss_cause() {
+                    for cause in MissCause::ALL {
+                        out(&[w.window.label(), cause.label()], bool_value(cause == c))
+                    }
+                }
             }
         }),
     },

@@ -226,6 +226,7 @@ mod tests {
                 pressure: None,
                 reset: false,
                 resets_total: 0,
+                hit_ratio_trend: vec![],
             }),
         }
     }
