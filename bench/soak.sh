@@ -79,6 +79,7 @@ CONFIG="$WORK/config.toml"
 
 REDIS_CACHE_EXPORTER_LOG_LEVEL=warn "$EXPORTER" --config "$CONFIG" 2>"$OUT/soak-exporter.log" &
 EXPORTER_PID=$!
+disown
 for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$LISTEN_PORT/healthz" >/dev/null && break
     sleep 0.1
@@ -104,6 +105,7 @@ next_restart=$RESTART_EVERY
 next_sample=0
 victim=0
 restarts=0
+down_until=0
 while :; do
     elapsed=$(($(date +%s) - START))
     ((elapsed >= DURATION)) && break
@@ -112,12 +114,15 @@ while :; do
         sample "$elapsed"
         next_sample=$((next_sample + SAMPLE_EVERY))
     fi
-    if ((elapsed >= next_restart)); then
-        kill -9 "${SERVER_PID[$victim]}" 2>/dev/null || true
-        sleep "$DOWN_FOR"
+    if ((down_until > 0 && elapsed >= down_until)); then
         start_server "$victim"
         victim=$(((victim + 1) % SERVERS))
         restarts=$((restarts + 1))
+        down_until=0
+    fi
+    if ((elapsed >= next_restart && down_until == 0)); then
+        kill -9 "${SERVER_PID[$victim]}" 2>/dev/null || true
+        down_until=$((elapsed + DOWN_FOR))
         next_restart=$((next_restart + RESTART_EVERY))
     fi
     sleep 1
