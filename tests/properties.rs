@@ -152,10 +152,9 @@ struct Obs {
     step_ms: i64,
 }
 
-/// Counter values stay below 2^56 so that the running totals of a 60-sample history (each reset
-/// adds a whole value) stay below 2^62. Larger values overflow the sum of hits and misses in
-/// `derive`'s window (an addition that should saturate); raise this to u64::MAX once it does.
-const MAX_COUNTER: u64 = 1 << 56;
+/// Counter values span the whole u64 range: running totals and sums saturate instead of
+/// overflowing.
+const MAX_COUNTER: u64 = u64::MAX;
 
 fn obs() -> impl Strategy<Value = Obs> {
     let counter = prop_oneof![0..1_000u64, 0..MAX_COUNTER];
@@ -232,7 +231,7 @@ proptest! {
             let cur = [o.hits, o.misses, o.evicted, o.expired];
             if let Some(p) = prev {
                 for i in 0..4 {
-                    bound[i] += if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] };
+                    bound[i] = bound[i].saturating_add(if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] });
                 }
             }
             prev = Some(cur);
@@ -255,8 +254,9 @@ proptest! {
                 if let Some(l) = w.lookups_per_second {
                     prop_assert!(l.is_finite() && l >= 0.0, "lookups/s {l}");
                     let lookups = l * w.covered.as_secs_f64();
-                    prop_assert!(lookups <= (bound[0] + bound[1]) as f64 * (1.0 + 1e-9) + 1e-6,
-                        "{lookups} lookups > bound {}", bound[0] + bound[1]);
+                    let most = bound[0].saturating_add(bound[1]);
+                    prop_assert!(lookups <= most as f64 * (1.0 + 1e-9) + 1e-6,
+                        "{lookups} lookups > bound {most}");
                 }
                 prop_assert!(w.evictions.unwrap() <= bound[2], "{w:?} > {}", bound[2]);
                 prop_assert!(w.expirations.unwrap() <= bound[3], "{w:?} > {}", bound[3]);
