@@ -190,7 +190,7 @@ fn history() -> impl Strategy<Value = Vec<Obs>> {
             // (often lower: a reset).
             let grow = |p: u64, r: u64| {
                 if i % 3 != 0 {
-                    p.saturating_add(r % 1000).min(MAX_COUNTER)
+                    p.saturating_add(r % 1000)
                 } else {
                     r
                 }
