@@ -186,6 +186,7 @@ struct Secured {
     port: u16,
     proc: Proc,
     log: PathBuf,
+    config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -234,8 +235,21 @@ impl Secured {
             port,
             proc,
             log,
+            config,
             _dir: dir,
         }
+    }
+
+    /// Replaces `old` by `new` in the configuration file and sends SIGHUP.
+    fn reload_replacing(&self, old: &str, new: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains(old));
+        std::fs::write(&self.config, text.replace(old, new)).unwrap();
+        let hup = Command::new("kill")
+            .args(["-HUP", &self.proc.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
     }
 
     fn url(&self, path: &str) -> String {
@@ -338,6 +352,26 @@ fn https_basic_auth_rotation_and_prompt_shutdown() {
     let r = curl(&e.url("/healthz"), &["--cacert", &ca_b]);
     assert_eq!(r.status, 200, "{r:?}");
     assert!(e.log().contains("cannot be used"), "{}", e.log());
+
+    // A reload replaces the users: the old password stops working (despite its cached
+    // verification), the new one works. (With the broken key file in place the reload would be
+    // refused: the files are validated like at start.)
+    pki.serve("server-b");
+    e.reload_replacing(
+        "basic_auth_users = { prom =",
+        &format!(
+            "basic_auth_users = {{ next = \"{}\" }}\n# was: {{ prom =",
+            bcrypt::hash("rotated", 4).unwrap()
+        ),
+    );
+    wait_for("the reloaded users", Duration::from_secs(5), || {
+        (curl(&e.url("/metrics"), &["--cacert", &ca_b, "-u", &auth]).status == 401).then_some(())
+    });
+    let r = curl(
+        &e.url("/metrics"),
+        &["--cacert", &ca_b, "-u", "next:rotated"],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
 
     // SIGTERM with one connection stuck before its handshake and one idle keep-alive: exits
     // well within 5 s.
