@@ -21,6 +21,7 @@ mod redis_url;
 mod sampler;
 #[cfg(test)]
 mod tests;
+mod web;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -190,6 +191,8 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// The multi-target endpoint `/scrape?target=URL`.
     pub scrape: ScrapeConfig,
+    /// HTTPS and basic auth on our own listener (`[web]`).
+    pub web: crate::web::WebConfig,
 }
 
 /// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
@@ -371,6 +374,26 @@ fn target_prefix(target: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Configuration and secret files are small; a larger one (or `/dev/zero`) is a mistake, not
+/// something to read until memory runs out.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
+pub fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Parses a humantime duration ("15s", "1m30s", "500ms"), refusing zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -407,11 +430,10 @@ impl Cli {
         };
         match path {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadFile {
-                        path: path.clone(),
-                        source,
-                    })?;
+                let text = read_small_file(&path).map_err(|source| ConfigError::ReadFile {
+                    path: path.clone(),
+                    source,
+                })?;
                 build(self, env, Some((&path, &text)))
             }
             None => build(self, env, None),
@@ -666,6 +688,10 @@ fn build(
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
         scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
+        web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
+            (Some(w), Some(ctx)) => web::validate(w, ctx)?,
+            _ => crate::web::WebConfig::default(),
+        },
     })
 }
 
@@ -738,7 +764,7 @@ fn scrape_config(
             }
             (Some(f), None) => {
                 let path = f.get_ref();
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = read_small_file(path).map_err(|e| {
                     err(
                         &|| ctx.origin(f),
                         "password_file",
@@ -878,7 +904,7 @@ fn file_target(
     }
     if let Some(pf) = &t.password_file {
         let path = pf.get_ref();
-        let content = std::fs::read_to_string(path).map_err(|e| {
+        let content = read_small_file(path).map_err(|e| {
             err(
                 ctx.origin(pf),
                 "password_file",

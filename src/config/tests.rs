@@ -237,6 +237,10 @@ fn example_config_loads() {
         "cache",
         "labels",
         "config_command",
+        "tls_cert_file",
+        "tls_key_file",
+        "tls_client_ca_file",
+        "basic_auth_users",
     ] {
         assert!(
             text.lines().any(|l| l
@@ -1027,4 +1031,26 @@ fn no_error_shows_secrets() {
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(SECRET), "{shown}");
     }
+}
+
+#[test]
+fn web_users_load_and_stay_out_of_debug() {
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let c = load_str(&format!(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = {{ prom = \"{hash}\" }}\n"
+    ))
+    .unwrap();
+    assert_eq!(c.web.basic_auth_users.get("prom"), Some(&hash));
+    assert_eq!(c.web.tls, None);
+    let debug = format!("{c:?}");
+    assert!(debug.contains("prom") && !debug.contains(&hash), "{debug}");
+    let err = refused(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = { prom = \"plaintext-password\" }\n",
+        &[
+            "test.toml, line 5",
+            "`web.basic_auth_users`",
+            "not a bcrypt hash",
+        ],
+    );
+    assert!(!err.contains("plaintext-password"), "{err}");
 }
