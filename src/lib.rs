@@ -2,8 +2,10 @@
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
 pub mod check;
+pub mod cluster;
 pub mod config;
 pub mod derive;
+pub mod discovery;
 pub mod http;
 pub mod info;
 pub mod metrics;
