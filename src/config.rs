@@ -416,6 +416,26 @@ fn target_prefix(target: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Configuration and secret files are small; a larger one (or `/dev/zero`) is a mistake, not
+/// something to read until memory runs out.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
+pub fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Parses a humantime duration ("15s", "1m30s", "500ms"), refusing zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -452,11 +472,10 @@ impl Cli {
         };
         match path {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadFile {
-                        path: path.clone(),
-                        source,
-                    })?;
+                let text = read_small_file(&path).map_err(|source| ConfigError::ReadFile {
+                    path: path.clone(),
+                    source,
+                })?;
                 build(self, env, Some((&path, &text)))
             }
             None => build(self, env, None),
@@ -783,7 +802,7 @@ fn scrape_config(
             }
             (Some(f), None) => {
                 let path = f.get_ref();
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = read_small_file(path).map_err(|e| {
                     err(
                         &|| ctx.origin(f),
                         "password_file",
@@ -924,7 +943,7 @@ fn file_target(
     }
     if let Some(pf) = &t.password_file {
         let path = pf.get_ref();
-        let content = std::fs::read_to_string(path).map_err(|e| {
+        let content = read_small_file(path).map_err(|e| {
             err(
                 ctx.origin(pf),
                 "password_file",

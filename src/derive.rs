@@ -280,7 +280,8 @@ impl History {
             .map(|pair| {
                 let d = |i: usize| Some(pair[1].total[i]? - pair[0].total[i]?);
                 let (h, m) = (d(HITS)?, d(MISSES)?);
-                (h + m > 0).then(|| (h as f64 / (h + m) as f64) as f32)
+                let l = h.saturating_add(m);
+                (l > 0).then(|| (h as f64 / l as f64) as f32)
             })
             .collect();
         if out.len() > TREND_POINTS {
@@ -300,7 +301,7 @@ impl History {
         }
         let delta = |i: usize| Some(now.total[i]? - base.total[i]?);
         let (hits, misses) = (delta(HITS), delta(MISSES));
-        let lookups = hits.zip(misses).map(|(h, m)| h + m);
+        let lookups = hits.zip(misses).map(|(h, m)| h.saturating_add(m));
         Some(WindowStats {
             window: w,
             covered,

@@ -121,7 +121,7 @@ fn timeout_error(what: &str, after: Duration) -> PollError {
     }
 }
 
-/// Delay before reconnect attempt number `failures` (1-based): 0.5 s doubling, capped at the
+/// Delay after failed connection attempt number `failures` (1-based): 0.5 s doubling, capped at the
 /// larger of 30 s and the poll interval.
 pub fn backoff(failures: u32, interval: Duration) -> Duration {
     let cap = interval.max(Duration::from_secs(30));
@@ -138,7 +138,7 @@ pub fn start_offset(name: &str, interval: Duration) -> Duration {
 }
 
 /// The text of an INFO reply, or a protocol error.
-fn reply_text(v: Value) -> Result<String, PollError> {
+pub fn reply_text(v: Value) -> Result<String, PollError> {
     match v {
         Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
         Value::VerbatimString { text, .. } => Ok(text),
@@ -160,7 +160,7 @@ fn short(v: &Value) -> String {
 }
 
 /// `CONFIG GET maxmemory*` as (name, value) pairs.
-fn config_pairs(v: Value) -> Vec<(String, String)> {
+pub fn config_pairs(v: Value) -> Vec<(String, String)> {
     let text = |v: &Value| match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
         Value::SimpleString(s) => Some(s.clone()),
@@ -200,8 +200,14 @@ struct Poller {
     client: Option<Client>,
     factory: crate::tls::ClientFactory,
     conn: Option<MultiplexedConnection>,
-    /// Consecutive failed polls (drives the reconnect backoff).
+    /// Consecutive failed polls.
     failures: u32,
+    /// Consecutive failed connection attempts and dropped connections (drives the reconnect
+    /// backoff; polls skipped while backing off do not count).
+    attempts: u32,
+    /// The kind of the error that started the current backoff: polls skipped while backing off
+    /// are counted under it (a hung server keeps reporting `timeout`, not `connect`).
+    backoff_kind: ErrorKind,
     next_connect: Instant,
     info_mode: InfoMode,
     /// CONFIG was refused (renamed, blocked by ACL or a managed service): never sent again.
@@ -246,6 +252,8 @@ async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, orig
         client: None,
         conn: None,
         failures: 0,
+        attempts: 0,
+        backoff_kind: ErrorKind::Connect,
         next_connect: Instant::now(),
         info_mode: InfoMode::Sections,
         config_refused: settings.config_command.is_none(),
@@ -308,14 +316,19 @@ impl Poller {
     async fn fetch(&mut self) -> Result<Sample, PollError> {
         let result = self.fetch_inner().await;
         match &result {
-            Ok(_) => self.failures = 0,
+            Ok(_) => {
+                self.failures = 0;
+                self.attempts = 0;
+            }
             Err(e) => {
                 self.failures += 1;
                 if e.reconnect && self.conn.take().is_some() {
                     // A peer that accepts but then hangs or talks garbage gets the same backoff
                     // as one that refuses connections.
+                    self.attempts += 1;
+                    self.backoff_kind = e.kind;
                     self.next_connect =
-                        Instant::now() + backoff(self.failures, self.settings.interval);
+                        Instant::now() + backoff(self.attempts, self.settings.interval);
                     if self.failures == 1 {
                         info!(target_name = %self.settings.name, error = %e, "Reconnecting.");
                     } else {
@@ -447,7 +460,7 @@ impl Poller {
         let now = Instant::now();
         if now < self.next_connect {
             return Err(PollError {
-                kind: ErrorKind::Connect,
+                kind: self.backoff_kind,
                 message: format!(
                     "backing off, next connect attempt in {}",
                     humantime::format_duration(Duration::from_millis(
@@ -480,13 +493,13 @@ impl Poller {
                 Ok(c)
             }
             Err(mut e) => {
-                // `failures` counts this attempt once `fetch` sees the error.
-                self.next_connect =
-                    Instant::now() + backoff(self.failures + 1, self.settings.interval);
+                self.attempts += 1;
+                self.next_connect = Instant::now() + backoff(self.attempts, self.settings.interval);
                 if e.kind == ErrorKind::Command {
                     // An error reply during the handshake is about credentials or permissions.
                     e.kind = ErrorKind::Auth;
                 }
+                self.backoff_kind = e.kind;
                 e.reconnect = false;
                 Err(e)
             }

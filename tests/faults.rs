@@ -201,6 +201,17 @@ fn invalid_config_is_refused_with_key_and_line() {
         err.contains("poll_intervall") && err.contains("line 5"),
         "{err}"
     );
+    // An endless file is refused instead of read until memory runs out.
+    let out = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"))
+        .args(["--check-config", "--config", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than"),
+        "{err}"
+    );
     let ok = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"))
         .args([
             "--check-config",
