@@ -8,6 +8,9 @@
 //! found is published with [`Shared::set_group`] for `/metrics` (`redis_cluster_*`) and the
 //! http_sd endpoints (`/sd/cluster`, `/sd/sentinel`).
 //!
+//! Sentinel: `SENTINEL GET-MASTER-ADDR-BY-NAME` and `SENTINEL REPLICAS` every poll interval,
+//! so a failover is followed within one interval.
+//!
 //! Cluster: `CLUSTER INFO` every poll interval on one node; the topology (`CLUSTER SHARDS`,
 //! `CLUSTER NODES` on servers before 7.0 or where SHARDS is refused) every
 //! [`REFRESH_POLLS`] polls, and at once when a node's poller reports it down or with another
@@ -193,14 +196,16 @@ pub async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
     let mut ticker = tokio::time::interval(members.group.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut state = ClusterState::default();
+    let mut sentinel_conn: Option<(usize, MultiplexedConnection)> = None;
     let mut was_up: Option<bool> = None;
     loop {
         ticker.tick().await;
         let result = match &discovery {
             Discovery::Cluster { seeds } => cluster_step(&mut members, &mut state, seeds).await,
-            Discovery::Sentinel { .. } => {
-                Err("Sentinel discovery is not available yet".to_string())
-            }
+            Discovery::Sentinel {
+                sentinels,
+                master_name,
+            } => sentinel_step(&mut members, &mut sentinel_conn, sentinels, master_name).await,
         };
         let name = &members.group.name;
         match &result {
@@ -340,6 +345,98 @@ async fn cluster_step(
     let changes = members.apply(nodes);
     log_changes(&members.group.name, changes);
     Ok(())
+}
+
+/// One discovery tick of a Sentinel group: the current master and its replicas from the first
+/// sentinel that answers (the one that answered last time first).
+async fn sentinel_step(
+    members: &mut Members,
+    kept: &mut Option<(usize, MultiplexedConnection)>,
+    sentinels: &[String],
+    master_name: &str,
+) -> Result<(), String> {
+    let timeout = members.group.timeout;
+    let start = kept.as_ref().map_or(0, |(i, _)| *i);
+    let mut last_error = String::from("no sentinel");
+    for i in (0..sentinels.len()).map(|k| (start + k) % sentinels.len()) {
+        let redacted = crate::config::redact_url(&sentinels[i]);
+        let mut conn = match kept.take() {
+            Some((j, c)) if j == i => c,
+            _ => {
+                let Ok(info) =
+                    redis::IntoConnectionInfo::into_connection_info(sentinels[i].as_str())
+                else {
+                    continue;
+                };
+                let t = TargetConfig {
+                    connection: info,
+                    ..members.group.clone()
+                };
+                match connect(&t).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last_error = format!("{redacted}: {e}");
+                        continue;
+                    }
+                }
+            }
+        };
+        let master = match query(
+            &mut conn,
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name],
+            timeout,
+        )
+        .await
+        .and_then(|v| crate::sentinel::parse_master_addr(&v))
+        {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                last_error = format!("{redacted}: the sentinel does not monitor {master_name:?}");
+                continue;
+            }
+            Err(e) => {
+                last_error = format!("{redacted}: {e}");
+                continue;
+            }
+        };
+        let replicas =
+            match query(&mut conn, &["SENTINEL", "REPLICAS", master_name], timeout).await {
+                // Sentinels before Redis 5 know only SLAVES.
+                Err(e) if e.starts_with("refused:") => {
+                    query(&mut conn, &["SENTINEL", "SLAVES", master_name], timeout).await
+                }
+                r => r,
+            }
+            .and_then(|v| crate::sentinel::parse_replicas(&v));
+        let replicas = match replicas {
+            Ok(r) => r,
+            Err(e) => {
+                last_error = format!("{redacted}: {e}");
+                continue;
+            }
+        };
+        *kept = Some((i, conn));
+        let mut nodes = vec![(master.0, master.1, "master")];
+        nodes.extend(replicas.into_iter().map(|(h, p)| (h, p, "replica")));
+        let nodes = nodes
+            .into_iter()
+            .map(|(h, p, role)| {
+                let name = member_target(&members.group, &h, p).name;
+                let node = GroupNode {
+                    target: String::new(),
+                    addr: name[members.group.name.len() + 1..].to_string(),
+                    node_id: String::new(),
+                    role: role.to_string(),
+                    shard: String::new(),
+                };
+                (h, p, node)
+            })
+            .collect();
+        let changes = members.apply(nodes);
+        log_changes(&members.group.name, changes);
+        return Ok(());
+    }
+    Err(last_error)
 }
 
 /// The cluster's nodes from CLUSTER SHARDS, or CLUSTER NODES where SHARDS is refused.

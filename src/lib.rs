@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod poller;
 pub mod sampler;
 pub mod scrape;
+pub mod sentinel;
 pub mod state;
 pub mod status;
 pub mod supervisor;
