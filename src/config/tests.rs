@@ -237,6 +237,10 @@ fn example_config_loads() {
         "cache",
         "labels",
         "config_command",
+        "cluster",
+        "seeds",
+        "sentinel",
+        "master_name",
     ] {
         assert!(
             text.lines().any(|l| l
