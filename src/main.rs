@@ -15,6 +15,7 @@ use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_r
 use redis_cache_exporter::scrape::{self, Scraper};
 use redis_cache_exporter::state::Shared;
 use redis_cache_exporter::supervisor::Supervisor;
+use redis_cache_exporter::web::{self, BasicAuth, TlsReloader};
 
 /// How long in-flight HTTP responses get after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -83,24 +84,48 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let scraper = Scraper::start(&config, origin);
     shared.set_reload(true, unix_now());
 
+    let tls = match &config.web.tls {
+        Some(files) => Some(std::sync::Arc::new(
+            TlsReloader::new(files.clone()).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
+    let auth = BasicAuth::new(&config.web.basic_auth_users);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     info!(
         listen = %config.listen,
         targets = config.targets.len(),
+        scheme = if tls.is_some() { "https" } else { "http" },
+        basic_auth = auth.enabled(),
         version = env!("CARGO_PKG_VERSION"),
         "Serving /metrics."
     );
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
     let router = app(ExporterCollector::new(shared.clone(), origin))
         .merge(reload_routes(reload_tx))
-        .merge(scrape::routes(scraper.clone()));
+        .merge(scrape::routes(scraper.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            web::require_basic_auth,
+        ));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
+    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
+        Some(tls) => Box::pin(web::serve_tls(listener, router, tls.clone(), stop_rx)),
+        None => Box::pin(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                })
+                .into_future(),
+        ),
+    };
+    let mut server = server;
+    let listener_security = ListenerSecurity {
+        tls: tls.clone(),
+        auth,
+    };
     let mut hangup = hangup_signal();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -118,11 +143,36 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
                 return Ok(());
             }
             Some(()) = hangup.recv() => {
-                let _ = reload(&cli, config.listen, &mut supervisor, &shared, &scraper).await;
+                let _ = reload(&cli, &config, &listener_security, &mut supervisor, &shared, &scraper).await;
             }
             Some(reply) = reload_rx.recv() => {
-                let result = reload(&cli, config.listen, &mut supervisor, &shared, &scraper).await;
+                let result = reload(&cli, &config, &listener_security, &mut supervisor, &shared, &scraper).await;
                 let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// What the listener's `[web]` settings became at start: a reload may change the users and the
+/// certificate files, but not switch HTTPS on or off.
+struct ListenerSecurity {
+    tls: Option<std::sync::Arc<TlsReloader>>,
+    auth: BasicAuth,
+}
+
+impl ListenerSecurity {
+    /// Applies the `[web]` table of a reloaded configuration.
+    fn apply(&self, new: &Config) {
+        self.auth.set_users(&new.web.basic_auth_users);
+        match (&self.tls, &new.web.tls) {
+            (Some(tls), Some(files)) => {
+                if let Err(e) = tls.set_files(files.clone()) {
+                    warn!(error = %e, "New listener certificate files cannot be used; the previous ones keep serving.");
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                warn!("HTTPS cannot be switched on or off on reload; restart to apply it.");
             }
         }
     }
@@ -131,16 +181,19 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
 /// Re-reads the configuration and applies it by difference; on error the old one keeps running.
 async fn reload(
     cli: &Cli,
-    listen: SocketAddr,
+    running: &Config,
+    security: &ListenerSecurity,
     supervisor: &mut Supervisor,
     shared: &Shared,
     scraper: &Scraper,
 ) -> Result<String, String> {
+    let listen: SocketAddr = running.listen;
     match cli.load() {
         Ok(new) => {
             if new.listen != listen {
                 warn!(listen = %listen, requested = %new.listen, "The listen address cannot change on reload; restart to apply it.");
             }
+            security.apply(&new);
             let changes = supervisor.apply(&new).await;
             scraper.apply(&new);
             shared.set_reload(true, unix_now());

@@ -19,6 +19,17 @@ pub(super) struct RawFile {
     pub log_level: Option<Spanned<String>>,
     pub targets: Option<Spanned<Vec<RawTarget>>>,
     pub scrape: Option<RawScrape>,
+    pub web: Option<RawWeb>,
+}
+
+/// The `[web]` table: HTTPS and basic auth on our own listener. Its `Debug` is never printed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    pub tls_cert_file: Option<Spanned<PathBuf>>,
+    pub tls_key_file: Option<Spanned<PathBuf>>,
+    pub tls_client_ca_file: Option<Spanned<PathBuf>>,
+    pub basic_auth_users: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// The `[scrape]` table: the multi-target endpoint `/scrape?target=URL`.

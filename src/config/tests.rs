@@ -241,6 +241,10 @@ fn example_config_loads() {
         "seeds",
         "sentinel",
         "master_name",
+        "tls_cert_file",
+        "tls_key_file",
+        "tls_client_ca_file",
+        "basic_auth_users",
     ] {
         assert!(
             text.lines().any(|l| l
@@ -1095,4 +1099,26 @@ fn discovery_keys_refused_where_they_make_no_sense() {
         "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nmaster_name = \"m\"\n",
         &["`master_name`", "sentinel"],
     );
+}
+
+#[test]
+fn web_users_load_and_stay_out_of_debug() {
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let c = load_str(&format!(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = {{ prom = \"{hash}\" }}\n"
+    ))
+    .unwrap();
+    assert_eq!(c.web.basic_auth_users.get("prom"), Some(&hash));
+    assert_eq!(c.web.tls, None);
+    let debug = format!("{c:?}");
+    assert!(debug.contains("prom") && !debug.contains(&hash), "{debug}");
+    let err = refused(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = { prom = \"plaintext-password\" }\n",
+        &[
+            "test.toml, line 5",
+            "`web.basic_auth_users`",
+            "not a bcrypt hash",
+        ],
+    );
+    assert!(!err.contains("plaintext-password"), "{err}");
 }
