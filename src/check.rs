@@ -628,7 +628,8 @@ fn json_num(v: f64) -> String {
     }
 }
 
-fn json_str(v: &str) -> String {
+/// `v` as a JSON string literal.
+pub(crate) fn json_str(v: &str) -> String {
     let mut s = String::with_capacity(v.len() + 2);
     s.push('"');
     for c in v.chars() {

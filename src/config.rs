@@ -254,6 +254,51 @@ pub struct TargetConfig {
     pub tls: Option<crate::tls::TlsFiles>,
     /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
     pub sampler: Option<crate::sampler::SamplerConfig>,
+    /// For Redis Cluster and Sentinel entries: how the instances are found. `connection` is
+    /// then the template each discovered instance's connection is made from (its address
+    /// replaced; credentials and TLS kept).
+    pub discovery: Option<Discovery>,
+}
+
+/// How the instances of a Cluster or Sentinel entry are found.
+#[derive(Clone, PartialEq)]
+pub enum Discovery {
+    /// `cluster = true`: the seed nodes' addresses (`url` first, then `seeds`).
+    Cluster {
+        /// `(host, port)` of each seed.
+        seeds: Vec<(String, u16)>,
+    },
+    /// `sentinel = [URLs]` and `master_name`.
+    Sentinel {
+        /// The sentinels' URLs as configured (they may carry the sentinels' own password).
+        sentinels: Vec<String>,
+        /// The name the sentinels monitor the master under.
+        master_name: String,
+    },
+}
+
+impl fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Discovery::Cluster { seeds } => {
+                f.debug_struct("Cluster").field("seeds", seeds).finish()
+            }
+            Discovery::Sentinel {
+                sentinels,
+                master_name,
+            } => f
+                .debug_struct("Sentinel")
+                .field(
+                    "sentinels",
+                    &sentinels
+                        .iter()
+                        .map(|u| redis_url::redact(u))
+                        .collect::<Vec<_>>(),
+                )
+                .field("master_name", master_name)
+                .finish(),
+        }
+    }
 }
 
 impl TargetConfig {
@@ -827,6 +872,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         connection: parsed.info,
         tls: None,
         sampler: None,
+        discovery: None,
     })
 }
 
@@ -849,8 +895,8 @@ fn file_target(
     let tn = Some(name.as_str());
     let err = |s: Origin, key: &str, m: String| invalid(s, tn, key, m);
 
-    let parsed =
-        redis_url::parse(t.url.get_ref()).map_err(|m| err(ctx.origin(&t.url), "url", m))?;
+    let (url, discovery) = discovery(t, ctx, tn)?;
+    let parsed = redis_url::parse(url.get_ref()).map_err(|m| err(ctx.origin(&url), "url", m))?;
     let mut settings = parsed.info.redis_settings().clone();
 
     if let Some(user) = &t.username {
@@ -886,7 +932,7 @@ fn file_target(
         let origin = match (&t.password_file, &t.password_env) {
             (_, Some(e)) => ctx.origin(e),
             (Some(f), None) => ctx.origin(f),
-            (None, None) => ctx.origin(&t.url),
+            (None, None) => ctx.origin(&url),
         };
         let key = if t.password_env.is_some() {
             "password_env"
@@ -1030,7 +1076,7 @@ fn file_target(
 
     Ok(TargetConfig {
         name,
-        url: t.url.get_ref().clone(),
+        url: url.get_ref().clone(),
         poll_interval: poll_interval.value,
         timeout,
         labels,
@@ -1039,7 +1085,122 @@ fn file_target(
         tls,
         connection: parsed.info.set_redis_settings(settings),
         sampler,
+        discovery,
     })
+}
+
+/// The `cluster`, `seeds`, `sentinel` and `master_name` keys of an entry: its discovery, and the
+/// URL its connection template is parsed from (`url`, else the first seed, else the first
+/// sentinel without its credentials).
+fn discovery(
+    t: &RawTarget,
+    ctx: &FileCtx,
+    tn: Option<&str>,
+) -> Result<(Spanned<String>, Option<Discovery>), ConfigError> {
+    let err = |s: Origin, key: &str, m: &str| invalid(s, tn, key, m);
+    let cluster = t.cluster.as_ref().is_some_and(|c| *c.get_ref());
+    if let (Some(s), false) = (&t.seeds, cluster) {
+        return Err(err(
+            ctx.origin(s),
+            "seeds",
+            "seeds are for Redis Cluster entries: add `cluster = true`",
+        ));
+    }
+    if let (Some(m), None) = (&t.master_name, &t.sentinel) {
+        return Err(err(
+            ctx.origin(m),
+            "master_name",
+            "master_name needs `sentinel = [\"redis://sentinel:26379\"]`",
+        ));
+    }
+    if let (Some(s), true) = (&t.sentinel, cluster) {
+        return Err(err(
+            ctx.origin(s),
+            "sentinel",
+            "an entry is either a Redis Cluster (`cluster = true`) or Sentinel-managed, not both",
+        ));
+    }
+    let host_port = |u: &Spanned<String>, key: &str| -> Result<(String, u16), ConfigError> {
+        let parsed = redis_url::parse(u.get_ref()).map_err(|m| err(ctx.origin(u), key, &m))?;
+        match parsed.info.addr() {
+            redis::ConnectionAddr::Tcp(h, p)
+            | redis::ConnectionAddr::TcpTls {
+                host: h, port: p, ..
+            } => Ok((h.clone(), *p)),
+            _ => Err(err(
+                ctx.origin(u),
+                key,
+                "discovery needs a TCP address (redis:// or rediss://), not a unix socket",
+            )),
+        }
+    };
+    if cluster {
+        let mut urls: Vec<(&Spanned<String>, &str)> = Vec::new();
+        if let Some(u) = &t.url {
+            urls.push((u, "url"));
+        }
+        for s in t.seeds.iter().flat_map(|s| s.get_ref()) {
+            urls.push((s, "seeds"));
+        }
+        let Some((first, _)) = urls.first() else {
+            return Err(err(
+                ctx.origin(&t.name),
+                "url",
+                "a Redis Cluster entry needs a seed: `url` or `seeds = [...]`",
+            ));
+        };
+        let first = (*first).clone();
+        let seeds = urls
+            .into_iter()
+            .map(|(u, key)| host_port(u, key))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((first, Some(Discovery::Cluster { seeds })));
+    }
+    if let Some(list) = &t.sentinel {
+        let Some(master_name) = &t.master_name else {
+            return Err(err(
+                ctx.origin(list),
+                "master_name",
+                "a Sentinel entry needs `master_name` (the name in `sentinel monitor <name> ...`)",
+            ));
+        };
+        if master_name.get_ref().is_empty() {
+            return Err(err(ctx.origin(master_name), "master_name", "is empty"));
+        }
+        let Some(first) = list.get_ref().first() else {
+            return Err(err(ctx.origin(list), "sentinel", "no sentinel URL given"));
+        };
+        for u in list.get_ref() {
+            host_port(u, "sentinel")?;
+        }
+        let template = match &t.url {
+            Some(u) => u.clone(),
+            None => {
+                // The data nodes get the entry's credentials, not the sentinel's.
+                let mut u = url::Url::parse(first.get_ref())
+                    .map_err(|e| err(ctx.origin(first), "sentinel", &e.to_string()))?;
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_path("");
+                Spanned::new(first.span(), u.to_string())
+            }
+        };
+        return Ok((
+            template,
+            Some(Discovery::Sentinel {
+                sentinels: list.get_ref().iter().map(|u| u.get_ref().clone()).collect(),
+                master_name: master_name.get_ref().clone(),
+            }),
+        ));
+    }
+    match &t.url {
+        Some(u) => Ok((u.clone(), None)),
+        None => Err(err(
+            ctx.origin(&t.name),
+            "url",
+            "missing: every target needs `url` (or `cluster = true` with `seeds`, or `sentinel` with `master_name`)",
+        )),
+    }
 }
 
 /// The `tls_*` keys of a target: only for `rediss://`, certificate and key together, files

@@ -14,7 +14,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 
 use crate::derive::{Derived, MissCause, Window};
 use crate::info::Sample;
-use crate::state::{ErrorKind, Globals, Rendered, Snapshot};
+use crate::state::{ErrorKind, Globals, GroupStatus, Rendered, Snapshot};
 
 /// Counter or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,26 @@ pub enum Emit {
     PerTarget(fn(&View, &mut Out)),
     /// Once per exporter (build info, reload status); no `target` label.
     Global(fn(&Globals, &mut Out)),
+    /// Once per Cluster or Sentinel entry; the metric's own labels start with `target`, and the
+    /// entry's static labels follow them.
+    PerGroup(fn(&GroupStatus, &mut Out)),
+}
+
+macro_rules! cluster {
+    ($name:literal, $help:literal, $field:ident) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::Gauge,
+            group: Group::Raw,
+            help: $help,
+            labels: &["target"],
+            emit: Emit::PerGroup(|g, out| {
+                if let Some(h) = &g.health {
+                    out(&[&g.meta.name], h.$field as f64)
+                }
+            }),
+        }
+    };
 }
 
 macro_rules! raw {
@@ -684,6 +704,73 @@ pub static TABLE: &[MetricDef] = &[
         }),
     },
     MetricDef {
+        name: "redis_cluster_state",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Redis Cluster entries: 1 if CLUSTER INFO cluster_state is ok, 0 if fail (asked of one node each poll interval; target is the entry's name).",
+        labels: &["target"],
+        emit: Emit::PerGroup(|g, out| {
+            if let Some(h) = &g.health {
+                out(&[&g.meta.name], bool_value(h.state_ok))
+            }
+        }),
+    },
+    cluster!(
+        "redis_cluster_slots_assigned",
+        "Slots assigned to a node (CLUSTER INFO cluster_slots_assigned; 16384 when all are).",
+        slots_assigned
+    ),
+    cluster!(
+        "redis_cluster_slots_ok",
+        "Slots served by a node not in PFAIL or FAIL state (CLUSTER INFO cluster_slots_ok).",
+        slots_ok
+    ),
+    cluster!(
+        "redis_cluster_slots_pfail",
+        "Slots served by a node one node sees as failing (CLUSTER INFO cluster_slots_pfail).",
+        slots_pfail
+    ),
+    cluster!(
+        "redis_cluster_slots_fail",
+        "Slots served by a node the cluster agrees has failed (CLUSTER INFO cluster_slots_fail).",
+        slots_fail
+    ),
+    cluster!(
+        "redis_cluster_known_nodes",
+        "Nodes the cluster knows, handshaking ones included (CLUSTER INFO cluster_known_nodes).",
+        known_nodes
+    ),
+    cluster!(
+        "redis_cluster_size",
+        "Master nodes serving at least one slot (CLUSTER INFO cluster_size).",
+        size
+    ),
+    MetricDef {
+        name: "redis_cluster_node_info",
+        kind: Kind::Gauge,
+        group: Group::Raw,
+        help: "Always 1; one series per discovered node: its target, the Cluster entry, node id, role (master|replica) and shard (the node id of the shard's master), from CLUSTER SHARDS or CLUSTER NODES.",
+        labels: &["target", "cluster", "node_id", "role", "shard"],
+        emit: Emit::PerGroup(|g, out| {
+            if g.kind == crate::state::GroupKind::Cluster {
+                for n in &g.nodes {
+                    out(
+                        &[&n.target, &g.meta.name, &n.node_id, &n.role, &n.shard],
+                        1.0,
+                    )
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_discovery_up",
+        kind: Kind::Gauge,
+        group: Group::Exporter,
+        help: "Cluster and Sentinel entries: 1 if the last discovery (CLUSTER INFO and topology, or the sentinels' answer) succeeded, else 0; kind is cluster|sentinel. Its instances are the targets `<target>/<host:port>`.",
+        labels: &["target", "kind"],
+        emit: Emit::PerGroup(|g, out| out(&[&g.meta.name, g.kind.label()], bool_value(g.up))),
+    },
+    MetricDef {
         name: "redis_exporter_build_info",
         kind: Kind::Gauge,
         group: Group::Exporter,
@@ -772,6 +859,22 @@ pub fn families(snaps: &[Snapshot], globals: &Globals, now: Duration) -> Vec<Met
                     .collect();
                 metrics.push(metric(def.kind, labels, value));
             }),
+            Emit::PerGroup(emit) => {
+                for g in globals.groups.values() {
+                    emit(g, &mut |values: &[&str], value: f64| {
+                        let mut labels: Vec<LabelPair> = def
+                            .labels
+                            .iter()
+                            .zip(values)
+                            .map(|(n, v)| pair(n, v))
+                            .collect();
+                        for (n, val) in &g.meta.labels {
+                            labels.push(pair(n, val));
+                        }
+                        metrics.push(metric(def.kind, labels, value));
+                    });
+                }
+            }
         }
         if metrics.is_empty() {
             continue;
@@ -899,6 +1002,28 @@ fn push_header(out: &mut String, def: &MetricDef) {
     });
 }
 
+/// Appends the series of a per-group family (rendered on every scrape: a handful of groups).
+fn push_groups(
+    out: &mut String,
+    def: &MetricDef,
+    globals: &Globals,
+    emit: fn(&GroupStatus, &mut Out),
+) {
+    for g in globals.groups.values() {
+        let mut tail = String::new();
+        for (n, v) in &g.meta.labels {
+            tail.push(',');
+            tail.push_str(n);
+            tail.push_str("=\"");
+            push_escaped(&mut tail, v, true);
+            tail.push('"');
+        }
+        emit(g, &mut |values: &[&str], value: f64| {
+            push_sample(out, def.name, "", def.labels, values, &tail, value)
+        });
+    }
+}
+
 /// Renders every per-target family of one target, in table order.
 fn render_target(view: &View) -> Rendered {
     let (head, tail) = head_tail(view.snap);
@@ -956,6 +1081,7 @@ pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &m
             Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
                 push_sample(out, def.name, "", def.labels, values, "", value)
             }),
+            Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
         }
         // A family without series is left out, as `families` does.
         if out.len() == header {
@@ -999,6 +1125,7 @@ pub fn render_text_uncached(
             Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
                 push_sample(out, def.name, "", def.labels, values, "", value)
             }),
+            Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
         }
         if out.len() == header {
             out.truncate(start);
@@ -1232,10 +1359,40 @@ mod tests {
             Duration::from_secs(99),
             1.7e9,
         );
+        shared.set_group(crate::state::GroupStatus {
+            meta: Arc::new(TargetMeta {
+                name: "cl\"x".into(),
+                labels: [("team".to_string(), "q\\z".to_string())].into(),
+                cache: true,
+                stale_after: Duration::from_secs(45),
+            }),
+            kind: crate::state::GroupKind::Cluster,
+            up: true,
+            nodes: vec![crate::state::GroupNode {
+                target: "cl\"x/127.0.0.1:7000".into(),
+                addr: "127.0.0.1:7000".into(),
+                node_id: "abc".into(),
+                role: "master".into(),
+                shard: "abc".into(),
+            }],
+            health: Some(crate::cluster::Health {
+                state_ok: true,
+                slots_assigned: 16384,
+                ..Default::default()
+            }),
+        });
         let now = Duration::from_secs(101);
         let text = rendered(&shared, now);
         assert_eq!(text, encoded(&shared, now));
         assert_eq!(text, uncached(&shared, now));
+        assert!(text.contains(
+            "redis_cluster_node_info{target=\"cl\\\"x/127.0.0.1:7000\",cluster=\"cl\\\"x\",node_id=\"abc\",role=\"master\",shard=\"abc\",team=\"q\\\\z\"} 1\n"
+        ), "{text}");
+        assert!(
+            text.contains(
+                "redis_cluster_slots_assigned{target=\"cl\\\"x\",team=\"q\\\\z\"} 16384\n"
+            )
+        );
         assert!(text.contains("target=\"a \\\"quoted\\\" \\\\ name\\nwith newline\""));
         assert!(text.contains("redis_exporter_build_info{version=\""));
         assert!(text.contains("\nredis_exporter_config_last_reload_successful 1\n"));

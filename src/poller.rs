@@ -245,7 +245,7 @@ async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, orig
             .set_skip_set_lib_name(),
     );
     let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
-    let client = factory.client();
+    let client = factory.connector();
     let mut p = Poller {
         factory,
         history: History::new(settings.interval / 2),
@@ -447,7 +447,7 @@ impl Poller {
             info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
             self.client = self
                 .factory
-                .client()
+                .connector()
                 .inspect_err(|e| warn!(target_name = %self.settings.name, error = %e, "TLS files not usable."))
                 .ok();
         }

@@ -133,12 +133,59 @@ pub struct Shared {
     globals: Arc<RwLock<Globals>>,
 }
 
-/// Exporter-wide state: the configuration reload status.
+/// Exporter-wide state: the configuration reload status, and what the discovery of each
+/// Cluster and Sentinel entry found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Globals {
     pub reload_successful: bool,
     /// Unix time of the last successful configuration load, seconds.
     pub reload_success_unix: f64,
+    /// Cluster and Sentinel entries by name.
+    pub groups: BTreeMap<String, Arc<GroupStatus>>,
+}
+
+/// How a group's instances are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    Cluster,
+    Sentinel,
+}
+
+impl GroupKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            GroupKind::Cluster => "cluster",
+            GroupKind::Sentinel => "sentinel",
+        }
+    }
+}
+
+/// One instance a group's discovery found (it is polled as target `name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNode {
+    /// The node's target name, `<entry>/<host:port>`.
+    pub target: String,
+    /// `host:port`.
+    pub addr: String,
+    /// Cluster node id (empty for Sentinel groups).
+    pub node_id: String,
+    /// `master` | `replica`, as the cluster or the sentinels see it.
+    pub role: String,
+    /// Cluster: node id of the shard's master (empty for Sentinel groups).
+    pub shard: String,
+}
+
+/// The latest discovery of a Cluster or Sentinel entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupStatus {
+    /// The entry's name and static labels.
+    pub meta: Arc<TargetMeta>,
+    pub kind: GroupKind,
+    /// Whether the last discovery attempt got an answer.
+    pub up: bool,
+    pub nodes: Vec<GroupNode>,
+    /// `CLUSTER INFO` of one node at the last attempt (Cluster entries).
+    pub health: Option<crate::cluster::Health>,
 }
 
 impl Shared {
@@ -203,6 +250,23 @@ impl Shared {
         }
     }
 
+    /// Replaces a group's discovery status.
+    pub fn set_group(&self, status: GroupStatus) {
+        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        g.groups.insert(status.meta.name.clone(), Arc::new(status));
+    }
+
+    /// Forgets a group (its entry was removed or restarted).
+    pub fn remove_group(&self, name: &str) {
+        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        g.groups.remove(name);
+    }
+
+    /// A copy of one snapshot.
+    pub fn snapshot(&self, name: &str) -> Option<Snapshot> {
+        self.read().get(name).cloned()
+    }
+
     pub fn globals(&self) -> Globals {
         self.globals
             .read()
@@ -213,11 +277,6 @@ impl Shared {
     /// A copy of every snapshot, taken under the lock and rendered outside it.
     pub fn snapshots(&self) -> Vec<Snapshot> {
         self.read().values().cloned().collect()
-    }
-
-    /// A copy of one target's snapshot.
-    pub fn snapshot(&self, name: &str) -> Option<Snapshot> {
-        self.read().get(name).cloned()
     }
 
     pub fn names(&self) -> Vec<String> {

@@ -33,6 +33,7 @@ struct Fingerprint {
     config_command: Option<String>,
     tls: Option<crate::tls::TlsFiles>,
     sampler: Option<SamplerConfig>,
+    discovery: Option<crate::config::Discovery>,
 }
 
 fn fingerprint(t: &TargetConfig) -> Fingerprint {
@@ -53,6 +54,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         config_command: t.config_command.clone(),
         tls: t.tls.clone(),
         sampler: t.sampler.clone(),
+        discovery: t.discovery.clone(),
     }
 }
 
@@ -81,8 +83,16 @@ pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
 }
 
 /// Starts a target's poller and, when configured, its sampler; the poller and the sampler
-/// share a [`LookupGate`] so the sampler's lookups stay out of the hit ratio.
-fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
+/// share a [`LookupGate`] so the sampler's lookups stay out of the hit ratio. A Cluster or
+/// Sentinel entry gets its discovery task instead, which runs a poller per instance.
+pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
+    if t.discovery.is_some() {
+        return vec![tokio::spawn(crate::discovery::run(
+            t.clone(),
+            shared.clone(),
+            origin,
+        ))];
+    }
     let mut poller_settings = settings(t);
     let mut tasks = Vec::with_capacity(2);
     if let Some(config) = &t.sampler {
@@ -160,7 +170,10 @@ impl Supervisor {
                 }
                 None => changes.added.push(name.to_string()),
             }
-            self.shared.add(fp.meta.clone());
+            if t.discovery.is_none() {
+                // A group's instances are registered by its discovery task.
+                self.shared.add(fp.meta.clone());
+            }
             let tasks = spawn(t, &self.shared, self.origin);
             self.running.insert(name.to_string(), (fp, tasks));
         }

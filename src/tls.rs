@@ -1,21 +1,28 @@
-//! TLS to Redis (`rediss://`): the per-target certificate files, building the poller's
-//! [`Connector`] with a rustls configuration from them, server name override and certificate
-//! reload.
+//! TLS to Redis (`rediss://`): the per-target certificate files, building a `redis::Client`
+//! (cluster discovery) or the poller's [`Connector`] (rustls configuration built here, system
+//! roots loaded once per process) from them, server name override and certificate reload.
 //!
-//! Files are read when a connector is built; [`ClientFactory`] rebuilds it when one of the
+//! Files are read when a client is built; [`ClientFactory`] rebuilds the client when one of the
 //! files' modification times changes, checked before every new connection, so rotated
 //! certificates (cert-manager, Vault agent) are picked up at the next reconnect without a
 //! restart or reload. An open connection keeps the certificates it was made with.
 //!
-//! Server name override: the connection goes to the URL's host, and the certificate is
-//! verified against (and SNI names) `tls_server_name` instead. Without a CA file the system's
-//! trust store is used, loaded once per process.
+//! Server name override: the redis client takes the name it verifies (and sends as SNI) from
+//! the URL's host. To verify a certificate issued for another name than the one we connect to,
+//! the connection is given that name as host, and a DNS resolver that maps it back to the real
+//! host.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use redis::{ConnectionAddr, ConnectionInfo};
+use std::sync::{Arc, OnceLock};
+
+use redis::io::AsyncDNSResolver;
+use redis::{
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisError,
+    RedisFuture, TlsCertificates,
+};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -77,6 +84,33 @@ fn read(path: &Path, what: &str, marker: &str) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(bytes)
+}
+
+/// Resolves the override name to the real host; any other name normally.
+#[derive(Clone)]
+struct OverrideResolver {
+    name: String,
+    real_host: String,
+}
+
+impl AsyncDNSResolver for OverrideResolver {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
+        let target = if host == self.name {
+            self.real_host.clone()
+        } else {
+            host.to_string()
+        };
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.as_str(), port))
+                .await?
+                .collect();
+            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
+        })
+    }
 }
 
 /// The system's trust store (loaded once: thousands of targets share it).
@@ -187,11 +221,12 @@ fn client_config(tls: &TlsFiles, insecure: bool) -> Result<rustls::ClientConfig,
     Ok(config)
 }
 
-/// Builds the connector of one target and rebuilds it when its TLS files change.
+/// Builds the redis client of one target and rebuilds it when its TLS files change.
 pub struct ClientFactory {
     connection: ConnectionInfo,
     tls: Option<TlsFiles>,
     stamp: Vec<Option<SystemTime>>,
+    resolver: Option<OverrideResolver>,
 }
 
 impl ClientFactory {
@@ -202,6 +237,7 @@ impl ClientFactory {
             connection,
             tls,
             stamp: Vec::new(),
+            resolver: None,
         }
     }
 
@@ -210,31 +246,83 @@ impl ClientFactory {
         self.tls.as_ref().is_some_and(|t| t.stamp() != self.stamp)
     }
 
-    /// The name a `rediss://` server's certificate is verified against.
-    fn server_name(&self) -> Option<String> {
-        match self.connection.addr() {
-            ConnectionAddr::TcpTls { host, .. } => Some(
-                self.tls
-                    .as_ref()
-                    .and_then(|t| t.server_name.clone())
-                    .unwrap_or_else(|| host.clone()),
-            ),
-            _ => None,
+    /// A new client from the current files. The error names the file that could not be read.
+    pub fn client(&mut self) -> Result<Client, String> {
+        let Some(tls) = &self.tls else {
+            self.resolver = None;
+            return Client::open(self.connection.clone()).map_err(|e| e.to_string());
+        };
+        self.stamp = tls.stamp();
+        let mut connection = self.connection.clone();
+        self.resolver = None;
+        if let ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure,
+            ..
+        } = connection.addr().clone()
+        {
+            let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
+            if name != host {
+                self.resolver = Some(OverrideResolver {
+                    name: name.clone(),
+                    real_host: host,
+                });
+            }
+            connection = connection.set_addr(ConnectionAddr::TcpTls {
+                host: name,
+                port,
+                insecure: insecure || tls.insecure,
+                tls_params: None,
+            });
         }
+        if tls.insecure {
+            install_crypto_provider();
+        }
+        let root_cert = tls
+            .ca_file
+            .as_deref()
+            .map(|p| read(p, "CA file", "CERTIFICATE"))
+            .transpose()?;
+        let client_tls = match (&tls.cert_file, &tls.key_file) {
+            (Some(c), Some(k)) => Some(ClientTlsConfig {
+                client_cert: read(c, "certificate file", "CERTIFICATE")?,
+                client_key: read(k, "key file", "PRIVATE KEY")?,
+            }),
+            _ => None,
+        };
+        Client::build_with_tls(
+            connection,
+            TlsCertificates {
+                client_tls,
+                root_cert,
+            },
+        )
+        .map_err(|e: RedisError| format!("TLS settings not usable: {e}"))
     }
 
-    /// A new connector from the current files. The error names the file that could not be read.
-    pub fn client(&mut self) -> Result<Connector, String> {
+    /// The poller's connector from the current files: its own connection (see [`crate::conn`])
+    /// with a rustls configuration built here. The error names the file that could not be read.
+    pub fn connector(&mut self) -> Result<Connector, String> {
         let tls = match self.connection.addr() {
-            ConnectionAddr::TcpTls { insecure, .. } => {
+            ConnectionAddr::TcpTls { host, insecure, .. } => {
                 let files = self.tls.clone().unwrap_or_default();
                 self.stamp = files.stamp();
                 let config = client_config(&files, *insecure || files.insecure)?;
-                Some((Arc::new(config), self.server_name().unwrap_or_default()))
+                let name = files.server_name.clone().unwrap_or_else(|| host.clone());
+                Some((Arc::new(config), name))
             }
             _ => None,
         };
         Connector::new(&self.connection, tls)
+    }
+
+    /// `config` with the server name override's resolver, if any.
+    pub fn connection_config(&self, config: AsyncConnectionConfig) -> AsyncConnectionConfig {
+        match &self.resolver {
+            Some(r) => config.set_dns_resolver(r.clone()),
+            None => config,
+        }
     }
 }
 
@@ -278,6 +366,6 @@ mod tests {
         let e = f.client().err().unwrap();
         assert!(e.contains("holds no PEM CERTIFICATE"), "{e}");
         assert!(!f.changed());
-        assert_eq!(f.server_name().as_deref(), Some("redis.test"));
+        assert!(f.resolver.as_ref().is_some_and(|r| r.name == "redis.test"));
     }
 }

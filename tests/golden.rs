@@ -27,7 +27,9 @@ use redis_cache_exporter::derive::History;
 use redis_cache_exporter::info::{self, Sample};
 use redis_cache_exporter::metrics;
 use redis_cache_exporter::sampler::{self, Cycle, CycleReport, Lookups, SamplerStatus, Stop};
-use redis_cache_exporter::state::{ErrorKind, Outcome, Shared, TargetMeta};
+use redis_cache_exporter::state::{
+    ErrorKind, GroupKind, GroupNode, GroupStatus, Outcome, Shared, TargetMeta,
+};
 
 /// Comment lines at the top of `tests/golden/metrics.txt` (the text format allows `#` comments).
 const GOLDEN_HEADER: &str = "# Expected /metrics for the fixed inputs in tests/golden.rs.\n\
@@ -107,6 +109,36 @@ fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)]) {
 fn inputs() -> Shared {
     let shared = Shared::new();
     shared.set_reload(true, 1_700_000_000.0);
+
+    // A Redis Cluster entry's discovery (its nodes' own series are ordinary targets).
+    let text = std::fs::read_to_string(root().join("tests/fixtures/cluster/nodes-7.0.txt"))
+        .expect("read CLUSTER NODES fixture");
+    let mut nodes = redis_cache_exporter::cluster::parse_nodes(&text).expect("CLUSTER NODES");
+    nodes.sort_by_key(|n| n.port);
+    let info = std::fs::read_to_string(root().join("tests/fixtures/cluster/info-7.0.txt"))
+        .expect("read CLUSTER INFO fixture");
+    shared.set_group(GroupStatus {
+        meta: Arc::new(TargetMeta {
+            name: "shop".into(),
+            labels: [("team".to_string(), "checkout".to_string())].into(),
+            cache: true,
+            stale_after: Duration::from_secs(45),
+        }),
+        kind: GroupKind::Cluster,
+        up: true,
+        nodes: nodes
+            .iter()
+            .take(2)
+            .map(|n| GroupNode {
+                target: format!("shop/{}", n.addr()),
+                addr: n.addr(),
+                node_id: n.id.clone(),
+                role: n.role.label().into(),
+                shard: n.shard.clone(),
+            })
+            .collect(),
+        health: Some(redis_cache_exporter::cluster::parse_info(&info).expect("CLUSTER INFO")),
+    });
 
     // An evicting LRU cache with static labels; the last minute is healthier than the five
     // before it (1m hit ratio 0.9, 5m 0.766…).

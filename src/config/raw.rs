@@ -57,7 +57,8 @@ pub(super) struct RawCredential {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTarget {
     pub name: Spanned<String>,
-    pub url: Spanned<String>,
+    /// Required, except for Cluster entries given `seeds` and Sentinel entries.
+    pub url: Option<Spanned<String>>,
     pub username: Option<Spanned<String>>,
     pub password_file: Option<Spanned<PathBuf>>,
     pub password_env: Option<Spanned<String>>,
@@ -72,6 +73,12 @@ pub(super) struct RawTarget {
     pub tls_server_name: Option<Spanned<String>>,
     pub tls_insecure: Option<Spanned<bool>>,
     pub sampler: Option<RawSampler>,
+    /// Redis Cluster: discover every node from `url` and/or `seeds`.
+    pub cluster: Option<Spanned<bool>>,
+    pub seeds: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Sentinel: the sentinels' URLs and the name of the monitored master.
+    pub sentinel: Option<Spanned<Vec<Spanned<String>>>>,
+    pub master_name: Option<Spanned<String>>,
 }
 
 /// A `[targets.sampler]` table.

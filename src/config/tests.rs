@@ -237,6 +237,10 @@ fn example_config_loads() {
         "cache",
         "labels",
         "config_command",
+        "cluster",
+        "seeds",
+        "sentinel",
+        "master_name",
         "tls_cert_file",
         "tls_key_file",
         "tls_client_ca_file",
@@ -1031,6 +1035,70 @@ fn no_error_shows_secrets() {
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(SECRET), "{shown}");
     }
+}
+
+#[test]
+fn cluster_entries_take_url_and_seeds() {
+    let c = load_str(
+        r#"
+[[targets]]
+name = "shop"
+cluster = true
+url = "redis://app:pw@10.0.0.1:7000"
+seeds = ["redis://10.0.0.2:7001", "redis://10.0.0.3"]
+"#,
+    )
+    .unwrap();
+    let t = &c.targets[0];
+    assert_eq!(
+        t.discovery,
+        Some(Discovery::Cluster {
+            seeds: vec![
+                ("10.0.0.1".into(), 7000),
+                ("10.0.0.2".into(), 7001),
+                ("10.0.0.3".into(), 6379)
+            ]
+        })
+    );
+    // The entry's credentials are the template for every node.
+    assert_eq!(t.connection.redis_settings().username(), Some("app"));
+    let only_seeds = load_str(
+        "[[targets]]\nname = \"s\"\ncluster = true\nseeds = [\"redis://10.0.0.2:7001\"]\n",
+    )
+    .unwrap();
+    assert_eq!(only_seeds.targets[0].url, "redis://10.0.0.2:7001");
+}
+
+#[test]
+fn discovery_keys_refused_where_they_make_no_sense() {
+    refused(
+        "[[targets]]\nname = \"a\"\ncluster = true\n",
+        &["line 2", "target \"a\"", "`url`", "needs a seed"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nseeds = [\"redis://g\"]\n",
+        &["line 4", "`seeds`", "cluster = true"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\n",
+        &["line 2", "`url`", "missing"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\ncluster = true\nseeds = [\"unix:///tmp/r.sock\"]\n",
+        &["`seeds`", "TCP address"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\ncluster = true\nurl = \"redis://h\"\nsentinel = [\"redis://s:26379\"]\nmaster_name = \"m\"\n",
+        &["`sentinel`", "not both"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\nsentinel = [\"redis://s:26379\"]\n",
+        &["`master_name`"],
+    );
+    refused(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nmaster_name = \"m\"\n",
+        &["`master_name`", "sentinel"],
+    );
 }
 
 #[test]
