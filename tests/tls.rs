@@ -11,50 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Exporter, Proc, RedisServer, free_port, http_get, require_binary, sample, wait_for};
-
-/// Runs openssl with `args` in `dir`, panicking with its output on failure.
-fn openssl(dir: &Path, args: &[&str]) {
-    let bin = require_binary("openssl", "openssl");
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA (`{name}-ca.crt`/`.key`) in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout",
-            &format!("{name}-ca.key"),
-            "-out",
-            &format!("{name}-ca.crt"),
-        ],
-    );
-}
+use support::certs::{make_ca, openssl};
+use support::{Exporter, Proc, RedisServer, free_port, http_get, sample, wait_for};
 
 /// A leaf certificate `{leaf}.crt`/`.key` signed by CA `ca`, with the given extensions.
 fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
