@@ -131,12 +131,7 @@ fn redis_6_2_hit_ratio_of_900_hits_and_100_misses_is_0_9() {
     wait_up(&e, "old", 1.0);
     wait_polls(&e, "old", 1.0);
 
-    let mut cmds: Vec<Vec<String>> = (0..100)
-        .map(|i| args(&["SET", &format!("k{i}"), "v"]))
-        .collect();
-    cmds.extend((0..900).map(|i| args(&["GET", &format!("k{}", i % 100)])));
-    cmds.extend((0..100).map(|i| args(&["GET", &format!("missing{i}")])));
-    assert_eq!(r.pipeline(&cmds), 0);
+    assert_eq!(r.pipeline(&support::hits_and_misses(900, 100)), 0);
 
     let m = wait_polls(&e, "old", 1.0);
     for w in ["1m", "5m", "15m"] {

@@ -414,3 +414,15 @@ pub fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
         },
     )
 }
+
+/// Commands for a cache workload with an exact outcome: 100 SETs, then `hits` GETs of those
+/// keys and `misses` GETs of keys that do not exist.
+pub fn hits_and_misses(hits: usize, misses: usize) -> Vec<Vec<String>> {
+    let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let mut cmds: Vec<Vec<String>> = (0..100)
+        .map(|i| cmd(&["SET", &format!("k{i}"), "v"]))
+        .collect();
+    cmds.extend((0..hits).map(|i| cmd(&["GET", &format!("k{}", i % 100)])));
+    cmds.extend((0..misses).map(|i| cmd(&["GET", &format!("missing{i}")])));
+    cmds
+}
