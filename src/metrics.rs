@@ -8,6 +8,7 @@
 //! Label order on every series: `target`, then the metric's own labels, then the target's static
 //! labels (sorted by name).
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
@@ -1041,41 +1042,108 @@ fn render_target(view: &View) -> Rendered {
     Rendered { text, ends }
 }
 
-/// Renders a snapshot's lines for a scrape at `now` ahead of the scrape (the poller calls it
-/// right after recording a poll), so /metrics finds them ready.
-pub fn prerender(snap: &Snapshot, now: Duration) {
+/// How a scrape gets one target's lines: kept from an earlier scrape of the same snapshot, or
+/// rendered into the output as it goes (with the target's label prefix and suffix escaped once).
+enum Lines<'a> {
+    Kept(&'a Rendered),
+    Fresh {
+        view: View<'a>,
+        head: String,
+        tail: String,
+    },
+}
+
+/// A target's lines for a scrape at `now`. With `keep`, the second scrape of a snapshot's form
+/// renders its lines into the snapshot's [`LineCache`](crate::state::LineCache) and later scrapes copy them.
+fn lines_of(snap: &Snapshot, now: Duration, keep: bool) -> Lines<'_> {
     let fresh = snap.fresh(now);
-    snap.rendered[usize::from(fresh.is_some())]
-        .get_or_init(|| render_target(&View { snap, fresh }));
+    let form = usize::from(fresh.is_some());
+    let view = View { snap, fresh };
+    let cache = &snap.rendered;
+    if let Some(r) = cache.lines[form].get() {
+        return Lines::Kept(r);
+    }
+    if keep && cache.scraped[form].swap(true, Ordering::Relaxed) {
+        return Lines::Kept(cache.lines[form].get_or_init(|| render_target(&view)));
+    }
+    let (head, tail) = head_tail(snap);
+    Lines::Fresh { view, head, tail }
 }
 
 /// Writes the text exposition (format 0.0.4) of every family into `out`: the same bytes as
 /// `prometheus::TextEncoder` produces from [`families`], without building the intermediate
-/// protobuf structures.
-///
-/// A target's lines change only when its snapshot does (a poll, a sampler report) or when it
-/// goes stale, so they are rendered once per snapshot and form and kept in the snapshot
-/// ([`Snapshot::rendered`]), by the poller right after a poll ([`prerender`]) or by the first
-/// scrape that needs them; a scrape is then mostly copying, family by family.
+/// protobuf structures. Lines of snapshots scraped before come from their [`LineCache`](crate::state::LineCache).
 pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &mut String) {
-    let rendered: Vec<&Rendered> = snaps
-        .iter()
-        .map(|snap| {
-            let fresh = snap.fresh(now);
-            snap.rendered[usize::from(fresh.is_some())]
-                .get_or_init(|| render_target(&View { snap, fresh }))
-        })
-        .collect();
-    out.reserve(rendered.iter().map(|r| r.text.len()).sum::<usize>() + TABLE.len() * 200);
+    render(snaps, globals, now, true, out, usize::MAX, &mut |_| true);
+}
+
+/// [`render_text`] without the per-snapshot cache: every line rendered afresh, nothing kept.
+/// The reference the cached path is tested against.
+pub fn render_text_uncached(
+    snaps: &[Snapshot],
+    globals: &Globals,
+    now: Duration,
+    out: &mut String,
+) {
+    render(snaps, globals, now, false, out, usize::MAX, &mut |_| true);
+}
+
+/// [`render_text`] handed to `sink` in pieces of about `chunk` bytes (cut only between series
+/// lines), so a large exposition is never held whole. Stops early when `sink` returns false
+/// (the client went away).
+pub fn render_chunks(
+    snaps: &[Snapshot],
+    globals: &Globals,
+    now: Duration,
+    chunk: usize,
+    sink: &mut dyn FnMut(String) -> bool,
+) {
+    let room = chunk.saturating_add(16 * 1024);
+    let mut out = String::with_capacity(room);
+    let mut flush = |out: &mut String| sink(std::mem::replace(out, String::with_capacity(room)));
+    if render(snaps, globals, now, true, &mut out, chunk, &mut flush) && !out.is_empty() {
+        sink(out);
+    }
+}
+
+/// The rendering behind [`render_text`] and [`render_chunks`]: calls `flush` whenever `out`
+/// holds `chunk` bytes or more at the end of a target's lines; returns false when `flush` did.
+fn render(
+    snaps: &[Snapshot],
+    globals: &Globals,
+    now: Duration,
+    keep: bool,
+    out: &mut String,
+    chunk: usize,
+    flush: &mut dyn FnMut(&mut String) -> bool,
+) -> bool {
+    let lines: Vec<Lines> = snaps.iter().map(|s| lines_of(s, now, keep)).collect();
     for (i, def) in TABLE.iter().enumerate() {
         let start = out.len();
         push_header(out, def);
         let header = out.len();
+        // Once part of a family has been handed on, it has series and cannot be taken back.
+        let mut handed = false;
         match def.emit {
-            Emit::PerTarget(_) => {
-                for r in &rendered {
-                    let from = if i == 0 { 0 } else { r.ends[i - 1] as usize };
-                    out.push_str(&r.text[from..r.ends[i] as usize]);
+            Emit::PerTarget(emit) => {
+                for l in &lines {
+                    match l {
+                        Lines::Kept(r) => {
+                            let from = if i == 0 { 0 } else { r.ends[i - 1] as usize };
+                            out.push_str(&r.text[from..r.ends[i] as usize]);
+                        }
+                        Lines::Fresh { view, head, tail } => {
+                            emit(view, &mut |values: &[&str], value: f64| {
+                                push_sample(out, def.name, head, def.labels, values, tail, value)
+                            })
+                        }
+                    }
+                    if out.len() >= chunk && (handed || out.len() > header) {
+                        if !flush(out) {
+                            return false;
+                        }
+                        handed = true;
+                    }
                 }
             }
             Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
@@ -1084,53 +1152,14 @@ pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &m
             Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
         }
         // A family without series is left out, as `families` does.
-        if out.len() == header {
+        if !handed && out.len() == header {
             out.truncate(start);
         }
-    }
-}
-
-/// [`render_text`] without the per-snapshot cache: every line rendered afresh. The reference
-/// the cached path is tested against.
-pub fn render_text_uncached(
-    snaps: &[Snapshot],
-    globals: &Globals,
-    now: Duration,
-    out: &mut String,
-) {
-    // Each target's label prefix and suffix, escaped once per scrape.
-    let views: Vec<(View, String, String)> = snaps
-        .iter()
-        .map(|snap| {
-            let (head, tail) = head_tail(snap);
-            let view = View {
-                snap,
-                fresh: snap.fresh(now),
-            };
-            (view, head, tail)
-        })
-        .collect();
-    for def in TABLE {
-        let start = out.len();
-        push_header(out, def);
-        let header = out.len();
-        match def.emit {
-            Emit::PerTarget(emit) => {
-                for (v, head, tail) in &views {
-                    emit(v, &mut |values: &[&str], value: f64| {
-                        push_sample(out, def.name, head, def.labels, values, tail, value)
-                    });
-                }
-            }
-            Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
-                push_sample(out, def.name, "", def.labels, values, "", value)
-            }),
-            Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
-        }
-        if out.len() == header {
-            out.truncate(start);
+        if out.len() >= chunk && !flush(out) {
+            return false;
         }
     }
+    true
 }
 
 /// The metric reference as a Markdown table (README and docs/metrics.md are checked against it).
@@ -1189,6 +1218,27 @@ mod tests {
     fn rendered(shared: &Shared, now: Duration) -> String {
         let mut out = String::new();
         render_text(&shared.snapshots(), &shared.globals(), now, &mut out);
+        out
+    }
+
+    /// What a streamed /metrics body adds up to, with pieces of about `chunk` bytes (each
+    /// piece checked to end at a line's end).
+    fn chunked(shared: &Shared, now: Duration, chunk: usize) -> String {
+        let mut out = String::new();
+        render_chunks(
+            &shared.snapshots(),
+            &shared.globals(),
+            now,
+            chunk,
+            &mut |piece| {
+                assert!(
+                    piece.ends_with('\n'),
+                    "a piece cut inside a line: {piece:?}"
+                );
+                out.push_str(&piece);
+                true
+            },
+        );
         out
     }
 
@@ -1257,6 +1307,51 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_rendering_comes_in_pieces_and_stops_when_the_client_goes_away() {
+        let shared = Shared::new();
+        let mut hs = Vec::new();
+        for name in ["a", "b", "c"] {
+            add(&shared, name, &[]);
+            let mut h = History::new(Duration::from_secs(7));
+            poll(&shared, &mut h, name, 60, 0);
+            hs.push(h);
+        }
+        let now = Duration::from_secs(61);
+        let whole = rendered(&shared, now);
+        let mut sizes = Vec::new();
+        render_chunks(
+            &shared.snapshots(),
+            &shared.globals(),
+            now,
+            1000,
+            &mut |piece| {
+                sizes.push(piece.len());
+                true
+            },
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), whole.len());
+        assert!(sizes.len() > 5, "{sizes:?}");
+        let (last, full) = sizes.split_last().unwrap();
+        assert!(*last > 0);
+        assert!(full.iter().all(|s| (1000..3000).contains(s)), "{sizes:?}");
+        let mut pieces = 0;
+        render_chunks(
+            &shared.snapshots(),
+            &shared.globals(),
+            now,
+            1000,
+            &mut |_| {
+                pieces += 1;
+                false
+            },
+        );
+        assert_eq!(
+            pieces, 1,
+            "rendering went on after the sink refused a piece"
+        );
+    }
+
+    #[test]
     fn cached_rendering_follows_changing_snapshots() {
         let shared = Shared::new();
         shared.set_reload(true, 1_700_000_000.25);
@@ -1272,23 +1367,26 @@ mod tests {
             let now = Duration::from_secs(now);
             let cached = rendered(&shared, now);
             assert_eq!(cached, uncached(&shared, now), "{what}");
-            // A second scrape of unchanged snapshots serves the cached lines.
+            // A second scrape of unchanged snapshots keeps their lines, a third copies them.
             assert_eq!(rendered(&shared, now), cached, "{what}, again");
+            assert_eq!(rendered(&shared, now), cached, "{what}, from the cache");
             assert_eq!(cached, encoded(&shared, now), "{what}, text encoder");
+            assert_eq!(chunked(&shared, now, 100), cached, "{what}, in pieces");
             cached
         };
+        let kept = |i: usize| shared.snapshots()[i].rendered.lines[1].get().is_some();
+        // One scrape per snapshot keeps nothing.
+        rendered(&shared, Duration::from_secs(75));
+        assert!(!kept(0) && !kept(1), "kept after one scrape");
         let first = check(75, "both fresh");
         assert!(
-            shared
-                .snapshots()
-                .iter()
-                .all(|s| s.rendered[1].get().is_some()),
-            "fresh forms cached"
+            kept(0) && kept(1),
+            "fresh forms kept from the second scrape"
         );
         // A poll of one target replaces its lines only.
         poll(&shared, &mut ha, "a", 75, 1);
-        assert!(shared.snapshots()[0].rendered[1].get().is_none());
-        assert!(shared.snapshots()[1].rendered[1].get().is_some());
+        assert!(!kept(0));
+        assert!(kept(1));
         let second = check(76, "after a poll of a");
         assert_ne!(first, second);
         // A failed poll: up=0, the error counted, values still fresh.

@@ -300,10 +300,6 @@ impl Poller {
             Err(e) => Outcome::Failure(e.kind),
         };
         let changed = self.shared.record(&name, outcome, duration, at, unix_now);
-        // The target's /metrics lines, rendered here once per poll rather than in a scrape.
-        if let Some(snap) = self.shared.snapshot(&name) {
-            crate::metrics::prerender(&snap, at);
-        }
         match (&result, changed) {
             (Ok(_), Some(true)) => {
                 info!(target_name = %name, url = %self.settings.redacted_url, "Target up.")

@@ -493,7 +493,7 @@ async fn sweep(inner: Weak<Mutex<Inner>>) {
 pub fn routes(scraper: Scraper) -> Router {
     Router::new()
         .route("/scrape", get(handler))
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(crate::http::compression())
         .with_state(scraper)
 }
 

@@ -6,6 +6,7 @@
 //! disagree.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -77,9 +78,20 @@ pub struct Snapshot {
     pub errors_total: [u64; ErrorKind::ALL.len()],
     /// The key-prefix sampler's latest status, for targets with a sampler.
     pub sampler: Option<Arc<SamplerStatus>>,
-    /// This snapshot's lines as /metrics renders them, stale form (index 0) and fresh form
-    /// (index 1), filled by the first scrape that needs them and replaced by every change.
-    pub rendered: Arc<[OnceLock<Rendered>; 2]>,
+    /// This snapshot's lines as /metrics renders them, kept from its second scrape on;
+    /// replaced by every change.
+    pub rendered: Arc<LineCache>,
+}
+
+/// A snapshot's rendered lines, stale form (index 0) and fresh form (index 1). A scrape writes
+/// a target's lines straight into its output and only marks the form scraped; the next scrape
+/// of the same snapshot and form renders them once more and keeps them for the scrapes after.
+/// So a snapshot scraped once per poll (Prometheus scraping as often as targets are polled)
+/// costs no memory, and one scraped by several Prometheus servers is rendered at most twice.
+#[derive(Debug, Default)]
+pub struct LineCache {
+    pub lines: [OnceLock<Rendered>; 2],
+    pub scraped: [AtomicBool; 2],
 }
 
 /// One target's rendered series: `text` holds every family's lines in table order, family
