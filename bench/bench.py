@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -240,20 +241,30 @@ def status_kib(pid, key):
 class Http:
     """A keep-alive HTTP/1.1 client, as Prometheus scrapes."""
 
-    def __init__(self, port):
+    def __init__(self, port, gzip=False):
         self.port = port
         self.conn = None
+        # With gzip, asks for a compressed body as Prometheus does; `wire` is the size of the
+        # last body as received, `done` when it was (the body is inflated after that).
+        self.gzip = gzip
+        self.wire = 0
+        self.done = 0.0
 
     def get(self, path, timeout=60):
+        headers = {"Accept-Encoding": "gzip"} if self.gzip else {}
         for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
-                self.conn.request("GET", path)
+                self.conn.request("GET", path, headers=headers)
                 r = self.conn.getresponse()
                 body = r.read()
+                self.done = time.monotonic()
+                self.wire = len(body)
                 if r.status != 200:
                     raise RuntimeError(f"GET {path}: HTTP {r.status}: {body[:200]!r}")
+                if r.getheader("Content-Encoding") == "gzip":
+                    body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
                 return body
             except (OSError, http.client.HTTPException):
                 self.conn.close()
@@ -494,7 +505,7 @@ def scale(a):
     try:
         started = time.monotonic()
         p, port = start_ours(a.ours, servers, n, a.interval, workdir, f"scale-{n}")
-        h = Http(port)
+        h = Http(port, gzip=a.gzip)
         wait_polled(h, n, 1, 3 * a.interval + 60)
         log(f"scale: all {n} targets up after {time.monotonic() - started:.1f} s")
         # Connections opened from here on are reconnects (the first ones are all made).
@@ -510,7 +521,7 @@ def scale(a):
         quiet_cpu, quiet_stat = cpu_delta(c0, c1)
         log(f"scale: polling alone {quiet_cpu / (t1 - t0) * 100:.1f} % of a core")
         # Part 2: polling while /metrics is scraped every `scrape_every` seconds.
-        lat, sizes, seen = [], [], {}
+        lat, sizes, wire, seen = [], [], [], {}
         polls2 = polls1
         c2, t2 = cpu_seconds(p.pid), time.monotonic()
         k = 0
@@ -519,8 +530,9 @@ def scale(a):
             k += 1
             s = time.monotonic()
             body = h.get("/metrics")
-            lat.append(time.monotonic() - s)
+            lat.append(h.done - s)
             sizes.append(len(body))
+            wire.append(h.wire)
             for t, ts in family(body, "redis_exporter_last_poll_success_timestamp_seconds").items():
                 lst = seen.setdefault(t, [])
                 if not lst or lst[-1] != ts:
@@ -560,6 +572,7 @@ def scale(a):
         "busy_polls": polls3 - polls2, "scrapes": len(lat), "scrape_every_s": a.scrape_every,
         "metrics_latency_s": {"p50": q(lat, 0.5), "p99": q(lat, 0.99), "max": lat[-1]},
         "metrics_bytes": statistics.mean(sizes), "metrics_samples": samples,
+        "metrics_wire_bytes": statistics.mean(wire), "gzip": a.gzip,
         "render_cpu_s_per_scrape": render_cpu,
         "rss_kib": rss_now, "peak_rss_kib": rss_peak, "poll_errors": errors,
         "gap_minus_interval_s": {"p50": q(gaps_abs, 0.5), "p99": q(gaps_abs, 0.99),
@@ -587,6 +600,8 @@ def scale(a):
         f"| /metrics latency p50 / p99 / max | {q(lat, 0.5) * 1e3:.0f} / "
         f"{q(lat, 0.99) * 1e3:.0f} / {lat[-1] * 1e3:.0f} ms |",
         f"| /metrics size | {res['metrics_bytes'] / 1e6:.1f} MB, {samples} samples |",
+        f"| /metrics size on the wire ({'gzip' if a.gzip else 'plain'}) | "
+        f"{res['metrics_wire_bytes'] / 1e6:.1f} MB |",
         f"| poll spacing − interval, abs p50 / p99 / max ({len(gaps)} gaps) | "
         f"{res['gap_minus_interval_s']['p50'] * 1e3:.1f} / "
         f"{res['gap_minus_interval_s']['p99'] * 1e3:.1f} / "
@@ -635,6 +650,8 @@ def main():
     ap.add_argument("--duration", type=float, default=120,
                     help="scale: seconds of polling with /metrics scraped")
     ap.add_argument("--scrape-every", type=float, default=1.0, help="scale: seconds")
+    ap.add_argument("--no-gzip", dest="gzip", action="store_false",
+                    help="scale: scrape without Accept-Encoding: gzip (Prometheus sends it)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=None, help="JSON results file")
     a = ap.parse_args()
