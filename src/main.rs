@@ -81,7 +81,7 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let shared = Shared::new();
     let mut supervisor = Supervisor::new(shared.clone(), origin);
     supervisor.apply(&config).await;
-    let scraper = Scraper::start(&config, origin);
+    let scraper = Scraper::start(&config, origin, shared.clone());
     shared.set_reload(true, unix_now());
 
     let tls = match &config.web.tls {

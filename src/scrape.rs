@@ -6,7 +6,8 @@
 //! A target's first scrape starts a poller ([`poller::run_now`]) and waits for its first poll,
 //! bounded by `X-Prometheus-Scrape-Timeout-Seconds` minus a margin; later scrapes read the
 //! poller's latest snapshot, so the connection and the history (the windows) are reused. A
-//! poller not scraped for `scrape.idle_timeout` (default 10 poll intervals) is stopped.
+//! poller not scraped for `scrape.idle_timeout` (default 10 poll intervals) is stopped. A
+//! configured target is served from the configured state: its poller already runs.
 //!
 //! Guards: the target must match `scrape.allow` (default: the configured targets' URLs),
 //! credentials never come from the query string (a URL with user info is refused) but from
@@ -197,6 +198,8 @@ pub struct Resolved {
     pub meta: TargetMeta,
     /// Idle time after which it is stopped.
     pub idle: Duration,
+    /// A configured target: its own poller already runs.
+    pub configured: bool,
 }
 
 impl Resolved {
@@ -255,7 +258,8 @@ impl Rules {
         if !self.allow.iter().any(|p| glob_match(p, &key)) {
             return Err(TargetError::NotAllowed);
         }
-        let (settings, meta) = match self.configured.get(&key) {
+        let configured = self.configured.get(&key);
+        let (settings, meta) = match configured {
             Some(t) => (supervisor::settings(t), supervisor::meta(t)),
             None => {
                 let mut connection = key
@@ -301,6 +305,7 @@ impl Rules {
             settings,
             meta,
             idle,
+            configured: configured.is_some(),
         })
     }
 }
@@ -335,6 +340,25 @@ struct Inner {
     origin: Instant,
     rules: Rules,
     entries: HashMap<String, Entry>,
+    /// The configured targets' state (their pollers belong to the supervisor).
+    configured: Shared,
+}
+
+/// Where a scrape's snapshot comes from.
+enum Source {
+    /// A configured target's poller: the snapshot named so in the configured state.
+    Configured(Shared, String),
+    /// An on-demand poller's own state.
+    OnDemand(Shared),
+}
+
+impl Source {
+    fn snapshots(&self) -> Vec<crate::state::Snapshot> {
+        match self {
+            Source::Configured(shared, name) => shared.snapshot(name).into_iter().collect(),
+            Source::OnDemand(shared) => shared.snapshots(),
+        }
+    }
 }
 
 /// The registry of on-demand pollers. Cheap to clone; all clones share it.
@@ -345,13 +369,15 @@ pub struct Scraper {
 
 impl Scraper {
     /// A registry for `config`, with a background task that stops idle pollers. Needs a tokio
-    /// runtime.
-    pub fn start(config: &Config, origin: Instant) -> Scraper {
+    /// runtime. `configured` is the state the configured targets' pollers write: a scrape of a
+    /// configured target is served from it, without a second poller or connection.
+    pub fn start(config: &Config, origin: Instant, configured: Shared) -> Scraper {
         let scraper = Scraper {
             inner: Arc::new(Mutex::new(Inner {
                 origin,
                 rules: Rules::new(config),
                 entries: HashMap::new(),
+                configured,
             })),
         };
         tokio::spawn(sweep(Arc::downgrade(&scraper.inner)));
@@ -409,13 +435,18 @@ impl Scraper {
         raw_target: &str,
         timeout_header: Option<&str>,
     ) -> Result<String, TargetError> {
-        let (shared, origin, deadline) = {
+        let (source, origin, deadline) = {
             let mut inner = self.lock();
             let resolved = inner.rules.resolve(raw_target)?;
             let now = Instant::now();
             let wait = first_poll_wait(timeout_header, resolved.settings.timeout);
             let origin = inner.origin;
-            let entry = inner
+            let name = &resolved.meta.name;
+            if resolved.configured && inner.configured.snapshot(name).is_some() {
+                let source = Source::Configured(inner.configured.clone(), name.clone());
+                (source, origin, now + wait)
+            } else {
+                let entry = inner
                 .entries
                 .entry(resolved.key.clone())
                 .or_insert_with(|| {
@@ -434,23 +465,28 @@ impl Scraper {
                         idle: resolved.idle,
                     }
                 });
-            entry.last_scrape = now;
-            (entry.shared.clone(), origin, now + wait)
+                entry.last_scrape = now;
+                (Source::OnDemand(entry.shared.clone()), origin, now + wait)
+            }
         };
-        // A new target (or one whose first poll is still running) is waited for, so the first
-        // scrape returns data; redis_up=0 when the deadline passes first.
-        while shared.snapshots().iter().all(|s| s.polls_total == 0) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        Ok(render(&shared, origin))
+        Ok(wait_and_render(source, origin, deadline).await)
     }
 }
 
-/// The families of one on-demand target: only its per-target series (no exporter-wide ones,
-/// which /metrics serves).
-fn render(shared: &Shared, origin: Instant) -> String {
+/// A new target (or one whose first poll is still running) is waited for until `deadline`, so
+/// the first scrape returns data; redis_up=0 when the deadline passes first.
+async fn wait_and_render(source: Source, origin: Instant, deadline: Instant) -> String {
+    while source.snapshots().iter().all(|s| s.polls_total == 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    render(&source.snapshots(), origin)
+}
+
+/// The families of one target: only its per-target series (no exporter-wide ones, which
+/// /metrics serves).
+fn render(snapshots: &[crate::state::Snapshot], origin: Instant) -> String {
     let now = Instant::now().duration_since(origin);
-    let mut families = crate::metrics::families(&shared.snapshots(), &Globals::default(), now);
+    let mut families = crate::metrics::families(snapshots, &Globals::default(), now);
     families.retain(|f| {
         f.get_metric()
             .first()

@@ -171,7 +171,9 @@ fn first_scrape_returns_data_later_scrapes_reuse_the_poller() {
         "the exporter reuses its connection across scrapes"
     );
 
-    // The configured target through /scrape: its name and static labels.
+    // The configured target through /scrape: its name and static labels, served from its
+    // own poller (no second connection, the same poll count as /metrics).
+    let before = int_field(&configured, "total_connections_received");
     let c = scrape_ok(&e, &configured.url());
     assert_eq!(
         sample(&c, "redis_up{target=\"configured\",team=\"web\"}"),
@@ -179,6 +181,23 @@ fn first_scrape_returns_data_later_scrapes_reuse_the_poller() {
         "{c}"
     );
     assert_eq!(targets_in(&c), vec!["configured".to_string()]);
+    let polls = "redis_exporter_polls_total{target=\"configured\",team=\"web\"}";
+    wait_for(
+        "the same poll in /scrape and /metrics",
+        Duration::from_secs(5),
+        || {
+            let (s, m) = (scrape_ok(&e, &configured.url()), e.metrics());
+            (sample(&s, polls).is_some() && sample(&s, polls) == sample(&m, polls)).then_some(())
+        },
+    );
+    // Over two more polls, only the test's own INFO connection is new.
+    std::thread::sleep(Duration::from_millis(2200));
+    scrape_ok(&e, &configured.url());
+    assert_eq!(
+        int_field(&configured, "total_connections_received") - before,
+        1,
+        "a configured target scraped through /scrape must not get a second connection"
+    );
     // /metrics still serves configured targets only.
     assert_eq!(targets_in(&e.metrics()), vec!["configured".to_string()]);
 }
