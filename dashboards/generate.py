@@ -46,31 +46,38 @@ def rate(metric, extra=""):
     return f"rate({sel(metric, extra)}[$__rate_interval])"
 
 
+def app_rate(kind, by=None):
+    """Hits or misses (`kind`) per second caused by the application, per target or summed.
+
+    The exporter's opt-in key-prefix sampler reads TTLs, which Redis counts as lookups: its own
+    counters are subtracted per target where they exist (`or ... * 0` keeps targets without a
+    sampler), as the recording rules do.
+    """
+    raw = f"sum by (target) ({rate(f'redis_keyspace_{kind}_total')})"
+    own = f"sum by (target) ({rate(f'redis_sampler_keyspace_{kind}_total')})"
+    per_target = f"({raw} - ({own} or {raw} * 0))"
+    return per_target if by == "target" else f"sum({per_target})"
+
+
 def hit_ratio(by=None):
     """hits / (hits + misses) summed over targets before dividing (never an average of ratios).
 
     The `> 0` drops windows without lookups, so an idle cache has no ratio instead of NaN.
     """
-    agg = f"sum by ({by}) " if by else "sum"
-    hits = f"{agg}({rate('redis_keyspace_hits_total')})"
-    misses = f"{agg}({rate('redis_keyspace_misses_total')})"
+    hits, misses = app_rate("hits", by), app_rate("misses", by)
     return f"{hits}\n/\n({hits} + {misses} > 0)"
 
 
 def fleet_hit_ratio():
     """Fleet hit ratio over the targets configured as caches (`cache = true`)."""
     only_caches = f'and on(target) {sel("redis_target_info", eq("cache", "true"))}'
-    hits = f"sum({rate('redis_keyspace_hits_total')} {only_caches})"
-    misses = f"sum({rate('redis_keyspace_misses_total')} {only_caches})"
+    hits = f"sum({app_rate('hits', 'target')} {only_caches})"
+    misses = f"sum({app_rate('misses', 'target')} {only_caches})"
     return f"{hits}\n/\n({hits} + {misses} > 0)"
 
 
 def lookups(by=None):
-    agg = f"sum by ({by}) " if by else "sum"
-    return (
-        f"{agg}({rate('redis_keyspace_hits_total')})\n+\n"
-        f"{agg}({rate('redis_keyspace_misses_total')})"
-    )
+    return f"{app_rate('hits', by)}\n+\n{app_rate('misses', by)}"
 
 
 def query(expr, legend="__auto", ref="A", instant=False, table=False):
@@ -769,8 +776,8 @@ def instance():
             "means a new access pattern or shortened TTLs; both falling means fewer clients. "
             "If misses dominate, check TTLs and evictions below.",
             [
-                query(f"sum by (target) ({rate('redis_keyspace_hits_total')})", "{{target}} hits", "A"),
-                query(f"sum by (target) ({rate('redis_keyspace_misses_total')})", "{{target}} misses", "B"),
+                query(app_rate("hits", "target"), "{{target}} hits", "A"),
+                query(app_rate("misses", "target"), "{{target}} misses", "B"),
             ],
             "ops",
             overrides=[override("byRegexp", "/misses$/", color={"mode": "fixed", "fixedColor": "red"})],

@@ -173,6 +173,10 @@ pub struct Derived {
     /// sparkline: at most [`TREND_POINTS`] steps of at least 1/60 of the span each (15 s once 15
     /// minutes of history exist); `None` for a step without lookups.
     pub hit_ratio_trend: Vec<Option<f32>>,
+    /// The key-prefix sampler's lookups as of the INFO this derivation comes from (read under
+    /// the gate the poller holds around INFO, so they match INFO's counters); `None` without a
+    /// sampler.
+    pub own_lookups: Option<Lookups>,
 }
 
 /// Most entries in [`Derived::hit_ratio_trend`].
@@ -277,6 +281,7 @@ impl History {
             reset: reset && self.points.len() > 1,
             resets_total: self.resets,
             hit_ratio_trend: self.trend(),
+            own_lookups: self.last.own,
         }
     }
 

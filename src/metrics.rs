@@ -628,11 +628,11 @@ pub static TABLE: &[MetricDef] = &[
         name: "redis_sampler_keyspace_hits_total",
         kind: Kind::Counter,
         group: Group::Exporter,
-        help: "Keyspace hits the sampler's PTTL calls caused: included in redis_keyspace_hits_total, left out of the redis_cache_* values.",
+        help: "Keyspace hits the sampler's PTTL calls caused, as of the same INFO as redis_keyspace_hits_total (which includes them): subtract it for the application's hits. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
-            if let Some(s) = &v.snap.sampler {
-                out(&[], s.lookups.hits as f64)
+            if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
+                out(&[], l.hits as f64)
             }
         }),
     },
@@ -640,11 +640,11 @@ pub static TABLE: &[MetricDef] = &[
         name: "redis_sampler_keyspace_misses_total",
         kind: Kind::Counter,
         group: Group::Exporter,
-        help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN): included in redis_keyspace_misses_total, left out of the redis_cache_* values.",
+        help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN), as of the same INFO as redis_keyspace_misses_total (which includes them): subtract it for the application's misses. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
-            if let Some(s) = &v.snap.sampler {
-                out(&[], s.lookups.misses as f64)
+            if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
+                out(&[], l.misses as f64)
             }
         }),
     },

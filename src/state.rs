@@ -328,6 +328,7 @@ mod tests {
                 reset: false,
                 resets_total: 0,
                 hit_ratio_trend: vec![],
+                own_lookups: None,
             }),
         }
     }

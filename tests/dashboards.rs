@@ -34,6 +34,8 @@ const PINNED_METRICS: &[&str] = &[
     "redis_commands_processed_total",
     "redis_keyspace_hits_total",
     "redis_keyspace_misses_total",
+    "redis_sampler_keyspace_hits_total",
+    "redis_sampler_keyspace_misses_total",
     "redis_evicted_keys_total",
     "redis_expired_keys_total",
     "redis_memory_used_bytes",
@@ -503,9 +505,12 @@ fn overview_has_the_target_table_alerts_and_fleet_ratio() {
 
     let fleet = exprs(panel(&d, "Fleet hit ratio"))[0].1;
     assert!(
-        fleet.starts_with("sum(rate(redis_keyspace_hits_total")
-            && fleet.contains("sum(rate(redis_keyspace_misses_total"),
-        "fleet ratio must be sum(hits) / (sum(hits) + sum(misses)): {fleet}"
+        fleet.starts_with("sum((sum by (target) (rate(redis_keyspace_hits_total")
+            && fleet.contains("sum((sum by (target) (rate(redis_keyspace_misses_total")
+            && fleet.contains("rate(redis_sampler_keyspace_hits_total")
+            && fleet.contains("rate(redis_sampler_keyspace_misses_total"),
+        "fleet ratio must be sum(hits) / (sum(hits) + sum(misses)), the sampler's lookups \
+         subtracted per target: {fleet}"
     );
 
     let dash_links = d["links"].as_array().unwrap();
@@ -700,6 +705,8 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     // An undersized cache: 3 MB for a stream of 2 KB values, so it evicts and reads miss.
     let evicting = RedisServer::start(&["--maxmemory", "3mb", "--maxmemory-policy", "allkeys-lru"]);
     let unreachable = free_port();
+    // A store nobody reads: every lookup on it is the exporter's key-prefix sampler's PTTL.
+    let sampled = RedisServer::start(&[]);
 
     let mut h = connect(&healthy);
     let mut e = connect(&evicting);
@@ -712,14 +719,23 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         pipe.ignore();
     }
     pipe.exec(&mut h).expect("preload healthy");
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("s:{i}")).arg(1).ignore();
+    }
+    pipe.exec(&mut connect(&sampled)).expect("preload sampled");
 
     let exporter = Exporter::start(&format!(
         "poll_interval = \"1s\"\n\
          [[targets]]\nname = \"healthy\"\nurl = \"{}\"\ncache = true\n\
          [[targets]]\nname = \"evicting\"\nurl = \"{}\"\ncache = true\n\
-         [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\ncache = true\n",
+         [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\ncache = true\n\
+         [[targets]]\nname = \"sampled\"\nurl = \"{}\"\ncache = false\n\
+         [targets.sampler]\nenabled = true\nkeys_per_cycle = 1000\nbatch_size = 500\n\
+         interval = \"1s\"\nmax_time_per_cycle = \"500ms\"\n",
         healthy.url(),
-        evicting.url()
+        evicting.url(),
+        sampled.url()
     ));
     let prom = Prometheus::start(&PrometheusOptions {
         scrape_configs: scrape_job(JOB, exporter.port),
@@ -774,7 +790,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         .unwrap()
         .as_secs_f64()
         - 1.0;
-    let targets = "healthy|evicting|unreachable";
+    let targets = "healthy|evicting|unreachable|sampled";
     let mut failures = Vec::new();
     let mut results: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     let mut empties_used = BTreeSet::new();
@@ -882,6 +898,25 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     assert!(
         (fleet - weighted).abs() < 1e-6,
         "fleet ratio {fleet} is not sum(hits)/sum(lookups) = {weighted}"
+    );
+    // The sampler's PTTLs are Redis lookups but not the application's: the panels leave them out.
+    let raw = try_query(
+        &prom,
+        &substitute(
+            "sum by (target) (rate(redis_keyspace_hits_total{target=\"sampled\"}[$__rate_interval]) \
+             + rate(redis_keyspace_misses_total{target=\"sampled\"}[$__rate_interval]))",
+            targets,
+        ),
+        at,
+    )
+    .unwrap();
+    let raw = value_of(&raw, "sampled").expect("raw lookups/s of sampled");
+    let shown = value_of(table("B"), "sampled").expect("lookups/s of sampled");
+    eprintln!("sampled: {shown} application lookups/s of {raw} raw");
+    assert!(raw > 100.0, "the sampler made {raw} lookups/s");
+    assert!(
+        shown.abs() < 0.01 * raw,
+        "the dashboards count the sampler's lookups as the application's: {shown} of {raw}/s"
     );
     assert!(value_of(get("KEYS calls/s", "A"), "healthy").unwrap() > 0.0);
     assert!(

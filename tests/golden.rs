@@ -87,11 +87,11 @@ fn target(shared: &Shared, name: &str, cache: bool, labels: &[(&str, &str)]) {
 }
 
 /// Feeds `polls` (offset, sample, poll duration in ms) through a fresh history (60 s interval)
-/// and records each outcome.
-fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)]) {
+/// and records each outcome; `own[i]`, where given, is the sampler's lookups at poll `i`.
+fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)], own: &[Lookups]) {
     let mut history = History::new(secs(30));
-    for (at, sample, ms) in polls {
-        let derived = history.observe(*at, sample);
+    for (i, (at, sample, ms)) in polls.iter().enumerate() {
+        let derived = history.observe_excluding(*at, sample, own.get(i).copied());
         shared.record(
             name,
             Outcome::Success {
@@ -159,6 +159,8 @@ fn inputs() -> Shared {
             (secs(240), s1, 2.25),
             (secs(300), s2, 1.75),
         ],
+        // Its sampler's PTTLs as of each INFO, hitting 9 times in 10 like the application.
+        &[(11_000, 2), (11_180, 22), (11_270, 32)].map(|(hits, misses)| Lookups { hits, misses }),
     );
     // Its key-prefix sampler: one cycle of 1 000 keys out of 4 000, top 2 prefixes plus
     // (other), which sums sess:* and the keys without a prefix.
@@ -178,6 +180,7 @@ fn inputs() -> Shared {
             (secs(260), s1, 0.625),
             (secs(290), s2, 0.75),
         ],
+        &[],
     );
 
     // An idle Valkey replica whose link to the primary is down: no lookups, so no hit ratio.
@@ -188,6 +191,7 @@ fn inputs() -> Shared {
         &shared,
         "replica",
         &[(secs(280), s0, 0.25), (secs(295), s1, 0.375)],
+        &[],
     );
 
     // A target that never answered: up 0, errors counted, no value series.
