@@ -6,6 +6,8 @@
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -27,7 +29,8 @@ pub struct ExporterCollector {
     shared: Shared,
     /// The monotonic origin the pollers measure time from (freshness is judged against it).
     origin: Instant,
-    descs: Vec<Desc>,
+    /// Shared: the collector is cloned for every request (axum state).
+    descs: Arc<[Desc]>,
 }
 
 impl ExporterCollector {
@@ -64,8 +67,8 @@ impl ExporterCollector {
     }
 
     /// [`ExporterCollector::render`] in pieces of about `chunk` bytes, handed to `sink` as they
-    /// are ready; stops when `sink` returns false.
-    pub fn render_chunks(&self, chunk: usize, sink: &mut dyn FnMut(String) -> bool) {
+    /// are ready with a flag for the last one; stops when `sink` returns false.
+    pub fn render_chunks(&self, chunk: usize, sink: &mut dyn FnMut(String, bool) -> bool) {
         let now = Instant::now().duration_since(self.origin);
         let snaps = self.shared.snapshots();
         metrics::render_chunks(&snaps, &self.shared.globals(), now, chunk, sink);
@@ -133,16 +136,20 @@ async fn reload_handler(
 /// Bytes of exposition text per piece of a streamed /metrics body.
 const CHUNK: usize = 128 * 1024;
 
-/// `/metrics`: the exposition streamed as it is rendered, so a scrape of thousands of targets
-/// never holds the whole text (tens of megabytes) and the first bytes leave at once.
+/// A piece of a /metrics body, and whether it is the last.
+type Piece = Result<(Bytes, bool), std::io::Error>;
+
+/// `/metrics`: an exposition that fits in one piece (up to hundreds of targets) is sent whole,
+/// with its length; a larger one is streamed as it is rendered, so a scrape of thousands of
+/// targets never holds the whole text (tens of megabytes).
 async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
     // Rendering thousands of targets takes milliseconds of CPU: done off the async workers so
     // pollers keep their slots while a scrape is served.
     tokio::task::spawn_blocking(move || {
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            c.render_chunks(CHUNK, &mut |piece| {
-                tx.blocking_send(Ok(Bytes::from(piece))).is_ok()
+            c.render_chunks(CHUNK, &mut |piece, last| {
+                tx.blocking_send(Ok((Bytes::from(piece), last))).is_ok()
             })
         }));
         if rendered.is_err() {
@@ -151,13 +158,26 @@ async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
             let _ = tx.blocking_send(Err(std::io::Error::other("rendering /metrics failed")));
         }
     });
+    let headers = [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)];
+    let mut first = match rx.recv().await {
+        Some(Ok((whole, true))) => return (headers, whole).into_response(),
+        Some(Ok((piece, false))) => Some(piece),
+        Some(Err(_)) | None => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering /metrics failed\n",
+            )
+                .into_response();
+        }
+    };
     // Polled again after its end by the gzip encoder: `poll_recv` answers that with `None`.
-    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    (
-        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-        Body::from_stream(body),
-    )
-        .into_response()
+    let rest = futures_util::stream::poll_fn(move |cx| match first.take() {
+        Some(piece) => std::task::Poll::Ready(Some(Ok(piece))),
+        None => rx
+            .poll_recv(cx)
+            .map(|p| p.map(|r| r.map(|(piece, _)| piece))),
+    });
+    (headers, Body::from_stream(rest)).into_response()
 }
 
 async fn index(State(c): State<ExporterCollector>) -> Response {

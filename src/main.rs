@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -114,11 +115,18 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
         Some(tls) => Box::pin(web::serve_tls(listener, router, tls.clone(), stop_rx)),
         None => Box::pin(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                })
-                .into_future(),
+            // Responses go out as soon as they are written (a streamed /metrics ends with a
+            // small piece that Nagle's algorithm would hold back for the peer's delayed ACK).
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router,
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .into_future(),
         ),
     };
     let mut server = server;

@@ -1089,20 +1089,41 @@ pub fn render_text_uncached(
 }
 
 /// [`render_text`] handed to `sink` in pieces of about `chunk` bytes (cut only between series
-/// lines), so a large exposition is never held whole. Stops early when `sink` returns false
-/// (the client went away).
+/// lines), so a large exposition is never held whole; `sink`'s flag is true for the last piece
+/// (an exposition that fits in one piece comes whole, flagged last). Stops early when `sink`
+/// returns false (the client went away).
 pub fn render_chunks(
     snaps: &[Snapshot],
     globals: &Globals,
     now: Duration,
     chunk: usize,
-    sink: &mut dyn FnMut(String) -> bool,
+    sink: &mut dyn FnMut(String, bool) -> bool,
 ) {
+    // A piece grows to about `chunk`; a small exposition (about 6 KiB per target) gets less.
     let room = chunk.saturating_add(16 * 1024);
-    let mut out = String::with_capacity(room);
-    let mut flush = |out: &mut String| sink(std::mem::replace(out, String::with_capacity(room)));
-    if render(snaps, globals, now, true, &mut out, chunk, &mut flush) && !out.is_empty() {
-        sink(out);
+    let mut out = String::with_capacity(room.min(4096 + snaps.len() * 6 * 1024));
+    // One piece is held back until the next, so the last one can be flagged.
+    let mut held: Option<String> = None;
+    let finished = render(snaps, globals, now, true, &mut out, chunk, &mut |out| {
+        let piece = std::mem::replace(out, String::with_capacity(room));
+        held.replace(piece)
+            .is_none_or(|previous| sink(previous, false))
+    });
+    if finished {
+        let last = match held {
+            Some(mut previous) if out.is_empty() => {
+                previous.shrink_to_fit();
+                previous
+            }
+            Some(previous) => {
+                if !sink(previous, false) {
+                    return;
+                }
+                out
+            }
+            None => out,
+        };
+        sink(last, true);
     }
 }
 
@@ -1225,20 +1246,24 @@ mod tests {
     /// piece checked to end at a line's end).
     fn chunked(shared: &Shared, now: Duration, chunk: usize) -> String {
         let mut out = String::new();
+        let mut done = false;
         render_chunks(
             &shared.snapshots(),
             &shared.globals(),
             now,
             chunk,
-            &mut |piece| {
+            &mut |piece, last| {
                 assert!(
                     piece.ends_with('\n'),
                     "a piece cut inside a line: {piece:?}"
                 );
+                assert!(!done, "a piece after the last");
+                done = last;
                 out.push_str(&piece);
                 true
             },
         );
+        assert!(done, "no piece flagged last");
         out
     }
 
@@ -1318,17 +1343,20 @@ mod tests {
         }
         let now = Duration::from_secs(61);
         let whole = rendered(&shared, now);
-        let mut sizes = Vec::new();
+        let (mut sizes, mut lasts) = (Vec::new(), Vec::new());
         render_chunks(
             &shared.snapshots(),
             &shared.globals(),
             now,
             1000,
-            &mut |piece| {
+            &mut |piece, last| {
                 sizes.push(piece.len());
+                lasts.push(last);
                 true
             },
         );
+        assert_eq!(lasts.iter().filter(|l| **l).count(), 1);
+        assert_eq!(lasts.last(), Some(&true));
         assert_eq!(sizes.iter().sum::<usize>(), whole.len());
         assert!(sizes.len() > 5, "{sizes:?}");
         let (last, full) = sizes.split_last().unwrap();
@@ -1340,7 +1368,7 @@ mod tests {
             &shared.globals(),
             now,
             1000,
-            &mut |_| {
+            &mut |_, _| {
                 pieces += 1;
                 false
             },
@@ -1349,6 +1377,19 @@ mod tests {
             pieces, 1,
             "rendering went on after the sink refused a piece"
         );
+        // What fits in one piece comes whole, flagged last.
+        let mut whole_pieces = Vec::new();
+        render_chunks(
+            &shared.snapshots(),
+            &shared.globals(),
+            now,
+            1 << 20,
+            &mut |piece, last| {
+                whole_pieces.push((piece, last));
+                true
+            },
+        );
+        assert_eq!(whole_pieces, [(whole, true)]);
     }
 
     #[test]

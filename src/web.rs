@@ -269,6 +269,9 @@ pub async fn serve_tls(
             },
             () = stopped(&mut stop) => break,
         };
+        // Responses go out as soon as they are written (a streamed /metrics ends with a small
+        // piece that Nagle's algorithm would hold back for the peer's delayed ACK).
+        let _ = tcp.set_nodelay(true);
         let acceptor = tls.acceptor();
         let service = TowerToHyperService::new(router.clone());
         let builder = builder.clone();

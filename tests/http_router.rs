@@ -227,3 +227,37 @@ async fn stale_target_keeps_up_and_self_metrics_but_no_values() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_small_exposition_has_a_length_a_large_one_is_streamed_whole() {
+    let resp = request(Method::GET, "/metrics", false).await;
+    let length = resp.headers()[header::CONTENT_LENGTH].to_str().unwrap();
+    assert_eq!(length.parse::<usize>().unwrap(), body(resp).await.len());
+
+    // 2 000 targets: several MB of text, more than one 128 KiB piece.
+    let shared = Shared::new();
+    for i in 0..2000 {
+        let name = format!("target-{i:04}");
+        shared.add(meta(&name, Duration::from_secs(3600)));
+        succeed(&shared, &name);
+    }
+    let collector = ExporterCollector::new(shared, Instant::now());
+    let expected = collector.render();
+    let resp = app(collector)
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get(header::CONTENT_LENGTH).is_none());
+    let mut body = resp.into_body();
+    let (mut text, mut frames) = (Vec::new(), 0);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("no error in the stream").into_data() {
+            frames += 1;
+            text.extend_from_slice(&data);
+        }
+    }
+    assert!(expected.len() > 1 << 20, "{} bytes", expected.len());
+    assert!(frames > 5, "{frames} frames for {} bytes", text.len());
+    assert_eq!(String::from_utf8(text).unwrap(), expected);
+}
