@@ -14,6 +14,51 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The exporter's pinned metric names: all that the alert rules and dashboards may use.
+pub const PINNED_METRICS: &[&str] = &[
+    "redis_up",
+    "redis_uptime_in_seconds",
+    "redis_instance_info",
+    "redis_target_info",
+    "redis_maxmemory_policy_info",
+    "redis_connected_clients",
+    "redis_blocked_clients",
+    "redis_connected_slaves",
+    "redis_rejected_connections_total",
+    "redis_connections_received_total",
+    "redis_commands_processed_total",
+    "redis_keyspace_hits_total",
+    "redis_keyspace_misses_total",
+    "redis_sampler_keyspace_hits_total",
+    "redis_sampler_keyspace_misses_total",
+    "redis_evicted_keys_total",
+    "redis_expired_keys_total",
+    "redis_memory_used_bytes",
+    "redis_memory_used_rss_bytes",
+    "redis_memory_used_peak_bytes",
+    "redis_memory_max_bytes",
+    "redis_mem_fragmentation_ratio",
+    "redis_mem_not_counted_for_eviction_bytes",
+    "redis_total_system_memory_bytes",
+    "redis_net_input_bytes_total",
+    "redis_net_output_bytes_total",
+    "redis_commands_total",
+    "redis_commands_duration_seconds_total",
+    "redis_db_keys",
+    "redis_db_keys_expiring",
+    "redis_db_avg_ttl_seconds",
+    "redis_cache_hit_ratio",
+    "redis_cache_lookups_per_second",
+    "redis_cache_evictions",
+    "redis_cache_expirations",
+    "redis_memory_pressure_ratio",
+    "redis_exporter_last_poll_duration_seconds",
+    "redis_exporter_last_poll_success_timestamp_seconds",
+    "redis_exporter_polls_total",
+    "redis_exporter_poll_errors_total",
+    "redis_exporter_build_info",
+];
+
 pub mod certs;
 pub mod prometheus;
 
