@@ -8,33 +8,10 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::prometheus::{Prometheus, PrometheusOptions, url_encode};
-use support::{Exporter, Proc, RedisServer, free_port, http_get, sample, wait_for};
-
-/// Starts the exporter with `config_body` and extra command-line flags.
-fn exporter_with(config_body: &str, flags: &[&str]) -> Exporter {
-    let port = free_port();
-    let dir = tempfile::tempdir().expect("temp dir for exporter config");
-    let path = dir.path().join("config.toml");
-    std::fs::write(
-        &path,
-        format!("listen = \"127.0.0.1:{port}\"\n{config_body}"),
-    )
-    .expect("write exporter config");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"));
-    cmd.arg("--config")
-        .arg(&path)
-        .args(flags)
-        .env("REDIS_CACHE_EXPORTER_LOG_LEVEL", "warn");
-    let proc = Proc::spawn("redis-cache-exporter", &mut cmd);
-    wait_for("exporter /healthz", Duration::from_secs(10), || {
-        http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
-    });
-    Exporter { port, proc, dir }
-}
+use support::{Exporter, RedisServer, http_get, sample, wait_for};
 
 /// GET /scrape?target=… with optional extra headers; returns (status, body).
 fn scrape_with(e: &Exporter, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
@@ -227,7 +204,7 @@ fn statuses_for_bad_refused_and_disabled_requests() {
     assert_eq!(status, 403, "not in the default allowlist: {body}");
     assert_eq!(scrape(&e, "redis://10.0.0.1:6379").0, 403);
 
-    let flag = exporter_with(
+    let flag = Exporter::start_with(
         &format!("[[targets]]\nname = \"a\"\nurl = \"{}\"\n", r.url()),
         &["--no-scrape-endpoint"],
     );

@@ -396,6 +396,11 @@ pub struct Exporter {
 impl Exporter {
     /// Starts the exporter with `config_body` (TOML without `listen`, which is added here).
     pub fn start(config_body: &str) -> Exporter {
+        Exporter::start_with(config_body, &[])
+    }
+
+    /// [`Exporter::start`] with extra command-line flags.
+    pub fn start_with(config_body: &str, flags: &[&str]) -> Exporter {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for exporter config");
         let path = dir.path().join("config.toml");
@@ -407,6 +412,7 @@ impl Exporter {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"));
         cmd.arg("--config")
             .arg(&path)
+            .args(flags)
             .env("REDIS_CACHE_EXPORTER_LOG_LEVEL", "warn");
         let proc = Proc::spawn("redis-cache-exporter", &mut cmd);
         wait_for("exporter /healthz", Duration::from_secs(10), || {
