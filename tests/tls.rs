@@ -7,54 +7,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::certs::{make_ca, openssl};
+use support::certs::{make_ca, make_leaf};
 use support::{Exporter, Proc, RedisServer, free_port, http_get, sample, wait_for};
-
-/// A leaf certificate `{leaf}.crt`/`.key` signed by CA `ca`, with the given extensions.
-fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
-    std::fs::write(dir.join(format!("{leaf}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &format!("{leaf}.key"),
-            "-out",
-            &format!("{leaf}.csr"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{leaf}.csr"),
-            "-CA",
-            &format!("{ca}-ca.crt"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{leaf}.ext"),
-            "-out",
-            &format!("{leaf}.crt"),
-        ],
-    );
-}
 
 /// Two CAs ("good" and "other"); a server certificate for DNS name `redis.test` only (no IP),
 /// signed by "good"; client certificates signed by "good" and by "other".

@@ -19,53 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::certs::{make_ca, openssl};
+use support::certs::{make_ca, make_leaf};
 use support::prometheus::{Prometheus, PrometheusOptions};
 use support::{Proc, RedisServer, free_port, http_get, require_binary, sample, wait_for};
 
 const PASSWORD: &str = "s3cret:with-colon";
-
-/// A leaf `{leaf}.crt`/`.key` signed by CA `ca`, with the given extensions.
-fn make_leaf(dir: &Path, ca: &str, leaf: &str, ext: &str) {
-    std::fs::write(dir.join(format!("{leaf}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            &format!("/CN={leaf}"),
-            "-keyout",
-            &format!("{leaf}.key"),
-            "-out",
-            &format!("{leaf}.csr"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{leaf}.csr"),
-            "-CA",
-            &format!("{ca}-ca.crt"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{leaf}.ext"),
-            "-out",
-            &format!("{leaf}.crt"),
-        ],
-    );
-}
 
 const SERVER_EXT: &str = "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
 const CLIENT_EXT: &str = "extendedKeyUsage=clientAuth\n";
@@ -83,8 +41,9 @@ impl Pki {
         let d = dir.path();
         for ca in ["a", "b"] {
             make_ca(d, ca);
-            make_leaf(d, ca, &format!("server-{ca}"), SERVER_EXT);
-            make_leaf(d, ca, &format!("client-{ca}"), CLIENT_EXT);
+            let (server, client) = (format!("server-{ca}"), format!("client-{ca}"));
+            make_leaf(d, ca, &server, &server, SERVER_EXT);
+            make_leaf(d, ca, &client, &client, CLIENT_EXT);
         }
         let pki = Pki { dir };
         pki.serve("server-a");

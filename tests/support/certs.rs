@@ -48,3 +48,46 @@ pub fn make_ca(dir: &Path, name: &str) {
         ],
     );
 }
+
+/// A leaf `{leaf}.crt`/`.key` with common name `cn`, signed by CA `ca`, with the extensions
+/// `ext` (an openssl extfile).
+pub fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{leaf}.ext")), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            &format!("{leaf}.key"),
+            "-out",
+            &format!("{leaf}.csr"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{leaf}.csr"),
+            "-CA",
+            &format!("{ca}-ca.crt"),
+            "-CAkey",
+            &format!("{ca}-ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{leaf}.ext"),
+            "-out",
+            &format!("{leaf}.crt"),
+        ],
+    );
+}
