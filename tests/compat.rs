@@ -7,7 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, redis6_server_binary, sample, wait_for, wait_polls, wait_up};
+use support::{
+    Exporter, RedisServer, assert_900_hits_100_misses, redis6_server_binary, sample, value,
+    wait_for, wait_polls, wait_up,
+};
 
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -28,10 +31,6 @@ fn exporter(name: &str, r: &RedisServer) -> Exporter {
         "poll_interval = \"1s\"\ntimeout = \"500ms\"\n[[targets]]\nname = \"{name}\"\nurl = \"{}\"\n",
         r.url()
     ))
-}
-
-fn value(m: &str, sel: &str) -> f64 {
-    sample(m, sel).unwrap_or_else(|| panic!("no sample {sel} in:\n{m}"))
 }
 
 /// `field` of the `cmdstat_<cmd>` line of INFO commandstats (this read is counted only after it
@@ -134,21 +133,7 @@ fn redis_6_2_hit_ratio_of_900_hits_and_100_misses_is_0_9() {
     assert_eq!(r.pipeline(&support::hits_and_misses(900, 100)), 0);
 
     let m = wait_polls(&e, "old", 1.0);
-    for w in ["1m", "5m", "15m"] {
-        let ratio = value(
-            &m,
-            &format!("redis_cache_hit_ratio{{target=\"old\",window=\"{w}\"}}"),
-        );
-        assert!((ratio - 0.9).abs() < 1e-12, "window {w}: {ratio}");
-    }
-    assert_eq!(
-        value(&m, "redis_keyspace_hits_total{target=\"old\"}"),
-        900.0
-    );
-    assert_eq!(
-        value(&m, "redis_keyspace_misses_total{target=\"old\"}"),
-        100.0
-    );
+    assert_900_hits_100_misses(&m, "old");
     assert_eq!(
         value(&m, "redis_commands_total{target=\"old\",cmd=\"get\"}"),
         1000.0

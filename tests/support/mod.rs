@@ -439,6 +439,25 @@ pub fn sample(exposition: &str, selector: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The value of `selector` in `exposition`; panics with the exposition when it is absent.
+pub fn value(exposition: &str, selector: &str) -> f64 {
+    sample(exposition, selector).unwrap_or_else(|| panic!("no sample {selector} in:\n{exposition}"))
+}
+
+/// Checks a scrape after [`hits_and_misses`]`(900, 100)` on an otherwise idle server: the hit
+/// ratio of every window is exactly 0.9 and the raw counters are Redis's own.
+pub fn assert_900_hits_100_misses(exposition: &str, target: &str) {
+    for w in ["1m", "5m", "15m"] {
+        let sel = format!("redis_cache_hit_ratio{{target=\"{target}\",window=\"{w}\"}}");
+        let ratio = value(exposition, &sel);
+        assert!((ratio - 0.9).abs() < 1e-12, "window {w}: {ratio}");
+    }
+    let hits = format!("redis_keyspace_hits_total{{target=\"{target}\"}}");
+    assert_eq!(value(exposition, &hits), 900.0);
+    let misses = format!("redis_keyspace_misses_total{{target=\"{target}\"}}");
+    assert_eq!(value(exposition, &misses), 100.0);
+}
+
 /// Waits until the exporter has completed at least `n` more polls of `target` than now.
 pub fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
     let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
