@@ -140,7 +140,9 @@ pub fn start_offset(name: &str, interval: Duration) -> Duration {
 /// The text of an INFO reply, or a protocol error.
 pub fn reply_text(v: Value) -> Result<String, PollError> {
     match v {
-        Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        // Valid UTF-8 (always, in practice) is taken as is, without a copy.
+        Value::BulkString(b) => Ok(String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
         Value::VerbatimString { text, .. } => Ok(text),
         Value::SimpleString(s) => Ok(s),
         other => Err(PollError {
@@ -285,29 +287,32 @@ impl Poller {
         let unix_now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let name = self.settings.name.clone();
-        let outcome = match &result {
+        let name = &self.settings.name;
+        let (outcome, error) = match result {
             Ok(sample) => {
-                let derived = self.history.observe_excluding(at, sample, self.own_lookups);
+                let derived = self
+                    .history
+                    .observe_excluding(at, &sample, self.own_lookups);
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
-                Outcome::Success {
-                    sample: Arc::new(sample.clone()),
+                let outcome = Outcome::Success {
+                    sample: Arc::new(sample),
                     derived: Arc::new(derived),
-                }
+                };
+                (outcome, None)
             }
-            Err(e) => Outcome::Failure(e.kind),
+            Err(e) => (Outcome::Failure(e.kind), Some(e)),
         };
-        let changed = self.shared.record(&name, outcome, duration, at, unix_now);
-        match (&result, changed) {
-            (Ok(_), Some(true)) => {
+        let changed = self.shared.record(name, outcome, duration, at, unix_now);
+        match (error, changed) {
+            (None, Some(true)) => {
                 info!(target_name = %name, url = %self.settings.redacted_url, "Target up.")
             }
-            (Err(e), Some(true)) => {
+            (Some(e), Some(true)) => {
                 warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.")
             }
-            (Err(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
+            (Some(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
             _ => {}
         }
     }
