@@ -138,8 +138,17 @@ fn render(c: &mut Criterion) {
                 out
             })
         });
-        // What /metrics serves between polls: every target's lines already rendered.
+        // Every target's lines already kept (from a snapshot's second scrape on), into one String.
         g.bench_function("render_text", |b| b.iter(|| collector.render()));
+        // The same lines as /metrics sends them: 128 KiB pieces, each dropped once sent.
+        g.bench_function("render_chunks", |b| {
+            b.iter(|| {
+                collector.render_chunks(128 * 1024, &mut |piece, _| {
+                    black_box(piece);
+                    true
+                })
+            })
+        });
         g.finish();
     }
 }
