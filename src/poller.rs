@@ -224,57 +224,81 @@ struct Poller {
 }
 
 /// Runs the poll loop of one target until the task is aborted.
-pub async fn run(settings: PollerSettings, shared: Shared, origin: Instant) {
+///
+/// Not an `async fn`: the poller is built here, so the spawned task holds one copy of it and
+/// its ticker, not the arguments as well.
+pub fn run(
+    settings: PollerSettings,
+    shared: Shared,
+    origin: Instant,
+) -> impl Future<Output = ()> + Send {
     let offset = start_offset(&settings.name, settings.interval);
-    run_from(Instant::now() + offset, settings, shared, origin).await
+    Poller::new(settings, shared, origin).run(Instant::now() + offset)
 }
 
 /// Like [`run`], with the first poll at once (an on-demand target's first scrape waits for it).
-pub async fn run_now(settings: PollerSettings, shared: Shared, origin: Instant) {
-    run_from(Instant::now(), settings, shared, origin).await
+pub fn run_now(
+    settings: PollerSettings,
+    shared: Shared,
+    origin: Instant,
+) -> impl Future<Output = ()> + Send {
+    Poller::new(settings, shared, origin).run(Instant::now())
 }
 
-async fn run_from(first: Instant, settings: PollerSettings, shared: Shared, origin: Instant) {
-    let mut ticker = tokio::time::interval_at(first, settings.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
-    // least-privilege ACL user allows).
-    let connection = settings.connection.clone().set_redis_settings(
-        settings
-            .connection
-            .redis_settings()
-            .clone()
-            .set_skip_set_lib_name(),
-    );
-    let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
-    let client = factory.connector();
-    let mut p = Poller {
-        factory,
-        history: History::new(settings.interval / 2),
-        own_lookups: None,
-        client: None,
-        conn: None,
-        failures: 0,
-        attempts: 0,
-        backoff_kind: ErrorKind::Connect,
-        next_connect: Instant::now(),
-        info_mode: InfoMode::Sections,
-        config_refused: settings.config_command.is_none(),
-        config: Vec::new(),
-        config_fresh: false,
-        settings,
-        shared,
-        origin,
-    };
-    match client {
-        Ok(c) => p.client = Some(c),
-        Err(e) => {
-            warn!(target_name = %p.settings.name, error = %e, "Target URL or TLS files not usable.")
+impl Poller {
+    fn new(settings: PollerSettings, shared: Shared, origin: Instant) -> Poller {
+        // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
+        // least-privilege ACL user allows).
+        let connection = settings.connection.clone().set_redis_settings(
+            settings
+                .connection
+                .redis_settings()
+                .clone()
+                .set_skip_set_lib_name(),
+        );
+        let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
+        let client = factory.connector();
+        let mut p = Poller {
+            factory,
+            history: History::new(settings.interval / 2),
+            own_lookups: None,
+            client: None,
+            conn: None,
+            failures: 0,
+            attempts: 0,
+            backoff_kind: ErrorKind::Connect,
+            next_connect: Instant::now(),
+            info_mode: InfoMode::Sections,
+            config_refused: settings.config_command.is_none(),
+            config: Vec::new(),
+            config_fresh: false,
+            settings,
+            shared,
+            origin,
+        };
+        match client {
+            Ok(c) => p.client = Some(c),
+            Err(e) => {
+                warn!(target_name = %p.settings.name, error = %e, "Target URL or TLS files not usable.")
+            }
         }
+        p
     }
-    loop {
-        ticker.tick().await;
-        p.poll_once().await;
+
+    /// The poll loop. An `async move` block rather than an `async fn`: an `async fn` would
+    /// keep its `self` argument and the body's copy of it side by side in the task.
+    fn run(mut self, first: Instant) -> impl Future<Output = ()> + Send {
+        let mut ticker = tokio::time::interval_at(first, self.settings.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        async move {
+            loop {
+                ticker.tick().await;
+                // Boxed: a poll's future (connect with TLS, INFO, CONFIG, their timeouts) is
+                // several KB and exists only while the poll runs; inline, every idle poller
+                // task would carry it.
+                Box::pin(self.poll_once()).await;
+            }
+        }
     }
 }
 
@@ -502,6 +526,31 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_idle_poller_task_holds_its_poller_and_ticker_only() {
+        use redis::IntoConnectionInfo;
+        let settings = PollerSettings {
+            name: "t".into(),
+            redacted_url: "redis://127.0.0.1:6379".into(),
+            connection: "redis://127.0.0.1:6379".into_connection_info().unwrap(),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            config_command: Some("CONFIG".into()),
+            tls: None,
+            lookup_gate: None,
+        };
+        let task = run(settings, Shared::new(), Instant::now());
+        // Every configured target has one such task: 10 000 targets, 10 000 of these. A poll's
+        // own future (several KB, with TLS) is boxed and lives only while the poll runs.
+        let (task, poller) = (std::mem::size_of_val(&task), std::mem::size_of::<Poller>());
+        eprintln!("poller task {task} bytes, poller {poller} bytes");
+        assert!(
+            task < poller + 256,
+            "poller task {task} bytes, poller {poller} bytes"
+        );
+        assert!(task < 2048, "poller task {task} bytes");
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
