@@ -6,54 +6,16 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use support::prometheus::{Prometheus, PrometheusOptions, url_encode};
-use support::{Exporter, RedisServer, http_get, sample, wait_for};
+use support::{Exporter, RedisServer, http_exchange, http_get, sample, wait_for};
 
 /// GET /scrape?target=… with optional extra headers; returns (status, body).
 fn scrape_with(e: &Exporter, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", e.port)).expect("connect to exporter");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "GET /scrape?target={} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
-        url_encode(target)
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read /scrape reply");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut s = rest;
-        while let Some((size, r)) = s.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || r.len() < n {
-                break;
-            }
-            out.push_str(&r[..n]);
-            s = r[n..].trim_start_matches("\r\n");
-        }
-        out
-    } else {
-        rest.to_string()
-    };
-    (status, body)
+    let path = format!("/scrape?target={}", url_encode(target));
+    http_exchange(e.port, "GET", &path, headers, "", Duration::from_secs(30)).expect("GET /scrape")
 }
 
 fn scrape(e: &Exporter, target: &str) -> (u16, String) {
