@@ -8,6 +8,7 @@
 //! Label order on every series: `target`, then the metric's own labels, then the target's static
 //! labels (sorted by name).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -978,15 +979,20 @@ fn head_tail(snap: &Snapshot) -> (String, String) {
     let mut head = String::from("{target=\"");
     push_escaped(&mut head, &snap.meta.name, true);
     head.push('"');
+    (head, label_suffix(&snap.meta.labels))
+}
+
+/// Static labels as they follow a series' own labels: `,name="value"` each, escaped.
+fn label_suffix(labels: &BTreeMap<String, String>) -> String {
     let mut tail = String::new();
-    for (n, v) in &snap.meta.labels {
+    for (n, v) in labels {
         tail.push(',');
         tail.push_str(n);
         tail.push_str("=\"");
         push_escaped(&mut tail, v, true);
         tail.push('"');
     }
-    (head, tail)
+    tail
 }
 
 /// Appends a family's `# HELP` and `# TYPE` lines.
@@ -1011,14 +1017,7 @@ fn push_groups(
     emit: fn(&GroupStatus, &mut Out),
 ) {
     for g in globals.groups.values() {
-        let mut tail = String::new();
-        for (n, v) in &g.meta.labels {
-            tail.push(',');
-            tail.push_str(n);
-            tail.push_str("=\"");
-            push_escaped(&mut tail, v, true);
-            tail.push('"');
-        }
+        let tail = label_suffix(&g.meta.labels);
         emit(g, &mut |values: &[&str], value: f64| {
             push_sample(out, def.name, "", def.labels, values, &tail, value)
         });
