@@ -1110,10 +1110,7 @@ pub fn render_chunks(
     });
     if finished {
         let last = match held {
-            Some(mut previous) if out.is_empty() => {
-                previous.shrink_to_fit();
-                previous
-            }
+            Some(previous) if out.is_empty() => previous,
             Some(previous) => {
                 if !sink(previous, false) {
                     return;
