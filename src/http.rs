@@ -99,8 +99,8 @@ pub fn app(collector: ExporterCollector) -> Router {
 }
 
 /// gzip when the client asks for it (Prometheus does), at the fastest level: a /metrics body of
-/// 10 000 targets is tens of megabytes, and the default level costs about twice the CPU for a
-/// body a quarter smaller.
+/// 10 000 targets is tens of megabytes. Measured on 2 000 targets (4.6 MB of text): 15–38 ms
+/// per gzip scrape instead of 90 ms at the default level, for a body a third larger.
 pub fn compression() -> CompressionLayer {
     CompressionLayer::new()
         .gzip(true)
