@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use support::markdown::anchors;
 use support::prometheus::{Alertmanager, Prometheus, PrometheusOptions, WebhookReceiver};
 use support::{PINNED_METRICS, http_request, require_binary, wait_for};
 
@@ -91,23 +92,6 @@ fn loaded_rules() -> Vec<serde_json::Value> {
 
 fn alerting_rules(rules: &[serde_json::Value]) -> Vec<&serde_json::Value> {
     rules.iter().filter(|r| r["type"] == "alerting").collect()
-}
-
-/// GitHub's heading anchors: lower case, punctuation dropped, spaces become dashes.
-fn anchors(markdown: &str) -> Vec<String> {
-    markdown
-        .lines()
-        .filter(|l| l.starts_with('#'))
-        .map(|l| {
-            l.trim_start_matches('#')
-                .trim()
-                .to_lowercase()
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
-                .map(|c| if c == ' ' { '-' } else { c })
-                .collect()
-        })
-        .collect()
 }
 
 #[test]
