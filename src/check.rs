@@ -588,7 +588,7 @@ impl Report {
         s
     }
 
-    /// The report as one JSON object (schema in the README, "JSON report").
+    /// The report as one JSON object (schema in docs/check.md, "JSON report").
     pub fn json(&self) -> String {
         let mut s = String::new();
         let _ = write!(

@@ -1,6 +1,6 @@
 //! The metric table: every exported name, type, HELP text (citing the INFO field it comes from)
 //! and label set in one place, each with the function that yields its values from a target's
-//! snapshot. The README's metric reference is generated from [`TABLE`] (see `reference()`).
+//! snapshot. docs/metrics.md's metric reference is generated from [`TABLE`] (`reference()`).
 //!
 //! Pure: builds `prometheus` metric families from snapshots; no IO. Raw Redis counters keep the
 //! names `redis_exporter` uses where the meaning is identical, so existing PromQL keeps working.
@@ -1179,7 +1179,7 @@ fn render(
     true
 }
 
-/// The metric reference as a Markdown table (README and docs/metrics.md are checked against it).
+/// The metric reference as a Markdown table (docs/metrics.md is checked against it).
 pub fn reference() -> String {
     let mut s = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
     for def in TABLE {

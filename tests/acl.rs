@@ -1,7 +1,8 @@
 //! Least-privilege ACL users against real redis-servers (Debian's 7.x and the Redis 6.2 build):
-//! a user with exactly the README recipe's permissions gets full metrics and is never denied a
-//! command (the server's ACL LOG stays empty); a user without CONFIG permission still gets
-//! up=1 with maxmemory and the policy from INFO memory, and CONFIG is tried once, never again.
+//! a user with exactly the permissions of the docs/security.md recipe gets full metrics and is
+//! never denied a command (the server's ACL LOG stays empty); a user without CONFIG permission
+//! still gets up=1 with maxmemory and the policy from INFO memory, and CONFIG is tried once,
+//! never again.
 
 mod support;
 
@@ -9,8 +10,8 @@ use std::time::Duration;
 
 use support::{Exporter, RedisServer, redis6_server_binary, sample, wait_polls, wait_up};
 
-/// The README recipe: the exporter's user may run INFO and CONFIG GET, nothing else, on no key
-/// and no channel.
+/// The recipe in docs/security.md: the exporter's user may run INFO and CONFIG GET, nothing
+/// else, on no key and no channel.
 const RECIPE: &[&str] = &[
     "ACL",
     "SETUSER",

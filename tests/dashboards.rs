@@ -555,15 +555,18 @@ fn provisioning_files_and_docs_match_the_dashboards() {
         "$__rate_interval needs the scrape interval"
     );
 
-    let docs = read("README.md");
+    let docs = read("docs/dashboards.md");
     for name in DASHBOARDS {
         let d = load(name);
-        assert!(docs.contains(name), "README.md does not name {name}");
+        assert!(
+            docs.contains(name),
+            "docs/dashboards.md does not name {name}"
+        );
         assert!(docs.contains(d["uid"].as_str().unwrap()));
         for p in data_panels(&d) {
             assert!(
                 docs.contains(&format!("| {} |", title(p))),
-                "README.md does not list panel {:?} of {name}",
+                "docs/dashboards.md does not list panel {:?} of {name}",
                 title(p)
             );
         }

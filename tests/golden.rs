@@ -1,5 +1,6 @@
 //! Golden /metrics: the exposition for fixed inputs, compared with the committed
-//! `tests/golden/metrics.txt`, and the README's metric reference, generated from the table.
+//! `tests/golden/metrics.txt`, and the metric reference in `docs/metrics.md`, generated from the
+//! table.
 //!
 //! Inputs are real INFO captures from `tests/fixtures/info/`, each followed by synthetic later
 //! samples at fixed monotonic offsets so every window exists, poll outcomes recorded with fixed
@@ -417,21 +418,21 @@ fn golden_inputs_cover_the_situations_they_claim() {
 }
 
 #[test]
-fn readme_metric_reference_is_generated_from_the_table() {
-    let path = root().join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("read README.md");
-    let begin = readme
+fn docs_metric_reference_is_generated_from_the_table() {
+    let path = root().join("docs/metrics.md");
+    let page = std::fs::read_to_string(&path).expect("read docs/metrics.md");
+    let begin = page
         .find("<!-- metrics:begin")
-        .expect("README has a metrics:begin marker");
-    let body_start = begin + readme[begin..].find("-->\n").expect("marker closes") + 4;
-    let end = readme
+        .expect("docs/metrics.md has a metrics:begin marker");
+    let body_start = begin + page[begin..].find("-->\n").expect("marker closes") + 4;
+    let end = page
         .find("<!-- metrics:end -->")
-        .expect("README has a metrics:end marker");
+        .expect("docs/metrics.md has a metrics:end marker");
     let expected = format!(
         "{}{}{}",
-        &readme[..body_start],
+        &page[..body_start],
         metrics::reference(),
-        &readme[end..]
+        &page[end..]
     );
     check_golden(&path, &expected);
 }

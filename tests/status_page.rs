@@ -5,7 +5,7 @@
 //! Checks the DOM Chromium builds (not just the HTML text): a row per target with its state,
 //! the hit ratio with an SVG sparkline, memory pressure, evictions, policy and the verdicts.
 //! Also takes a screenshot; `UPDATE_SCREENSHOT=1 cargo test --test status_page` copies it to
-//! `docs/status-page.png` for the README.
+//! `docs/status-page.png` for docs/dashboards.md.
 
 mod support;
 
