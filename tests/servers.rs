@@ -1,0 +1,393 @@
+//! The core checks on every server the suite knows (Debian's Redis 7.0, Redis 6.2, Redis 8.2,
+//! Valkey 9.1; see `support::servers`): an exact hit ratio, evictions equal to the server's own
+//! counter, memory pressure as the server computes it, counter resets (CONFIG RESETSTAT and a
+//! restart on the same port), and CONFIG renamed or blocked. Each check is a function of the
+//! server; `per_server!` makes one test per (server, check) pair, named `<server>::<check>`.
+
+mod support;
+
+use std::time::Duration;
+
+use support::servers::ServerKind;
+use support::{
+    Exporter, RedisServer, assert_900_hits_100_misses, sample, value, wait_for, wait_polls, wait_up,
+};
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The poll settings of every check: short enough that waiting on a few polls stays cheap.
+const POLLING: &str = "poll_interval = \"500ms\"\ntimeout = \"450ms\"\n";
+
+fn target(name: &str, r: &RedisServer) -> String {
+    format!("[[targets]]\nname = \"{name}\"\nurl = \"{}\"\n", r.url())
+}
+
+fn exporter(targets: &[String]) -> Exporter {
+    Exporter::start(&format!("{POLLING}{}", targets.concat()))
+}
+
+/// `n` SETs of 1 kB values.
+fn writes_1k(n: usize) -> Vec<Vec<String>> {
+    let value_1k = "x".repeat(1024);
+    (0..n)
+        .map(|i| args(&["SET", &format!("key:{i}"), &value_1k]))
+        .collect()
+}
+
+/// A scrape in which `selector` equals `want` (what the server itself reported).
+fn wait_value(e: &Exporter, kind: ServerKind, selector: &str, want: f64) -> String {
+    wait_for(
+        &format!("{kind}: {selector} = {want}"),
+        Duration::from_secs(20),
+        || {
+            let m = e.metrics();
+            (sample(&m, selector) == Some(want)).then_some(m)
+        },
+    )
+}
+
+fn info_number(kind: ServerKind, r: &RedisServer, field: &str) -> f64 {
+    let v = r.info_field(field);
+    v.parse()
+        .unwrap_or_else(|e| panic!("{kind}: INFO {field}:{v} is not a number: {e}"))
+}
+
+/// The limit and the policy that a scrape shows for `target`.
+fn assert_maxmemory(kind: ServerKind, m: &str, target: &str, bytes: u64, policy: &str) {
+    let max = value(m, &format!("redis_memory_max_bytes{{target=\"{target}\"}}"));
+    assert_eq!(max, bytes as f64, "{kind}: maxmemory of {target}");
+    let info = format!("redis_maxmemory_policy_info{{target=\"{target}\",policy=\"{policy}\"}} 1");
+    assert!(m.contains(&info), "{kind}: no {info} in\n{m}");
+}
+
+fn hit_ratio_of_900_hits_and_100_misses_is_exactly_0_9(kind: ServerKind) {
+    let r = RedisServer::start_kind(kind, &[]);
+    let e = exporter(&[target("cache", &r)]);
+    wait_up(&e, "cache", 1.0);
+    wait_polls(&e, "cache", 1.0);
+
+    assert_eq!(r.pipeline(&support::hits_and_misses(900, 100)), 0, "{kind}");
+
+    // A poll may land in the middle of the workload; the windows count from before it either way.
+    wait_value(
+        &e,
+        kind,
+        "redis_keyspace_misses_total{target=\"cache\"}",
+        100.0,
+    );
+    let m = wait_value(
+        &e,
+        kind,
+        "redis_keyspace_hits_total{target=\"cache\"}",
+        900.0,
+    );
+    assert_900_hits_100_misses(&m, "cache");
+    let lookups = value(
+        &m,
+        "redis_cache_lookups_per_second{target=\"cache\",window=\"1m\"}",
+    );
+    assert!(lookups > 0.0, "{kind}: lookups/s {lookups}");
+    assert_eq!(
+        value(&m, "redis_commands_total{target=\"cache\",cmd=\"get\"}"),
+        1000.0,
+        "{kind}"
+    );
+    assert_eq!(
+        value(&m, "redis_db_keys{target=\"cache\",db=\"db0\"}"),
+        100.0,
+        "{kind}"
+    );
+}
+
+fn instance_info_names_the_server(kind: ServerKind) {
+    let r = RedisServer::start_kind(kind, &[]);
+    let e = exporter(&[target("c", &r)]);
+    let m = wait_up(&e, "c", 1.0);
+    let info = m
+        .lines()
+        .find(|l| l.starts_with("redis_instance_info{target=\"c\""))
+        .unwrap_or_else(|| panic!("{kind}: no redis_instance_info in\n{m}"));
+    let want = [
+        format!("redis_version=\"{}\"", r.info_field("redis_version")),
+        "redis_mode=\"standalone\"".to_string(),
+        "role=\"master\"".to_string(),
+        format!("server=\"{}\"", kind.server_label()),
+    ];
+    for label in want {
+        assert!(info.contains(&label), "{kind}: {label} missing in {info}");
+    }
+}
+
+fn evictions_equal_the_servers_evicted_keys(kind: ServerKind) {
+    let r = RedisServer::start_kind(
+        kind,
+        &["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"],
+    );
+    let e = exporter(&[target("lru", &r)]);
+    wait_up(&e, "lru", 1.0);
+    let before = wait_polls(&e, "lru", 1.0);
+    let evicted_before = value(&before, "redis_evicted_keys_total{target=\"lru\"}");
+
+    assert_eq!(r.pipeline(&writes_1k(6000)), 0, "{kind}");
+
+    // Redis may go on evicting for a moment after the writes (eviction is time-boxed), so the
+    // scrape is matched to what INFO says at that moment.
+    let (m, evicted) = wait_for(
+        &format!("{kind}: redis_evicted_keys_total = INFO evicted_keys"),
+        Duration::from_secs(20),
+        || {
+            let evicted = info_number(kind, &r, "evicted_keys");
+            let m = e.metrics();
+            (sample(&m, "redis_evicted_keys_total{target=\"lru\"}") == Some(evicted))
+                .then_some((m, evicted))
+        },
+    );
+    assert!(
+        evicted > 1000.0,
+        "{kind}: the workload must evict (evicted {evicted})"
+    );
+    for w in ["1m", "5m", "15m"] {
+        let delta = value(
+            &m,
+            &format!("redis_cache_evictions{{target=\"lru\",window=\"{w}\"}}"),
+        );
+        assert_eq!(delta, evicted - evicted_before, "{kind}: window {w}");
+    }
+    assert_maxmemory(kind, &m, "lru", 2 << 20, "allkeys-lru");
+    let pressure = value(
+        &m,
+        "redis_memory_pressure_ratio{target=\"lru\",limit=\"maxmemory\"}",
+    );
+    assert!(pressure > 0.5, "{kind}: an evicting server at {pressure}");
+}
+
+/// Pressure is (used_memory − mem_not_counted_for_evict) / maxmemory, as Redis decides on
+/// eviction; with maxmemory 0 the limit is total_system_memory, named in the `limit` label.
+fn memory_pressure_is_what_the_server_counts_for_eviction(kind: ServerKind) {
+    let limited = RedisServer::start_kind(
+        kind,
+        &["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"],
+    );
+    let unlimited = RedisServer::start_kind(kind, &["--maxmemory", "0"]);
+    let e = exporter(&[target("limited", &limited), target("unlimited", &unlimited)]);
+    wait_up(&e, "unlimited", 1.0);
+    wait_up(&e, "limited", 1.0);
+
+    assert_eq!(limited.pipeline(&writes_1k(3000)), 0, "{kind}");
+    let m = wait_value(
+        &e,
+        kind,
+        "redis_db_keys{target=\"limited\",db=\"db0\"}",
+        3000.0,
+    );
+
+    // The same scrape's raw figures give the ratio exactly; INFO read now gives it closely.
+    let used = value(&m, "redis_memory_used_bytes{target=\"limited\"}");
+    let not_counted = value(
+        &m,
+        "redis_mem_not_counted_for_eviction_bytes{target=\"limited\"}",
+    );
+    assert_maxmemory(kind, &m, "limited", 8 << 20, "allkeys-lru");
+    let max = value(&m, "redis_memory_max_bytes{target=\"limited\"}");
+    let pressure = value(
+        &m,
+        "redis_memory_pressure_ratio{target=\"limited\",limit=\"maxmemory\"}",
+    );
+    assert!(
+        (pressure - (used - not_counted) / max).abs() < 1e-12,
+        "{kind}: pressure {pressure} from used {used}, not counted {not_counted}, max {max}"
+    );
+    let info_pressure = (info_number(kind, &limited, "used_memory")
+        - info_number(kind, &limited, "mem_not_counted_for_evict"))
+        / max;
+    assert!(
+        (pressure - info_pressure).abs() < 0.05,
+        "{kind}: exporter {pressure} vs INFO {info_pressure}"
+    );
+    assert!(
+        pressure > 0.3 && pressure < 1.0,
+        "{kind}: 3000 × 1 kB in 8 MB: {pressure}"
+    );
+
+    assert_eq!(
+        value(&m, "redis_memory_max_bytes{target=\"unlimited\"}"),
+        0.0,
+        "{kind}"
+    );
+    let total = value(&m, "redis_total_system_memory_bytes{target=\"unlimited\"}");
+    assert_eq!(
+        total,
+        info_number(kind, &unlimited, "total_system_memory"),
+        "{kind}"
+    );
+    let used = value(&m, "redis_memory_used_bytes{target=\"unlimited\"}");
+    let p = value(
+        &m,
+        "redis_memory_pressure_ratio{target=\"unlimited\",limit=\"system\"}",
+    );
+    assert!(
+        (p - used / total).abs() < 1e-9,
+        "{kind}: {p} vs {used}/{total}"
+    );
+    assert!(
+        !m.contains("redis_memory_pressure_ratio{target=\"unlimited\",limit=\"maxmemory\"}"),
+        "{kind}: maxmemory 0 has no maxmemory pressure"
+    );
+}
+
+/// Windows must stay within their physical bounds: ratio in [0, 1], counts and rates >= 0 and
+/// no larger than what the test itself did.
+fn assert_sane(kind: ServerKind, m: &str, max_lookups: f64) {
+    for w in ["1m", "5m", "15m"] {
+        let sel = |name: &str| format!("{name}{{target=\"c\",window=\"{w}\"}}");
+        if let Some(r) = sample(m, &sel("redis_cache_hit_ratio")) {
+            assert!((0.0..=1.0).contains(&r), "{kind}: {w} ratio {r}");
+        }
+        let lps = value(m, &sel("redis_cache_lookups_per_second"));
+        let covered = value(m, &sel("redis_cache_window_seconds"));
+        assert!(
+            lps >= 0.0 && lps * covered <= max_lookups + 0.5,
+            "{kind}: {w}: {lps}/s over {covered}s"
+        );
+        let ev = value(m, &sel("redis_cache_evictions"));
+        assert_eq!(ev, 0.0, "{kind}: {w} evictions");
+    }
+}
+
+fn resetstat_and_restart_never_give_negative_or_huge_values(kind: ServerKind) {
+    let mut r = RedisServer::start_kind(kind, &[]);
+    let e = exporter(&[target("c", &r)]);
+    wait_up(&e, "c", 1.0);
+    let load = |r: &RedisServer, hits: usize| {
+        let mut cmds = vec![args(&["SET", "k", "v"])];
+        cmds.extend((0..hits).map(|_| args(&["GET", "k"])));
+        cmds.extend((0..10).map(|_| args(&["GET", "nope"])));
+        assert_eq!(r.pipeline(&cmds), 0, "{kind}");
+    };
+    load(&r, 5000);
+    wait_value(&e, kind, "redis_keyspace_hits_total{target=\"c\"}", 5000.0);
+
+    // CONFIG RESETSTAT: counters drop to zero while the server keeps running.
+    r.cmd(&["CONFIG", "RESETSTAT"]);
+    load(&r, 90);
+    let m = wait_value(&e, kind, "redis_keyspace_hits_total{target=\"c\"}", 90.0);
+    assert_sane(kind, &m, 5000.0 + 10.0 + 100.0);
+    assert_eq!(
+        value(&m, "redis_exporter_resets_detected_total{target=\"c\"}"),
+        1.0,
+        "{kind}: CONFIG RESETSTAT"
+    );
+
+    // Restart on the same port: new run_id, counters from zero.
+    r.restart();
+    load(&r, 20);
+    let m = wait_value(&e, kind, "redis_keyspace_hits_total{target=\"c\"}", 20.0);
+    assert_sane(kind, &m, 5000.0 + 90.0 + 20.0 + 30.0);
+    assert_eq!(
+        value(&m, "redis_exporter_resets_detected_total{target=\"c\"}"),
+        2.0,
+        "{kind}: CONFIG RESETSTAT, then a restart"
+    );
+    // The 1m window spans both resets and counts what happened on every side of them: 5110
+    // hits, and 30 misses, or 20 when the misses after RESETSTAT were back at the 10 seen
+    // before it by the next poll (a counter that did not go down is not taken as reset).
+    let ratio = value(&m, "redis_cache_hit_ratio{target=\"c\",window=\"1m\"}");
+    assert!(
+        (5110.0 / 5140.0 - 1e-12..=5110.0 / 5130.0 + 1e-12).contains(&ratio),
+        "{kind}: 1m ratio {ratio}"
+    );
+}
+
+/// Calls of CONFIG GET in INFO commandstats (`config|get` on 7.0 and later, `config` before).
+fn config_get_calls(kind: ServerKind, r: &RedisServer) -> u64 {
+    let stats = r.cmd(&["INFO", "commandstats"]);
+    ["cmdstat_config|get:calls=", "cmdstat_config:calls="]
+        .iter()
+        .find_map(|p| stats.lines().find_map(|l| l.strip_prefix(p)))
+        .and_then(|v| v.split(',').next())
+        .map_or(0, |n| {
+            n.parse()
+                .unwrap_or_else(|e| panic!("{kind}: calls={n}: {e}"))
+        })
+}
+
+fn blocked_or_renamed_config_degrades_to_info(kind: ServerKind) {
+    let renamed = RedisServer::start_kind(kind, &["--rename-command", "CONFIG", "SECRETCONFIG"]);
+    let blocked = RedisServer::start_kind(
+        kind,
+        &["--rename-command", "CONFIG", "", "--maxmemory", "3mb"],
+    );
+    let e = exporter(&[
+        target("renamed", &renamed) + "config_command = \"SECRETCONFIG\"\n",
+        target("blocked", &blocked),
+    ]);
+    wait_up(&e, "renamed", 1.0);
+    // The first poll has sent CONFIG (and been refused) by the time up is 1.
+    wait_up(&e, "blocked", 1.0);
+    let errors = |r: &RedisServer| info_number(kind, r, "total_error_replies");
+    let errors_before = errors(&blocked);
+    // Redis 6.2 also refuses the first poll's multi-section INFO once.
+    let info_refused = if kind == ServerKind::Redis62 {
+        1.0
+    } else {
+        0.0
+    };
+    assert_eq!(
+        errors_before,
+        1.0 + info_refused,
+        "{kind}: error replies after the first poll; the blocked CONFIG is sent once"
+    );
+    let m = wait_polls(&e, "blocked", 3.0);
+    assert_eq!(
+        errors(&blocked),
+        errors_before,
+        "{kind}: CONFIG re-sent to the server that refused it"
+    );
+    assert_eq!(value(&m, "redis_up{target=\"blocked\"}"), 1.0, "{kind}");
+    assert_maxmemory(kind, &m, "blocked", 3 << 20, "noeviction");
+    for kind_label in ["connect", "timeout", "auth", "protocol", "command"] {
+        let sel =
+            format!("redis_exporter_poll_errors_total{{target=\"blocked\",kind=\"{kind_label}\"}}");
+        assert_eq!(value(&m, &sel), 0.0, "{kind}: {sel}");
+    }
+    assert_eq!(
+        config_get_calls(kind, &renamed),
+        1,
+        "{kind}: the renamed CONFIG is used once per connection"
+    );
+    assert_eq!(value(&m, "redis_up{target=\"renamed\"}"), 1.0, "{kind}");
+}
+
+/// One test per (server, check): `per_server!(module => Kind, …; check, …)`.
+macro_rules! per_server {
+    ($($module:ident => $kind:ident),+ ; $checks:tt) => {
+        $(per_server!(@server $module $kind $checks);)+
+    };
+    (@server $module:ident $kind:ident ($($check:ident),+ $(,)?)) => {
+        mod $module {
+            $(
+                #[test]
+                fn $check() {
+                    super::$check(super::ServerKind::$kind)
+                }
+            )+
+        }
+    };
+}
+
+per_server!(
+    redis_7_0 => Redis70,
+    redis_6_2 => Redis62,
+    redis_8_2 => Redis82,
+    valkey_9_1 => Valkey91;
+    (
+        hit_ratio_of_900_hits_and_100_misses_is_exactly_0_9,
+        instance_info_names_the_server,
+        evictions_equal_the_servers_evicted_keys,
+        memory_pressure_is_what_the_server_counts_for_eviction,
+        resetstat_and_restart_never_give_negative_or_huge_values,
+        blocked_or_renamed_config_degrades_to_info,
+    )
+);
