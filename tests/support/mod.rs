@@ -60,6 +60,7 @@ pub const PINNED_METRICS: &[&str] = &[
 ];
 
 pub mod certs;
+pub mod fault_proxy;
 pub mod prometheus;
 
 /// A port that was free a moment ago on 127.0.0.1.
