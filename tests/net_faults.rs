@@ -1,16 +1,21 @@
 //! Network faults made by the fault proxy (tests/support/fault_proxy.rs) in front of real
-//! redis-servers: reply latency, a stall mid-reply, a drip-feed, a reset after the request (and
-//! mid-reply) and a half-open connection.
+//! redis-servers: reply latency over and under the timeout, a stall mid-reply, a drip-feed, a
+//! reset after the request (and mid-reply) and a half-open connection.
 //!
 //! First the proxy itself, seen by a plain client: each fault does what the exporter tests rely
-//! on.
+//! on. Then each fault in its own exporter, next to two healthy targets polled directly (the
+//! faults in parallel, since they share nothing but the machine), checking: the error kind that
+//! grows and that no other does, the healthy targets' poll spacing during the fault against a
+//! no-fault period of the same run, /metrics answering in well under the faulty target's
+//! timeout, and recovery counted in polls.
 
 mod support;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use support::fault_proxy::{Fault, FaultProxy};
-use support::{RedisServer, wait_for};
+use support::{Exporter, RedisServer, wait_for, wait_up};
 
 /// Sends one command over `s` as RESP.
 fn send(s: &mut std::net::TcpStream, args: &[&str]) {
@@ -148,4 +153,407 @@ fn the_proxy_applies_each_fault_as_described() {
         Duration::from_secs(5),
         || (proxy.counters().open == 0).then_some(()),
     );
+}
+
+const KINDS: [&str; 5] = ["connect", "timeout", "auth", "protocol", "command"];
+
+/// Every scrape must answer within this: well under the faulty targets' 2 s timeout, so a
+/// /metrics that waited on a faulted Redis would show.
+const SCRAPE_LIMIT: Duration = Duration::from_secs(1);
+
+/// The series these tests read, keyed by selector as the exporter writes it.
+const READ: [&str; 5] = [
+    "redis_up{",
+    "redis_exporter_polls_total{",
+    "redis_exporter_poll_errors_total{",
+    "redis_exporter_last_poll_success_timestamp_seconds{",
+    "redis_exporter_last_poll_duration_seconds{",
+];
+
+/// One scrape: the series of [`READ`] and how long the scrape took.
+struct Scrape {
+    took: Duration,
+    values: HashMap<String, f64>,
+}
+
+impl Scrape {
+    fn take(e: &Exporter) -> Scrape {
+        let started = Instant::now();
+        let text = e.metrics();
+        let took = started.elapsed();
+        let values = text
+            .lines()
+            .filter(|l| READ.iter().any(|p| l.starts_with(p)))
+            .filter_map(|l| {
+                let (selector, v) = l.rsplit_once(' ')?;
+                Some((selector.to_string(), v.parse().ok()?))
+            })
+            .collect();
+        Scrape { took, values }
+    }
+
+    fn get(&self, metric: &str, target: &str) -> Option<f64> {
+        self.values
+            .get(&format!("{metric}{{target=\"{target}\"}}"))
+            .copied()
+    }
+
+    fn up(&self, target: &str) -> Option<f64> {
+        self.get("redis_up", target)
+    }
+
+    fn polls(&self, target: &str) -> f64 {
+        self.get("redis_exporter_polls_total", target)
+            .unwrap_or(0.0)
+    }
+
+    fn errors(&self, target: &str) -> [f64; 5] {
+        KINDS.map(|k| {
+            let sel =
+                format!("redis_exporter_poll_errors_total{{target=\"{target}\",kind=\"{k}\"}}");
+            self.values.get(&sel).copied().unwrap_or(0.0)
+        })
+    }
+
+    fn last_success(&self, target: &str) -> f64 {
+        self.get("redis_exporter_last_poll_success_timestamp_seconds", target)
+            .unwrap_or_else(|| panic!("{target} has no successful poll yet"))
+    }
+}
+
+/// Scrapes one exporter, checking on every scrape that it answered within [`SCRAPE_LIMIT`]
+/// and that the healthy targets are up; keeps the slowest scrape and, per healthy target, the
+/// (poll count, completion time) of each poll seen.
+struct Watch<'a> {
+    e: &'a Exporter,
+    healthy: Vec<String>,
+    slowest: Duration,
+    polls: HashMap<String, Vec<(f64, f64)>>,
+}
+
+impl<'a> Watch<'a> {
+    /// Waits until the healthy targets are up, then watches.
+    fn new(e: &'a Exporter, healthy: &[String]) -> Watch<'a> {
+        for h in healthy {
+            wait_up(e, h, 1.0);
+        }
+        Watch {
+            e,
+            healthy: healthy.to_vec(),
+            slowest: Duration::ZERO,
+            polls: HashMap::new(),
+        }
+    }
+
+    fn scrape(&mut self) -> Scrape {
+        let s = Scrape::take(self.e);
+        assert!(s.took < SCRAPE_LIMIT, "/metrics took {:?}", s.took);
+        self.slowest = self.slowest.max(s.took);
+        for h in &self.healthy {
+            assert_eq!(s.up(h), Some(1.0), "healthy target {h} stays up");
+            let seen = self.polls.entry(h.clone()).or_default();
+            let n = s.polls(h);
+            if seen.last().is_none_or(|(last, _)| *last != n) {
+                seen.push((n, s.last_success(h)));
+            }
+        }
+        s
+    }
+
+    /// Mean time between the polls of healthy `target` from scrape `a` to scrape `b`: the
+    /// slope of their completion times (the exporter's own timestamps) against their count,
+    /// fitted by least squares, so one poll held up by a stall of the loaded machine moves it
+    /// a few times less than it would move the difference of the two ends.
+    fn spacing(&self, target: &str, a: &Scrape, b: &Scrape) -> f64 {
+        let range = a.polls(target)..=b.polls(target);
+        let points: Vec<(f64, f64)> = self.polls[target]
+            .iter()
+            .filter(|(n, _)| range.contains(n))
+            .map(|(n, t)| (*n, *t - a.last_success(target)))
+            .collect();
+        assert!(
+            points.len() >= 5,
+            "{target}: only {} polls seen in the period",
+            points.len()
+        );
+        let len = points.len() as f64;
+        let mean_n = points.iter().map(|p| p.0).sum::<f64>() / len;
+        let mean_t = points.iter().map(|p| p.1).sum::<f64>() / len;
+        let cov: f64 = points
+            .iter()
+            .map(|(n, t)| (n - mean_n) * (t - mean_t))
+            .sum();
+        let var: f64 = points.iter().map(|(n, _)| (n - mean_n).powi(2)).sum();
+        cov / var
+    }
+
+    /// Scrapes every 50 ms until `done` holds for a scrape (it may assert on each one).
+    fn until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut done: impl FnMut(&Scrape) -> bool,
+    ) -> Scrape {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.scrape();
+            if done(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A target's own poll interval and timeout.
+type Own = (Duration, Duration);
+
+/// A target entry, with its own poll interval and timeout if given.
+fn target(name: &str, url: &str, own: Option<Own>) -> String {
+    let mut t = format!("[[targets]]\nname = \"{name}\"\nurl = \"{url}\"\n");
+    if let Some((interval, timeout)) = own {
+        t.push_str(&format!(
+            "poll_interval = \"{}ms\"\ntimeout = \"{}ms\"\n",
+            interval.as_millis(),
+            timeout.as_millis()
+        ));
+    }
+    t
+}
+
+/// Healthy targets are polled every second. Their timeout is long because they must never
+/// fail: on this loaded machine every process of the test was seen to stall for up to 340 ms
+/// at a time.
+const HEALTHY_INTERVAL: Duration = Duration::from_secs(1);
+const HEALTHY_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// The faulty target's timeout is long, so a /metrics that waited on it would take 2 s.
+const FAULTY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longer than the timeout plus the reconnect backoff after the second failed attempt (0.5 s
+/// after the first, 1 s after the second): no poll is skipped while backing off, so each poll
+/// under the fault is one real attempt and one error, and the first poll after the fault ends
+/// connects at once.
+const FAULTY_INTERVAL: Duration = Duration::from_millis(3500);
+
+const FAULTY: &str = "faulty";
+
+/// What one fault did, for the report.
+struct CaseReport {
+    fault: Fault,
+    kind: &'static str,
+    errors_grown: f64,
+    polls_in_fault: f64,
+    recovery_polls: Option<f64>,
+    ratios: Vec<f64>,
+    slowest: Duration,
+    cycles: u64,
+}
+
+/// One fault next to two healthy targets in one exporter: a no-fault period (two clean polls
+/// of the faulty target through the proxy), the fault (two failed polls, one of them on a
+/// fresh connection; or two slow but successful ones), then recovery. The healthy targets'
+/// spacing is compared between the first two periods, about 7 s each.
+fn run_case(fault: Fault, kind: Option<&'static str>) -> CaseReport {
+    let servers = [RedisServer::start(&[]), RedisServer::start(&[])];
+    let faulty = RedisServer::start(&[]);
+    let proxy = FaultProxy::start(faulty.port);
+    let healthy: Vec<String> = (1..=servers.len()).map(|i| format!("healthy{i}")).collect();
+    let mut config = format!(
+        "poll_interval = \"{}ms\"\ntimeout = \"{}ms\"\n",
+        HEALTHY_INTERVAL.as_millis(),
+        HEALTHY_TIMEOUT.as_millis()
+    );
+    for (name, s) in healthy.iter().zip(&servers) {
+        config.push_str(&target(name, &s.url(), None));
+    }
+    config.push_str(&target(
+        FAULTY,
+        &proxy.url(),
+        Some((FAULTY_INTERVAL, FAULTY_TIMEOUT)),
+    ));
+    let e = Exporter::start(&config);
+    let mut w = Watch::new(&e, &healthy);
+
+    let s0 = w.until(
+        "the faulty target up through the proxy",
+        Duration::from_secs(15),
+        |s| s.up(FAULTY) == Some(1.0),
+    );
+    let s1 = w.until(
+        "two clean polls through the proxy",
+        Duration::from_secs(15),
+        |s| s.up(FAULTY) == Some(1.0) && s.polls(FAULTY) >= s0.polls(FAULTY) + 2.0,
+    );
+    let before = s1.errors(FAULTY);
+    assert_eq!(before, [0.0; 5], "{fault:?}: errors before the fault");
+    let c0 = proxy.counters();
+    proxy.set(fault);
+    w.slowest = Duration::ZERO;
+
+    let s2 = match kind {
+        Some(kind) => {
+            let k = KINDS.iter().position(|x| *x == kind).unwrap();
+            let mut failed = false;
+            let what =
+                format!("{fault:?}: two polls failed with {kind}, one on a fresh connection");
+            w.until(&what, Duration::from_secs(20), |s| {
+                let now = s.errors(FAULTY);
+                for (j, other) in KINDS.iter().enumerate() {
+                    assert!(
+                        j == k || now[j] == before[j],
+                        "{fault:?}: only {kind} may grow during the fault, but {other} went from {} to {}",
+                        before[j],
+                        now[j]
+                    );
+                }
+                failed |= now[k] > before[k];
+                if failed {
+                    assert_eq!(s.up(FAULTY), Some(0.0), "{fault:?}: down while the fault lasts");
+                }
+                now[k] >= before[k] + 2.0 && proxy.counters().accepted > c0.accepted
+            })
+        }
+        None => {
+            let what = format!("{fault:?}: two polls under the fault");
+            w.until(&what, Duration::from_secs(20), |s| {
+                assert_eq!(s.up(FAULTY), Some(1.0), "{fault:?}: up under the fault");
+                assert_eq!(
+                    s.errors(FAULTY),
+                    before,
+                    "{fault:?}: no error under the fault"
+                );
+                s.polls(FAULTY) >= s1.polls(FAULTY) + 2.0
+            })
+        }
+    };
+    let slowest = w.slowest;
+    let polls_in_fault = s2.polls(FAULTY) - s1.polls(FAULTY);
+    let errors_grown = kind.map_or(0.0, |kind| {
+        let k = KINDS.iter().position(|x| *x == kind).unwrap();
+        s2.errors(FAULTY)[k] - before[k]
+    });
+    if kind.is_some() {
+        // The last clean poll was just before the fault was set and the next one is an
+        // interval away: every poll of the fault period met the fault.
+        assert_eq!(
+            errors_grown, polls_in_fault,
+            "{fault:?}: every poll under the fault failed"
+        );
+    } else if let Fault::Delay(d) = fault {
+        let took = s2
+            .get("redis_exporter_last_poll_duration_seconds", FAULTY)
+            .unwrap();
+        assert!(
+            took >= d.as_secs_f64() && took < FAULTY_TIMEOUT.as_secs_f64(),
+            "{fault:?}: the last poll took {took} s"
+        );
+    }
+    let cycles = proxy.counters().cycles - c0.cycles;
+    assert!(
+        cycles >= 2,
+        "{fault:?}: only {cycles} requests met the fault"
+    );
+
+    let p0 = s2.polls(FAULTY);
+    proxy.clear();
+    let s3 = w.until(
+        &format!("{fault:?}: recovery"),
+        Duration::from_secs(15),
+        |s| s.up(FAULTY) == Some(1.0) && s.polls(FAULTY) > p0,
+    );
+    let recovery_polls = kind.map(|_| s3.polls(FAULTY) - p0);
+    if let Some(polls) = recovery_polls {
+        assert!(
+            polls <= 2.0,
+            "{fault:?}: back up only {polls} polls after the fault ended"
+        );
+    }
+    // The exporter let go of every connection that met the fault: one stays open, its own.
+    wait_for(
+        &format!("{fault:?}: one connection left through the proxy"),
+        Duration::from_secs(5),
+        || (proxy.counters().open == 1).then_some(()),
+    );
+
+    let ratios: Vec<f64> = healthy
+        .iter()
+        .map(|h| {
+            let (calm, faulted) = (w.spacing(h, &s0, &s1), w.spacing(h, &s1, &s2));
+            let ratio = faulted / calm;
+            assert!(
+                (0.9..=1.1).contains(&ratio),
+                "{fault:?}: {h} polled every {faulted:.3} s during the fault, {calm:.3} s before"
+            );
+            ratio
+        })
+        .collect();
+    for h in &healthy {
+        assert_eq!(s3.errors(h), [0.0; 5], "{h} never failed");
+    }
+    CaseReport {
+        fault,
+        kind: kind.unwrap_or("none"),
+        errors_grown,
+        polls_in_fault,
+        recovery_polls,
+        ratios,
+        slowest,
+        cycles,
+    }
+}
+
+#[test]
+fn each_fault_is_classified_isolated_and_recovers() {
+    let t = FAULTY_TIMEOUT;
+    let cases: [(Fault, Option<&'static str>); 6] = [
+        (Fault::Delay(t * 2), Some("timeout")),
+        (Fault::Delay(t.mul_f64(0.6)), None),
+        (Fault::Stall, Some("timeout")),
+        (Fault::Drip(Duration::from_millis(100)), Some("timeout")),
+        // The connection broke: not slow (timeout), not malformed (protocol), no error reply
+        // (command). The exporter's `connect` covers refused, reset and dropped connections.
+        (Fault::ResetAfterRequest, Some("connect")),
+        (Fault::HalfOpen, Some("timeout")),
+    ];
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .iter()
+            .map(|&(fault, kind)| {
+                std::thread::Builder::new()
+                    .name(format!("{fault:?}"))
+                    .spawn_scoped(scope, move || run_case(fault, kind))
+                    .unwrap()
+            })
+            .collect();
+        running.into_iter().map(|t| t.join()).collect()
+    });
+    let mut failed = None;
+    for r in results {
+        match r {
+            Ok(r) => eprintln!(
+                "{:?}: kind {} (+{} over {} polls), recovered in {} polls, healthy spacing ratio {}, slowest scrape during the fault {:?}, {} requests met the fault",
+                r.fault,
+                r.kind,
+                r.errors_grown,
+                r.polls_in_fault,
+                r.recovery_polls
+                    .map_or("n/a (never down)".to_string(), |p| p.to_string()),
+                r.ratios
+                    .iter()
+                    .map(|x| format!("{x:.4}"))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                r.slowest,
+                r.cycles
+            ),
+            Err(p) => failed = failed.or(Some(p)),
+        }
+    }
+    if let Some(p) = failed {
+        std::panic::resume_unwind(p);
+    }
 }
