@@ -1,7 +1,7 @@
 //! Faults with real processes: Redis killed and restarted, paused (SIGSTOP) and resumed, blocked
 //! by `DEBUG SLEEP` and by a busy script, still loading its dataset, an ACL user denied CONFIG, an
-//! unresolvable host, and a connection reset in the middle of a reply (a proxy in front of a real
-//! Redis, since no real server resets mid-reply on demand).
+//! unresolvable host, and a connection reset in the middle of a reply (the fault proxy of
+//! tests/support in front of a real Redis, since no real server resets mid-reply on demand).
 //!
 //! Each test runs the faulty target next to a healthy one and checks: the error kind, `redis_up`
 //! of both targets on every scrape, that /metrics answers promptly throughout, and that the
@@ -11,10 +11,9 @@
 mod support;
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use support::fault_proxy::{Fault, FaultProxy};
 use support::{Exporter, Proc, RedisServer, free_port, sample, wait_for};
 
 const KINDS: [&str; 5] = ["connect", "timeout", "auth", "protocol", "command"];
@@ -371,58 +370,16 @@ fn unresolvable_host_is_connect_and_does_not_block_others() {
     expect_fault(&e, "nowhere", "connect", [0.0; 5], Duration::from_secs(2));
 }
 
-/// A TCP proxy in front of a real Redis. While `reset` is set, each new connection gets the
-/// first half of a bulk reply to its first request and then a TCP RST (SO_LINGER 0).
-fn resetting_proxy(upstream: u16, reset: Arc<AtomicBool>) -> u16 {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = std_listener.local_addr().unwrap().port();
-    std_listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    continue;
-                };
-                let reset = reset.clone();
-                tokio::spawn(async move {
-                    if reset.load(Ordering::SeqCst) {
-                        let mut buf = [0u8; 4096];
-                        if client.read(&mut buf).await.unwrap_or(0) > 0 {
-                            let _ = client.write_all(b"$4000\r\n# Server\r\nredis_ver").await;
-                            let _ = client.flush().await;
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        let _ = client.set_zero_linger();
-                        drop(client);
-                        return;
-                    }
-                    if let Ok(mut server) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        });
-    });
-    port
-}
-
 #[test]
 fn connection_reset_mid_reply_is_connect_then_recovers() {
     let healthy = RedisServer::start(&[]);
     let r = RedisServer::start(&[]);
-    let reset = Arc::new(AtomicBool::new(true));
-    let proxy = resetting_proxy(r.port, reset.clone());
-    let e = start(&healthy, "reset", format!("redis://127.0.0.1:{proxy}"));
+    let proxy = FaultProxy::start(r.port);
+    proxy.set(Fault::ResetMidReply);
+    let e = start(&healthy, "reset", proxy.url());
     expect_fault(&e, "reset", "connect", [0.0; 5], Duration::from_secs(2));
-    reset.store(false, Ordering::SeqCst);
+    assert!(proxy.counters().cycles >= 1, "the proxy reset a connection");
+    proxy.clear();
     let took = recovery(&e, "reset", Instant::now());
     assert!(took < Duration::from_secs(6), "recovery took {took:?}");
 }
