@@ -7,6 +7,7 @@ memory figures from /proc.
 
     bench.py compare --ours BIN --theirs BIN [--targets 10,100,1000] [--servers 10] ...
     bench.py scale   --ours BIN [--targets 10000] [--servers 20] [--duration 150] ...
+    bench.py faults  --ours BIN [--duration 20] [--rounds 10] [--pause 3]
 
 Each subcommand prints a Markdown table and writes JSON with every raw figure to --out.
 """
@@ -324,17 +325,22 @@ def stop(p):
             p.wait()
 
 
-def start_ours(binary, servers, n_targets, interval, workdir, tag):
+def start_config(binary, body, workdir, tag):
+    """Our exporter with the configuration `body` on a free port, once /healthz answers."""
     port = free_port()
     cfg = os.path.join(workdir, f"ours-{tag}.toml")
     with open(cfg, "w") as f:
-        f.write(f'poll_interval = "{interval}s"\n')
-        for i in range(n_targets):
-            f.write(f'[[targets]]\nname = "t{i:05d}"\nurl = "{servers.url(i)}"\n')
+        f.write(body)
     p = spawn([binary, "--config", cfg, "--listen", f"127.0.0.1:{port}", "--log-level", "warn"],
               os.path.join(workdir, f"ours-{tag}.log"))
     wait_http(port, "/healthz")
     return p, port
+
+
+def start_ours(binary, servers, n_targets, interval, workdir, tag):
+    body = f'poll_interval = "{interval}s"\n' + "".join(
+        f'[[targets]]\nname = "t{i:05d}"\nurl = "{servers.url(i)}"\n' for i in range(n_targets))
+    return start_config(binary, body, workdir, tag)
 
 
 def wait_polled(http_, n_targets, min_polls, timeout):
@@ -622,6 +628,143 @@ def scale(a):
     return [res], text
 
 
+# ---------------------------------------------------------------------------------------------
+# faults: the timings behind what tests/faults.rs and tests/faults_real.rs prove without a clock
+
+
+class SilentPeer:
+    """Accepts connections, reads what it is sent and never answers; counts the connections
+    on which a request arrived (calls the exporter waits on until its timeout)."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.requests = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn):
+        with conn:
+            try:
+                if conn.recv(4096):
+                    with self.lock:
+                        self.requests += 1
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+
+def quantiles(xs):
+    xs = sorted(xs)
+    at = lambda f: xs[min(len(xs) - 1, int(f * len(xs)))]  # noqa: E731
+    return {"p50": at(0.5), "p99": at(0.99), "max": xs[-1], "n": len(xs)}
+
+
+def wait_until(what, timeout, check, every=0.02):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+def faults(a):
+    workdir = tempfile.mkdtemp(prefix="bench-faults-", dir=a.workdir)
+    # Server 0 stays healthy, server 1 is paused (SIGSTOP), server 2 answers first /scrapes.
+    servers = Servers(3, workdir)
+    paused = servers.procs[1]
+    silent, hung = SilentPeer(), SilentPeer()
+    body = (
+        'poll_interval = "500ms"\ntimeout = "250ms"\n'
+        '[scrape]\nallow = ["redis://127.0.0.1:*"]\n'
+        f'[[targets]]\nname = "healthy"\nurl = "{servers.url(0)}"\n'
+        f'[[targets]]\nname = "paused"\nurl = "{servers.url(1)}"\n'
+        f'[[targets]]\nname = "silent"\nurl = "redis://127.0.0.1:{silent.port}"\n'
+        f'[[targets]]\nname = "hung"\nurl = "redis://127.0.0.1:{hung.port}"\n'
+        'poll_interval = "10s"\ntimeout = "9s"\n')
+    res, p = {}, None
+    try:
+        p, port = start_config(a.ours, body, workdir, "faults")
+        h = Http(port)
+        up = lambda t: family(h.get("/metrics"), "redis_up").get(t)  # noqa: E731
+        wait_until("healthy and paused up", 30, lambda: up("healthy") == 1 and up("paused") == 1)
+        log(f"faults: /metrics every 50 ms for {a.duration} s, one target paused, one silent, "
+            "one on a pending 9 s call")
+        paused.send_signal(signal.SIGSTOP)
+        lat, polls, last = [], [], None
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < a.duration:
+            s = time.monotonic()
+            m = h.get("/metrics")
+            lat.append(h.done - s)
+            done = family(m, "redis_exporter_last_poll_success_timestamp_seconds").get("healthy")
+            if done != last:
+                polls.append(family(m, "redis_exporter_last_poll_duration_seconds")["healthy"])
+                last = done
+            time.sleep(0.05)
+        paused.send_signal(signal.SIGCONT)
+        res["metrics_latency_s"], res["healthy_poll_s"] = quantiles(lat), quantiles(polls)
+        log(f"faults: {a.rounds} pauses of {a.pause} s")
+        rec = []
+        for _ in range(a.rounds):
+            wait_until("paused up", 60, lambda: up("paused") == 1)
+            paused.send_signal(signal.SIGSTOP)
+            wait_until("paused down", 60, lambda: up("paused") == 0)
+            time.sleep(a.pause)
+            paused.send_signal(signal.SIGCONT)
+            s = time.monotonic()
+            wait_until("paused up again", 60, lambda: up("paused") == 1)
+            rec.append(time.monotonic() - s)
+        res["recovery_s"] = quantiles(rec)
+        # Sixteen new targets (db 0-15 of one server): each first /scrape waits for its poll.
+        first = []
+        for db in range(16):
+            s = time.monotonic()
+            h.get(f"/scrape?target=redis://127.0.0.1:{servers.ports[2]}/{db}")
+            first.append(h.done - s)
+        res["first_scrape_s"] = quantiles(first)
+        stop(p)
+        log(f"faults: {a.rounds} exits on SIGTERM with a 9 s call pending")
+        exits = []
+        for i in range(a.rounds):
+            before = hung.requests
+            p, port = start_config(a.ours, body, workdir, f"faults-exit-{i}")
+            wait_until("a call to the hung peer", 30, lambda: hung.requests > before)
+            s = time.monotonic()
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+            exits.append(time.monotonic() - s)
+        res["sigterm_exit_s"] = quantiles(exits)
+    finally:
+        if p is not None:
+            stop(p)
+        paused.send_signal(signal.SIGCONT)
+        servers.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = [
+        ("/metrics while one target is paused, one silent, one on a pending 9 s call",
+         "metrics_latency_s"),
+        ("poll of the healthy target meanwhile", "healthy_poll_s"),
+        (f"recovery after a {a.pause} s pause (SIGCONT to redis_up 1, scraped every 20 ms)",
+         "recovery_s"),
+        ("first /scrape of a new target (waits for its first poll)", "first_scrape_s"),
+        ("SIGTERM to exit, with a 9 s call pending", "sigterm_exit_s"),
+    ]
+    lines = ["Poll interval 500 ms, timeout 250 ms (the hung target: 10 s, 9 s)", "",
+             "| measure | p50 | p99 | max | n |", "|---|---:|---:|---:|---:|"]
+    for label, key in rows:
+        q = res[key]
+        lines.append(f"| {label} | {q['p50'] * 1e3:.1f} ms | {q['p99'] * 1e3:.1f} ms | "
+                     f"{q['max'] * 1e3:.1f} ms | {q['n']} |")
+    return [res], "\n".join(lines + [""])
+
+
 def machine():
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -640,20 +783,24 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("mode", choices=["compare", "scale"])
+    ap.add_argument("mode", choices=["compare", "scale", "faults"])
     ap.add_argument("--ours", required=True, help="redis-cache-exporter binary")
     ap.add_argument("--theirs", default="/usr/bin/prometheus-redis-exporter")
     ap.add_argument("--targets", default=None, help="comma separated target counts")
     ap.add_argument("--servers", type=int, default=None, help="redis-server processes")
     ap.add_argument("--round", type=float, default=2.0,
                     help="compare: round length = our poll interval, seconds")
-    ap.add_argument("--rounds", type=int, default=10, help="compare: measured rounds")
+    ap.add_argument("--rounds", type=int, default=10,
+                    help="compare: measured rounds; faults: pauses and exits measured")
     ap.add_argument("--concurrency", type=int, default=4,
                     help="compare: parallel /scrape requests to redis_exporter")
     ap.add_argument("--interval", type=int, default=15, help="scale: poll interval, seconds")
     ap.add_argument("--quiet", type=float, default=60, help="scale: seconds of polling alone")
-    ap.add_argument("--duration", type=float, default=120,
-                    help="scale: seconds of polling with /metrics scraped")
+    ap.add_argument("--duration", type=float, default=None,
+                    help="scale: seconds of polling with /metrics scraped (120); "
+                         "faults: seconds of scraping while targets hang (20)")
+    ap.add_argument("--pause", type=float, default=3.0,
+                    help="faults: seconds each SIGSTOP pause lasts")
     ap.add_argument("--scrape-every", type=float, default=1.0, help="scale: seconds")
     ap.add_argument("--no-gzip", dest="gzip", action="store_false",
                     help="scale: scrape without Accept-Encoding: gzip (Prometheus sends it)")
@@ -663,9 +810,11 @@ def main():
     default_targets = "10,100,1000" if a.mode == "compare" else "10000"
     a.targets = [int(x) for x in (a.targets or default_targets).split(",")]
     a.servers = a.servers or (10 if a.mode == "compare" else 20)
+    if a.duration is None:
+        a.duration = 20.0 if a.mode == "faults" else 120.0
     m = machine()
     log(f"machine: {m}")
-    results, text = (compare if a.mode == "compare" else scale)(a)
+    results, text = {"compare": compare, "scale": scale, "faults": faults}[a.mode](a)
     print(text, flush=True)
     if a.out:
         with open(a.out, "w") as f:

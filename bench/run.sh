@@ -3,11 +3,12 @@
 # (redis-server, Debian's prometheus-redis-exporter), builds the release binary, then runs
 #   1. compare: ours and redis_exporter side by side for T = 10, 100, 1000 targets,
 #   2. scale:   ours alone with 10 000 targets at a 15 s interval,
-#   3. the criterion micro-benchmarks (cargo bench --bench core).
-# Results: target/bench/{compare,scale}.json and .md, target/bench/criterion.txt.
+#   3. the criterion micro-benchmarks (cargo bench --bench core),
+#   4. faults:  /metrics latency, recovery, first /scrape and exit while targets misbehave.
+# Results: target/bench/{compare,scale,faults}.json and .md, target/bench/criterion.txt.
 #
-# Knobs (environment): COMPARE_ARGS, SCALE_ARGS (extra bench.py flags, e.g.
-# SCALE_ARGS="--duration 600"), SKIP_COMPARE=1, SKIP_SCALE=1, SKIP_CRITERION=1.
+# Knobs (environment): COMPARE_ARGS, SCALE_ARGS, FAULTS_ARGS (extra bench.py flags, e.g.
+# SCALE_ARGS="--duration 600"), SKIP_COMPARE=1, SKIP_SCALE=1, SKIP_CRITERION=1, SKIP_FAULTS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,4 +48,9 @@ if [ -z "${SKIP_SCALE:-}" ]; then
 fi
 if [ -z "${SKIP_CRITERION:-}" ]; then
   cargo bench --bench core 2>&1 | grep -v '^\s*$' | tee "$out/criterion.txt"
+fi
+if [ -z "${SKIP_FAULTS:-}" ]; then
+  # shellcheck disable=SC2086
+  python3 bench/bench.py faults --ours "$ours" --out "$out/faults.json" ${FAULTS_ARGS:-} \
+    | tee "$out/faults.md"
 fi

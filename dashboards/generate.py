@@ -362,13 +362,82 @@ def link(title, url, tooltip):
 
 
 # ---------------------------------------------------------------------------------------------
+# Builders both dashboards use
+# ---------------------------------------------------------------------------------------------
+
+UP_STEPS = thresholds((None, "red"), (1, "green"))
+
+
+def max_by(metric, by="target"):
+    """One series per `by` labels of a gauge (several jobs scraping one target agree)."""
+    return f"max by ({by}) ({sel(metric)})"
+
+
+def per_target_rate(metric, extra=""):
+    return f"sum by (target) ({rate(metric, extra)})"
+
+
+def in_red(pattern, **props):
+    """An override drawing the series whose name matches `pattern` in red, plus `props`."""
+    return override("byRegexp", pattern, color={"mode": "fixed", "fixedColor": "red"}, **props)
+
+
+def hit_ratio_over_time(title, description, targets):
+    """Hit ratios against the 90 % line (dashed), on a 0–1 axis."""
+    return timeseries(
+        title,
+        description,
+        targets,
+        "percentunit",
+        steps=HIT_STEPS,
+        threshold_line=True,
+        min_=0,
+        max_=1,
+    )
+
+
+def memory_pressure_over_time(title, description):
+    """Memory pressure per target and limit (maxmemory or system), 85 % and 95 % lines."""
+    return timeseries(
+        title,
+        description,
+        [query(max_by("redis_memory_pressure_ratio", "target, limit"), "{{target}} ({{limit}})")],
+        "percentunit",
+        steps=PRESSURE_STEPS,
+        threshold_line=True,
+        min_=0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Fleet overview
 # ---------------------------------------------------------------------------------------------
 
 
 def overview():
     L = Layout()
+    fleet_cache_stats(L)
+    fleet_up_stats(L)
+    firing_alerts(L)
+    targets_table(L)
+    per_target_trends(L)
+    return dashboard(
+        OVERVIEW_UID,
+        "Redis cache health: overview",
+        "Which Redis caches are not earning their keep, and why. Data from redis-cache-exporter.",
+        L.panels,
+        [
+            link(
+                "Instance",
+                INSTANCE_URL,
+                "Per-instance cache health for the selected targets",
+            )
+        ],
+    )
 
+
+def fleet_cache_stats(L):
+    """Is the fleet as a whole earning its keep: hit ratio, lookups and evictions now."""
     L.add(
         stat(
             "Fleet hit ratio",
@@ -410,12 +479,20 @@ def overview():
         5,
         4,
     )
+
+
+def fleet_up_stats(L):
+    """Can the exporter poll every selected target: counts of targets up and down."""
+
+    def targets_whose_up_is(value):
+        return f"count(min by (target) ({sel('redis_up')}) == {value}) or vector(0)"
+
     L.add(
         stat(
             "Targets up",
             "Selected targets whose last poll by the exporter succeeded (redis_up = 1). If this "
             "is lower than expected, check the Targets down panel and the Up column below.",
-            [query(f"count(min by (target) ({sel('redis_up')}) == 1) or vector(0)", "up")],
+            [query(targets_whose_up_is(1), "up")],
             "short",
             steps=NEUTRAL,
         ),
@@ -428,7 +505,7 @@ def overview():
             "Selected targets the exporter cannot poll (redis_up = 0). Anything above 0 is red: "
             "open the instance dashboard of the target with Up = DOWN and read the Exporter row "
             "(error kind: connect, timeout, auth, protocol, command), then check the server.",
-            [query(f"count(min by (target) ({sel('redis_up')}) == 0) or vector(0)", "down")],
+            [query(targets_whose_up_is(0), "down")],
             "short",
             steps=thresholds((None, "green"), (1, "red")),
         ),
@@ -436,6 +513,9 @@ def overview():
         4,
     )
 
+
+def firing_alerts(L):
+    """Which shipped alerts fire now, and for which target."""
     alerts = panel(
         "table",
         "Firing alerts",
@@ -467,13 +547,15 @@ def overview():
     ]
     L.add(alerts, 24, 6)
 
-    # One row per target: several instant queries merged on the `target` column.
-    cols = [
+
+def targets_table_columns():
+    """(refId, column name, instant query) of the targets table; E only brings the policy label."""
+    return [
         ("A", "Hit ratio", hit_ratio("target")),
         ("B", "Lookups/s", lookups("target")),
-        ("C", "Evictions/s", f"sum by (target) ({rate('redis_evicted_keys_total')})"),
-        ("D", "Memory pressure", f"max by (target) ({sel('redis_memory_pressure_ratio')})"),
-        ("E", None, f"max by (target, policy) ({sel('redis_maxmemory_policy_info')})"),
+        ("C", "Evictions/s", per_target_rate("redis_evicted_keys_total")),
+        ("D", "Memory pressure", max_by("redis_memory_pressure_ratio")),
+        ("E", None, max_by("redis_maxmemory_policy_info", "target, policy")),
         ("F", "No maxmemory", f"max by (target) ({sel('redis_memory_max_bytes')} == bool 0)"),
         (
             "G",
@@ -485,45 +567,12 @@ def overview():
         ),
         ("H", "Up", f"min by (target) ({sel('redis_up')})"),
     ]
-    table = panel(
-        "table",
-        "Targets, worst hit ratio first",
-        "One row per target. Hit ratio is red below 90 %: a low ratio with high Evictions/s "
-        "means the cache is too small (raise maxmemory); a low ratio without evictions means "
-        "TTLs are too short or clients read keys that were never written (check expired keys "
-        "on the instance dashboard). Memory pressure near 100 % precedes evictions. "
-        "No maxmemory = NOT SET: the cache can grow until the host runs out of memory; set "
-        "maxmemory. noeviction on cache = NOEVICTION: writes will fail once full; use an "
-        "evicting policy such as allkeys-lru. Click a target to open its instance dashboard.",
-        [query(expr, ref=ref, instant=True, table=True) for ref, _, expr in cols],
-        "short",
-    )
-    rename = {"target": "Target", "policy": "Maxmemory policy"}
-    index = {"target": 0}
-    for i, (ref, name, _) in enumerate(cols, start=1):
-        if name:
-            rename[f"Value #{ref}"] = name
-            index[f"Value #{ref}"] = i
-    index["policy"] = 5
-    table["transformations"] = [
-        {"id": "merge", "options": {}},
-        {
-            "id": "organize",
-            "options": {
-                "excludeByName": {"Time": True, "Value #E": True},
-                "indexByName": index,
-                "renameByName": rename,
-            },
-        },
-        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
-    ]
-    table["fieldConfig"]["defaults"]["custom"] = {
-        "align": "auto",
-        "cellOptions": {"type": "auto"},
-        "filterable": True,
-    }
-    table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
-    table["fieldConfig"]["overrides"] = [
+
+
+def targets_table_overrides():
+    """Per-column units, colours and value texts of the targets table; Target links to its
+    instance dashboard."""
+    return [
         override(
             "byName",
             "Target",
@@ -575,6 +624,51 @@ def overview():
             custom__cellOptions={"type": "color-background", "mode": "basic"},
         ),
     ]
+
+
+def targets_table(L):
+    """Which target is worst, and what is wrong with it: one row per target, several instant
+    queries merged on the `target` column, sorted by hit ratio."""
+    cols = targets_table_columns()
+    table = panel(
+        "table",
+        "Targets, worst hit ratio first",
+        "One row per target. Hit ratio is red below 90 %: a low ratio with high Evictions/s "
+        "means the cache is too small (raise maxmemory); a low ratio without evictions means "
+        "TTLs are too short or clients read keys that were never written (check expired keys "
+        "on the instance dashboard). Memory pressure near 100 % precedes evictions. "
+        "No maxmemory = NOT SET: the cache can grow until the host runs out of memory; set "
+        "maxmemory. noeviction on cache = NOEVICTION: writes will fail once full; use an "
+        "evicting policy such as allkeys-lru. Click a target to open its instance dashboard.",
+        [query(expr, ref=ref, instant=True, table=True) for ref, _, expr in cols],
+        "short",
+    )
+    rename = {"target": "Target", "policy": "Maxmemory policy"}
+    index = {"target": 0}
+    for i, (ref, name, _) in enumerate(cols, start=1):
+        if name:
+            rename[f"Value #{ref}"] = name
+            index[f"Value #{ref}"] = i
+    index["policy"] = 5
+    table["transformations"] = [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True, "Value #E": True},
+                "indexByName": index,
+                "renameByName": rename,
+            },
+        },
+        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
+    ]
+    table["fieldConfig"]["defaults"]["custom"] = {
+        "align": "auto",
+        "cellOptions": {"type": "auto"},
+        "filterable": True,
+    }
+    table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
+    table["fieldConfig"]["overrides"] = targets_table_overrides()
     table["options"] = {
         "showHeader": True,
         "cellHeight": "sm",
@@ -583,8 +677,11 @@ def overview():
     }
     L.add(table, 24, 10)
 
+
+def per_target_trends(L):
+    """When did a target go wrong: hit ratio, evictions, memory pressure and lookups over time."""
     L.add(
-        timeseries(
+        hit_ratio_over_time(
             "Hit ratio per target",
             "Hit ratio of each target over time against the 90 % line, with the fleet ratio of "
             "all cache targets. A target that dropped below the line at a given moment points "
@@ -594,11 +691,6 @@ def overview():
                 query(hit_ratio("target"), "{{target}}", "A"),
                 query(fleet_hit_ratio(), "fleet (caches)", "B"),
             ],
-            "percentunit",
-            steps=HIT_STEPS,
-            threshold_line=True,
-            min_=0,
-            max_=1,
         ),
         12,
         8,
@@ -609,29 +701,19 @@ def overview():
             "Keys evicted per second by each target. Evictions on an allkeys-lru cache are "
             "normal in small numbers; a target that evicts continuously while its hit ratio "
             "falls needs more memory (maxmemory) or fewer/shorter-lived keys.",
-            [query(f"sum by (target) ({rate('redis_evicted_keys_total')})", "{{target}}")],
+            [query(per_target_rate("redis_evicted_keys_total"), "{{target}}")],
             "ops",
         ),
         12,
         8,
     )
     L.add(
-        timeseries(
+        memory_pressure_over_time(
             "Memory pressure per target",
             "Memory Redis counts for eviction divided by maxmemory (limit=maxmemory), or by the "
             "host's memory when maxmemory is 0 (limit=system). Near 100 % of maxmemory the "
             "target evicts (or rejects writes with noeviction); near 100 % of system memory it "
             "risks the OOM killer: set maxmemory.",
-            [
-                query(
-                    f"max by (target, limit) ({sel('redis_memory_pressure_ratio')})",
-                    "{{target}} ({{limit}})",
-                )
-            ],
-            "percentunit",
-            steps=PRESSURE_STEPS,
-            threshold_line=True,
-            min_=0,
         ),
         12,
         8,
@@ -649,20 +731,6 @@ def overview():
         8,
     )
 
-    return dashboard(
-        OVERVIEW_UID,
-        "Redis cache health: overview",
-        "Which Redis caches are not earning their keep, and why. Data from redis-cache-exporter.",
-        L.panels,
-        [
-            link(
-                "Instance",
-                INSTANCE_URL,
-                "Per-instance cache health for the selected targets",
-            )
-        ],
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # Instance
@@ -671,7 +739,36 @@ def overview():
 
 def instance():
     L = Layout()
+    status_row(L)
+    hit_rate_row(L)
+    missing_keys_row(L)
+    memory_row(L)
+    clients_and_commands_row(L)
+    exporter_row(L)
+    return dashboard(
+        INSTANCE_UID,
+        "Redis cache health: instance",
+        "Why one Redis cache misses: hit rate, evictions vs expirations, memory, commands and "
+        "the exporter's own polling. Data from redis-cache-exporter.",
+        L.panels,
+        [link("Overview", OVERVIEW_URL, "Fleet overview of all caches")],
+    )
 
+
+def info_stat(title, description, metric, labels, legend):
+    """A stat showing the labels of an `*_info` metric as text."""
+    return stat(
+        title,
+        description,
+        [query(max_by(metric, f"target, {labels}"), legend)],
+        "none",
+        color="none",
+        text="name",
+    )
+
+
+def status_row(L):
+    """Is the target up, is it earning its keep, and what is it (uptime, policy, server)."""
     L.row("Status")
     L.add(
         stat(
@@ -683,7 +780,7 @@ def instance():
             "none",
             color="background",
             mappings=UP_MAP,
-            steps=thresholds((None, "red"), (1, "green")),
+            steps=UP_STEPS,
         ),
         4,
         4,
@@ -714,57 +811,43 @@ def instance():
         4,
     )
     L.add(
-        stat(
+        info_stat(
             "Maxmemory policy",
             "The server's maxmemory-policy. A cache should use an evicting policy "
             "(allkeys-lru, allkeys-lfu, volatile-*); with noeviction, writes fail with OOM "
             "errors once maxmemory is reached: CONFIG SET maxmemory-policy allkeys-lru.",
-            [
-                query(
-                    f"max by (target, policy) ({sel('redis_maxmemory_policy_info')})",
-                    "{{target}}: {{policy}}",
-                )
-            ],
-            "none",
-            color="none",
-            text="name",
+            "redis_maxmemory_policy_info",
+            "policy",
+            "{{target}}: {{policy}}",
         ),
         5,
         4,
     )
     L.add(
-        stat(
+        info_stat(
             "Server",
             "Server kind (redis or valkey), version and replication role. A role change "
             "means a failover happened: the new primary starts with a cold cache.",
-            [
-                query(
-                    f"max by (target, server, redis_version, role) ({sel('redis_instance_info')})",
-                    "{{target}}: {{server}} {{redis_version}} ({{role}})",
-                )
-            ],
-            "none",
-            color="none",
-            text="name",
+            "redis_instance_info",
+            "server, redis_version, role",
+            "{{target}}: {{server}} {{redis_version}} ({{role}})",
         ),
         5,
         4,
     )
 
+
+def hit_rate_row(L):
+    """Is the cache earning its keep over time, and are misses rising or hits falling."""
     L.row("Hit rate")
     L.add(
-        timeseries(
+        hit_ratio_over_time(
             "Hit ratio over time",
             "Hits / (hits + misses) per rate interval against the 90 % line (dashed). Time "
             "below the line: look at the same moment in Evicted vs expired keys. Evictions "
             "then mean the cache is too small; expirations mean TTLs are too short; neither "
             "means clients read keys that were never cached (cold start, new key pattern).",
             [query(hit_ratio("target"), "{{target}}")],
-            "percentunit",
-            steps=HIT_STEPS,
-            threshold_line=True,
-            min_=0,
-            max_=1,
         ),
         12,
         8,
@@ -780,12 +863,15 @@ def instance():
                 query(app_rate("misses", "target"), "{{target}} misses", "B"),
             ],
             "ops",
-            overrides=[override("byRegexp", "/misses$/", color={"mode": "fixed", "fixedColor": "red"})],
+            overrides=[in_red("/misses$/")],
         ),
         12,
         8,
     )
 
+
+def missing_keys_row(L):
+    """Why keys go missing: evicted (memory) or expired (TTLs), and how keys carry TTLs."""
     L.row("Why keys go missing: evictions, expirations, TTLs")
     L.add(
         timeseries(
@@ -794,11 +880,11 @@ def instance():
             "(expired). Evicted dominating during a low hit ratio: raise maxmemory or store "
             "less. Expired dominating: TTLs are shorter than the reuse interval, lengthen them.",
             [
-                query(f"sum by (target) ({rate('redis_evicted_keys_total')})", "{{target}} evicted", "A"),
-                query(f"sum by (target) ({rate('redis_expired_keys_total')})", "{{target}} expired", "B"),
+                query(per_target_rate("redis_evicted_keys_total"), "{{target}} evicted", "A"),
+                query(per_target_rate("redis_expired_keys_total"), "{{target}} expired", "B"),
             ],
             "ops",
-            overrides=[override("byRegexp", "/evicted$/", color={"mode": "fixed", "fixedColor": "red"})],
+            overrides=[in_red("/evicted$/")],
         ),
         6,
         8,
@@ -810,9 +896,9 @@ def instance():
             "without bound on a cache mean entries without TTL; a sudden drop to zero means a "
             "FLUSHALL/FLUSHDB or a restart.",
             [
-                query(f"max by (target, db) ({sel('redis_db_keys')})", "{{target}} {{db}} keys", "A"),
+                query(max_by("redis_db_keys", "target, db"), "{{target}} {{db}} keys", "A"),
                 query(
-                    f"max by (target, db) ({sel('redis_db_keys_expiring')})",
+                    max_by("redis_db_keys_expiring", "target, db"),
                     "{{target}} {{db}} with TTL",
                     "B",
                 ),
@@ -831,8 +917,8 @@ def instance():
             "where the client writes keys.",
             [
                 query(
-                    f"max by (target, db) ({sel('redis_db_keys_expiring')})\n/\n"
-                    f"(max by (target, db) ({sel('redis_db_keys')}) > 0)",
+                    f"{max_by('redis_db_keys_expiring', 'target, db')}\n/\n"
+                    f"({max_by('redis_db_keys', 'target, db')} > 0)",
                     "{{target}} {{db}}",
                 )
             ],
@@ -849,13 +935,16 @@ def instance():
             "Average remaining TTL of keys that have one, as Redis estimates it. If it is "
             "shorter than the typical time between two reads of a key, those reads miss: "
             "lengthen TTLs.",
-            [query(f"max by (target, db) ({sel('redis_db_avg_ttl_seconds')})", "{{target}} {{db}}")],
+            [query(max_by("redis_db_avg_ttl_seconds", "target, db"), "{{target}} {{db}}")],
             "s",
         ),
         6,
         8,
     )
 
+
+def memory_row(L):
+    """Is memory under control: used against maxmemory, pressure, fragmentation."""
     L.row("Memory")
     L.add(
         timeseries(
@@ -864,17 +953,15 @@ def instance():
             "(dashed; absent when maxmemory is 0). Used reaching maxmemory starts evictions; "
             "with no maxmemory, growth ends in the OOM killer: set one.",
             [
-                query(f"max by (target) ({sel('redis_memory_used_bytes')})", "{{target}} used", "A"),
-                query(f"max by (target) ({sel('redis_memory_used_rss_bytes')})", "{{target}} rss", "B"),
-                query(f"max by (target) ({sel('redis_memory_max_bytes')}) > 0", "{{target}} maxmemory", "C"),
+                query(max_by("redis_memory_used_bytes"), "{{target}} used", "A"),
+                query(max_by("redis_memory_used_rss_bytes"), "{{target}} rss", "B"),
+                query(f"{max_by('redis_memory_max_bytes')} > 0", "{{target}} maxmemory", "C"),
             ],
             "bytes",
             min_=0,
             overrides=[
-                override(
-                    "byRegexp",
+                in_red(
                     "/maxmemory$/",
-                    color={"mode": "fixed", "fixedColor": "red"},
                     custom__lineStyle={"fill": "dash", "dash": [10, 10]},
                     custom__fillOpacity=0,
                 )
@@ -884,21 +971,11 @@ def instance():
         8,
     )
     L.add(
-        timeseries(
+        memory_pressure_over_time(
             "Memory pressure",
             "Memory counted for eviction / maxmemory (limit=maxmemory) or / host memory when "
             "maxmemory is 0 (limit=system). Above 85 % (orange) plan more memory; at 100 % of "
             "maxmemory the server evicts or, with noeviction, rejects writes.",
-            [
-                query(
-                    f"max by (target, limit) ({sel('redis_memory_pressure_ratio')})",
-                    "{{target}} ({{limit}})",
-                )
-            ],
-            "percentunit",
-            steps=PRESSURE_STEPS,
-            threshold_line=True,
-            min_=0,
         ),
         8,
         8,
@@ -909,7 +986,7 @@ def instance():
             "RSS / used memory. Above 1.5 (orange) memory is lost to fragmentation: enable "
             "activedefrag or restart the replica first; below 1 the host is swapping Redis "
             "memory, which makes every command slow: add RAM or lower maxmemory.",
-            [query(f"max by (target) ({sel('redis_mem_fragmentation_ratio')})", "{{target}}")],
+            [query(max_by("redis_mem_fragmentation_ratio"), "{{target}}")],
             "none",
             steps=thresholds((None, "green"), (1.5, "orange")),
             threshold_line=True,
@@ -919,6 +996,9 @@ def instance():
         8,
     )
 
+
+def clients_and_commands_row(L):
+    """Who talks to the server and how (clients, KEYS calls), then what the commands cost."""
     L.row("Clients and commands")
     L.add(
         timeseries(
@@ -927,8 +1007,8 @@ def instance():
             "connections or lost its pool; blocked clients wait in BLPOP-style commands, "
             "which a pure cache should not have.",
             [
-                query(f"max by (target) ({sel('redis_connected_clients')})", "{{target}} connected", "A"),
-                query(f"max by (target) ({sel('redis_blocked_clients')})", "{{target}} blocked", "B"),
+                query(max_by("redis_connected_clients"), "{{target}} connected", "A"),
+                query(max_by("redis_blocked_clients"), "{{target}} blocked", "B"),
             ],
             "short",
         ),
@@ -943,79 +1023,74 @@ def instance():
             "MONITOR briefly, or the slowlog) and replace KEYS with SCAN.",
             [
                 query(
-                    f"sum by (target) ({rate('redis_commands_total', eq('cmd', 'keys'))})",
+                    per_target_rate("redis_commands_total", eq("cmd", "keys")),
                     "{{target}} KEYS/s",
                 )
             ],
             "ops",
-            overrides=[override("byRegexp", "/KEYS/", color={"mode": "fixed", "fixedColor": "red"})],
+            overrides=[in_red("/KEYS/")],
         ),
         8,
         8,
     )
+    command_costs(L)
+
+
+def command_costs(L):
+    """Which commands the server spends its one thread on: latency, calls and time, top 10."""
+
+    def top_commands(title, description, expr, unit):
+        """One series per command (legend `cmd (target)`), KEYS drawn thick and red."""
+        return timeseries(
+            title,
+            description,
+            [query(expr, "{{cmd}} ({{target}})")],
+            unit,
+            overrides=[in_red("/^keys /", custom__lineWidth=3)],
+        )
+
+    calls = f"sum by (target, cmd) ({rate('redis_commands_total')})"
+    time_in = f"sum by (target, cmd) ({rate('redis_commands_duration_seconds_total')})"
     L.add(
-        timeseries(
+        top_commands(
             "Average latency by command",
             "Server-side time per call (usec_per_call) for the 10 slowest commands. KEYS (red) "
             "or other O(N) commands on top, or a jump of GET/SET latency, means big values or "
             "expensive commands: check SLOWLOG GET.",
-            [
-                query(
-                    "topk(10,\n"
-                    f"  sum by (target, cmd) ({rate('redis_commands_duration_seconds_total')})\n"
-                    f"  /\n  (sum by (target, cmd) ({rate('redis_commands_total')}) > 0)\n)",
-                    "{{cmd}} ({{target}})",
-                )
-            ],
+            f"topk(10,\n  {time_in}\n  /\n  ({calls} > 0)\n)",
             "s",
-            overrides=[
-                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
-            ],
         ),
         8,
         8,
     )
     L.add(
-        timeseries(
+        top_commands(
             "Commands/s by command",
             "Calls per second of the 10 busiest commands. A cache should be dominated by reads "
             "(get, mget, hget); a surge of writes or of an unexpected command explains changes "
             "in hit ratio and memory. KEYS is drawn in red.",
-            [
-                query(
-                    f"topk(10, sum by (target, cmd) ({rate('redis_commands_total')}))",
-                    "{{cmd}} ({{target}})",
-                )
-            ],
+            f"topk(10, {calls})",
             "ops",
-            overrides=[
-                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
-            ],
         ),
         12,
         8,
     )
     L.add(
-        timeseries(
+        top_commands(
             "Time in commands by command",
             "Seconds of server time spent per second in each of the 10 most expensive commands "
             "(1 s/s = one core fully busy; Redis runs commands on one thread). KEYS is drawn in "
             "red: if it shows up here, every other client waited for it; replace it with SCAN.",
-            [
-                query(
-                    f"topk(10, sum by (target, cmd) ({rate('redis_commands_duration_seconds_total')}))",
-                    "{{cmd}} ({{target}})",
-                )
-            ],
+            f"topk(10, {time_in})",
             "s",
-            overrides=[
-                override("byRegexp", "/^keys /", color={"mode": "fixed", "fixedColor": "red"}, custom__lineWidth=3)
-            ],
         ),
         12,
         8,
     )
 
+
+def exporter_row(L):
+    """Is the exporter's polling of the target healthy, and are its numbers fresh (collapsed)."""
     exporter = L.row("Exporter poll health", collapsed=True)
     L.add(
         timeseries(
@@ -1028,7 +1103,7 @@ def instance():
             max_=1,
             mappings=UP_MAP,
             draw="line",
-            steps=thresholds((None, "red"), (1, "green")),
+            steps=UP_STEPS,
         ),
         6,
         8,
@@ -1040,12 +1115,7 @@ def instance():
             "How long the last INFO poll took. Close to the configured timeout means the "
             "server or the network is slow (a long-running command such as KEYS blocks INFO "
             "too); raise the timeout only after finding why.",
-            [
-                query(
-                    f"max by (target) ({sel('redis_exporter_last_poll_duration_seconds')})",
-                    "{{target}}",
-                )
-            ],
+            [query(max_by("redis_exporter_last_poll_duration_seconds"), "{{target}}")],
             "s",
             min_=0,
         ),
@@ -1057,9 +1127,10 @@ def instance():
         timeseries(
             "Poll errors/s by kind",
             "Failed polls per second by kind (connect, timeout, auth, protocol, command); the "
-            "exporter reports every kind, so a healthy target shows flat zeros. connect: server down or wrong address; timeout: "
-            "server blocked or overloaded; auth: wrong password/ACL; protocol or command: not "
-            "a Redis server, or a command renamed or denied.",
+            "exporter reports every kind, so a healthy target shows flat zeros. connect: server "
+            "down or wrong address; timeout: server blocked or overloaded; auth: wrong "
+            "password/ACL; protocol or command: not a Redis server, or a command renamed or "
+            "denied.",
             [
                 query(
                     f"sum by (target, kind) ({rate('redis_exporter_poll_errors_total')})",
@@ -1080,8 +1151,7 @@ def instance():
             "growing line means the metrics shown for this target are stale.",
             [
                 query(
-                    "time() - max by (target) "
-                    f"({sel('redis_exporter_last_poll_success_timestamp_seconds')})",
+                    f"time() - {max_by('redis_exporter_last_poll_success_timestamp_seconds')}",
                     "{{target}}",
                 )
             ],
@@ -1091,15 +1161,6 @@ def instance():
         6,
         8,
         into=exporter["panels"],
-    )
-
-    return dashboard(
-        INSTANCE_UID,
-        "Redis cache health: instance",
-        "Why one Redis cache misses: hit rate, evictions vs expirations, memory, commands and "
-        "the exporter's own polling. Data from redis-cache-exporter.",
-        L.panels,
-        [link("Overview", OVERVIEW_URL, "Fleet overview of all caches")],
     )
 
 

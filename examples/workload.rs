@@ -24,6 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use redis::aio::MultiplexedConnection;
 
+/// How long the generator waits for one reply before giving up.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Command-line options.
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Cache-aside traffic with TTLs against Redis, at a chosen hit ratio.")]
@@ -171,7 +174,12 @@ impl Cache {
 /// Runs the workload until `stop` completes or `args.duration` passes.
 pub async fn run(args: &Args, stop: impl Future<Output = ()>) -> redis::RedisResult<Report> {
     let client = redis::Client::open(args.url.as_str())?;
-    let mut con = client.get_multiplexed_async_connection().await?;
+    // A generator must keep generating on a busy machine, where a reply can take longer than
+    // the client's default 500 ms response timeout.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(REPLY_TIMEOUT));
+    let mut con = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)

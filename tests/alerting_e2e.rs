@@ -96,10 +96,18 @@ impl Drop for Traffic {
     }
 }
 
+/// An integer field of INFO.
+fn int_field(redis: &RedisServer, field: &str) -> u64 {
+    redis
+        .info_field(field)
+        .parse()
+        .unwrap_or_else(|e| panic!("INFO {field}: {e}"))
+}
+
 /// Redis's own hit ratio: keyspace_hits / (keyspace_hits + keyspace_misses).
 fn redis_hit_ratio(redis: &RedisServer) -> f64 {
-    let hits: f64 = redis.info_field("keyspace_hits").parse().expect("hits");
-    let misses: f64 = redis.info_field("keyspace_misses").parse().expect("misses");
+    let hits = int_field(redis, "keyspace_hits") as f64;
+    let misses = int_field(redis, "keyspace_misses") as f64;
     hits / (hits + misses)
 }
 
@@ -125,7 +133,28 @@ fn workload_generator_drives_the_requested_hit_ratio() {
             "1s",
         ],
     );
-    std::thread::sleep(Duration::from_secs(4));
+    // About 4 s of traffic, counted by Redis itself: 2000 lookups, a key expired (TTLs of
+    // 2 s), and a KEYS call. One INFO every 200 ms or so, to add little load of its own.
+    support::wait_for(
+        "2000 lookups, an expired key and a KEYS call",
+        Duration::from_secs(60),
+        || {
+            let info = redis.cmd(&["INFO", "everything"]);
+            let field = |name: &str| -> u64 {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("INFO {name} in {info}"))
+            };
+            let done = field("keyspace_hits") + field("keyspace_misses") >= 2000
+                && field("expired_keys") > 0
+                && info.contains("cmdstat_keys:calls=");
+            if !done {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            done.then_some(())
+        },
+    );
     let report = traffic.stop();
     assert!(report.lookups >= 1000, "too few lookups: {report:?}");
     let ratio = redis_hit_ratio(&redis);
@@ -136,10 +165,7 @@ fn workload_generator_drives_the_requested_hit_ratio() {
     assert_eq!(report.hit_ratio().map(|r| (r * 100.0).round()), Some(70.0));
     assert!(report.writes > 0 && report.invalidations > 0, "{report:?}");
     // Keys were set with TTLs and expired during the run.
-    let expired: u64 = redis
-        .info_field("expired_keys")
-        .parse()
-        .expect("expired_keys");
+    let expired = int_field(&redis, "expired_keys");
     assert!(expired > 0, "no key expired: TTLs not set?");
     let keys_calls = redis.cmd(&["INFO", "commandstats"]);
     assert!(

@@ -245,7 +245,10 @@ fn alertmanager_config_passes_amtool_and_routes_by_severity() {
     let config = repo().join("alerts/alertmanager.yml");
     let (ok, text) = run(Command::new(&amtool).arg("check-config").arg(&config));
     assert!(ok, "amtool check-config alerts/alertmanager.yml:\n{text}");
-    for alert in alerting_rules(&loaded_rules()) {
+    let rules = loaded_rules();
+    let alerts = alerting_rules(&rules);
+    assert_eq!(alerts.len(), PINNED_ALERTS.len(), "alerting rules to route");
+    for alert in alerts {
         let name = alert["name"].as_str().unwrap_or_default();
         let severity = alert["labels"]["severity"].as_str().unwrap_or_default();
         let expected = if severity == "critical" {

@@ -302,7 +302,9 @@ fn dashboards_follow_the_grafana_conventions() {
         }
 
         let mut ids = BTreeSet::new();
-        for p in all_panels(&d) {
+        let panels = all_panels(&d);
+        assert!(!panels.is_empty(), "{name}: no panels");
+        for p in panels {
             let t = title(p);
             assert!(
                 ids.insert(p["id"].as_u64().expect("panel id")),
@@ -324,6 +326,8 @@ fn every_panel_has_a_datasource_unit_description_and_query() {
         let d = load(name);
         let panels = data_panels(&d);
         assert!(panels.len() >= 8, "{name}: only {} panels", panels.len());
+        // The unit and 90 % checks below only apply to some queries: each must meet some.
+        let (mut units_checked, mut hit_ratio_panels) = (0, 0);
         for p in panels {
             let t = title(p);
             let at = format!("{name}: panel {t:?}");
@@ -352,11 +356,13 @@ fn every_panel_has_a_datasource_unit_description_and_query() {
                 for (r, e) in exprs(p) {
                     if let Some(want) = expected_unit(e) {
                         assert_eq!(unit, want, "{at}: query {r} needs unit {want}");
+                        units_checked += 1;
                     }
                 }
             }
             // The 90 % hit-rate goal is drawn wherever a hit ratio is shown.
             if p["type"] != "table" && exprs(p).iter().any(|(_, e)| is_hit_ratio(e)) {
+                hit_ratio_panels += 1;
                 let defaults = &p["fieldConfig"]["defaults"];
                 assert!(
                     steps(&defaults["thresholds"]).contains(&0.9),
@@ -368,6 +374,11 @@ fn every_panel_has_a_datasource_unit_description_and_query() {
                 }
             }
         }
+        assert!(
+            units_checked > 0,
+            "{name}: no query with a unit that follows from it"
+        );
+        assert!(hit_ratio_panels > 0, "{name}: no panel shows a hit ratio");
     }
 }
 
@@ -390,7 +401,9 @@ fn overview_has_the_target_table_alerts_and_fleet_ratio() {
 
     let table = panel(&d, "Targets, worst hit ratio first");
     assert_eq!(table["type"], "table");
-    for q in table["targets"].as_array().unwrap() {
+    let queries = table["targets"].as_array().unwrap();
+    assert!(!queries.is_empty(), "table: no query");
+    for q in queries {
         assert_eq!(q["instant"], true, "table queries are instant");
         assert_eq!(q["format"], "table", "table queries use table format");
     }
@@ -420,6 +433,7 @@ fn overview_has_the_target_table_alerts_and_fleet_ratio() {
         assert!(columns.contains(want), "table: no column {want}");
     }
     // Each renamed value column shows its query's unit.
+    let mut with_unit = Vec::new();
     for (r, e) in exprs(table) {
         if let (Some(want), Some(col)) = (
             expected_unit(e),
@@ -430,8 +444,15 @@ fn overview_has_the_target_table_alerts_and_fleet_ratio() {
                 Some(&&Value::from(want)),
                 "{col}"
             );
+            with_unit.push(col);
         }
     }
+    with_unit.sort();
+    assert_eq!(
+        with_unit,
+        ["Evictions/s", "Hit ratio", "Lookups/s", "Memory pressure"],
+        "the columns whose unit follows from their query"
+    );
     let sort = &by_id("sortBy")["options"]["sort"][0];
     assert_eq!(sort["field"], "Hit ratio");
     assert_eq!(sort["desc"], false, "worst hit ratio first");
@@ -563,7 +584,9 @@ fn provisioning_files_and_docs_match_the_dashboards() {
             "docs/dashboards.md does not name {name}"
         );
         assert!(docs.contains(d["uid"].as_str().unwrap()));
-        for p in data_panels(&d) {
+        let panels = data_panels(&d);
+        assert!(!panels.is_empty(), "{name}: no panels");
+        for p in panels {
             assert!(
                 docs.contains(&format!("| {} |", title(p))),
                 "docs/dashboards.md does not list panel {:?} of {name}",
@@ -657,7 +680,6 @@ fn connect(server: &RedisServer) -> redis::Connection {
 
 #[test]
 fn every_panel_query_returns_data_from_a_real_prometheus() {
-    let started = Instant::now();
     // A healthy cache: everything fits, almost every read hits, half the keys carry a TTL.
     let healthy = RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
     // An undersized cache: 3 MB for a stream of 2 KB values, so it evicts and reads miss.
@@ -882,10 +904,5 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
             .iter()
             .any(|s| s["metric"]["target"] == "unreachable" && s["metric"]["kind"].is_string()),
         "no poll error series with a kind for the unreachable target"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(90),
-        "took {:?}",
-        started.elapsed()
     );
 }

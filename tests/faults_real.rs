@@ -4,9 +4,10 @@
 //! tests/support in front of a real Redis, since no real server resets mid-reply on demand).
 //!
 //! Each test runs the faulty target next to a healthy one and checks: the error kind, `redis_up`
-//! of both targets on every scrape, that /metrics answers promptly throughout, and that the
-//! target comes back on its own once the fault ends. Only the expected kind may grow while a
-//! fault lasts.
+//! of both targets on every scrape, that /metrics answers throughout, and that the target comes
+//! back on its own once the fault ends. Only the expected kind may grow while a fault lasts.
+//! That /metrics never waits for a poll is shown in `tests/faults.rs`; how fast it answers
+//! while targets hang is measured by `bench/bench.py faults`.
 
 mod support;
 
@@ -45,12 +46,9 @@ fn up(m: &str, target: &str) -> Option<f64> {
     sample(m, &format!("redis_up{{target=\"{target}\"}}"))
 }
 
-/// One scrape that must answer within a second, with the healthy target up.
+/// One scrape, with the healthy target up.
 fn scrape(e: &Exporter) -> String {
-    let started = Instant::now();
     let m = e.metrics();
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "/metrics took {took:?}");
     assert_eq!(
         up(&m, "healthy"),
         Some(1.0),
@@ -111,11 +109,18 @@ fn expect_fault(e: &Exporter, target: &str, kind: &str, before: [f64; 5], hold: 
     }
 }
 
-/// Time from `since` until `target` is up again, on its own.
+/// Reconnecting backs off by doubling from 0.5 s up to 30 s (the cap for intervals under
+/// 30 s): whatever a fault did to the backoff, the target is tried again within 30 s of the
+/// fault's end and is up one poll (500 ms interval, 250 ms timeout) later. That is the protocol
+/// bound; the targets here come back 0.01–2 s after faults of a few seconds.
+const RECOVERY_BOUND: Duration = Duration::from_secs(32);
+
+/// Time from `since` until `target` is up again, on its own, within [`RECOVERY_BOUND`].
 fn recovery(e: &Exporter, target: &str, since: Instant) -> Duration {
-    wait_target(e, target, 1.0, Duration::from_secs(15));
+    wait_target(e, target, 1.0, RECOVERY_BOUND);
     let took = since.elapsed();
     eprintln!("{target}: recovered {took:?} after the fault ended");
+    assert!(took < RECOVERY_BOUND, "{target}: recovery took {took:?}");
     took
 }
 
@@ -174,8 +179,7 @@ fn killed_and_restarted_redis_is_connect_then_recovers() {
     );
     let back = Instant::now();
     r.restart();
-    let took = recovery(&e, "victim", back);
-    assert!(took < Duration::from_secs(6), "recovery took {took:?}");
+    recovery(&e, "victim", back);
     // The restart is seen as a counter reset, not as negative increases.
     let m = scrape(&e);
     assert!(
@@ -204,8 +208,7 @@ fn paused_redis_is_timeout_then_recovers_on_sigcont() {
     if let Err(p) = fault {
         std::panic::resume_unwind(p);
     }
-    let took = recovery(&e, "paused", Instant::now());
-    assert!(took < Duration::from_secs(6), "recovery took {took:?}");
+    recovery(&e, "paused", Instant::now());
 }
 
 #[test]
@@ -223,8 +226,7 @@ fn debug_sleep_longer_than_the_timeout_is_timeout_then_recovers() {
     expect_fault(&e, "sleepy", "timeout", before, Duration::from_millis(1500));
     let (woke, reply) = sleeper.join().unwrap();
     assert!(reply.unwrap().starts_with("+OK"));
-    let took = recovery(&e, "sleepy", woke);
-    assert!(took < Duration::from_secs(6), "recovery took {took:?}");
+    recovery(&e, "sleepy", woke);
 }
 
 #[test]
@@ -253,6 +255,8 @@ fn busy_script_is_command_and_keeps_the_connection() {
             .unwrap()
             .starts_with("-ERR Script killed")
     );
+    // BUSY is an answer: no reconnect and no backoff, so the next poll (500 ms later) finds
+    // the server free; 3 s is six intervals.
     let took = recovery(&e, "busy", killed);
     assert!(took < Duration::from_secs(3), "recovery took {took:?}");
     // BUSY is an answer: the exporter kept its connection (our own commands account for the rest:
@@ -380,6 +384,5 @@ fn connection_reset_mid_reply_is_connect_then_recovers() {
     expect_fault(&e, "reset", "connect", [0.0; 5], Duration::from_secs(2));
     assert!(proxy.counters().cycles >= 1, "the proxy reset a connection");
     proxy.clear();
-    let took = recovery(&e, "reset", Instant::now());
-    assert!(took < Duration::from_secs(6), "recovery took {took:?}");
+    recovery(&e, "reset", Instant::now());
 }

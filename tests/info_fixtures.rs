@@ -234,13 +234,16 @@ fn real_captures_are_crlf_and_skip_nothing() {
 /// to `server_mode`.
 #[test]
 fn redis_mode_is_read_from_every_capture_including_valkey_server_mode() {
+    let mut valkey = 0;
     for (name, _) in captures() {
         assert_eq!(
             sample(name).redis_mode.as_deref(),
             Some("standalone"),
             "{name}"
         );
+        valkey += usize::from(name.starts_with("valkey-"));
     }
+    assert!(valkey > 0, "no Valkey capture, so server_mode went unread");
 }
 
 #[test]

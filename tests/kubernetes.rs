@@ -125,10 +125,14 @@ fn manifests_parse_and_refer_to_each_other() {
         "Service targetPort"
     );
     // The ServiceMonitor selects the Service and scrapes one of its named ports.
-    for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+    let monitor_selects = monitor["spec"]["selector"]["matchLabels"]
         .as_mapping()
-        .unwrap()
-    {
+        .unwrap();
+    assert!(
+        !monitor_selects.is_empty(),
+        "ServiceMonitor selector selects something"
+    );
+    for (k, v) in monitor_selects {
         assert_eq!(
             service["metadata"]["labels"].get(k),
             Some(v),

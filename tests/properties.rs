@@ -72,6 +72,16 @@ fn info_text() -> impl Strategy<Value = String> {
         .prop_map(|(lines, sep)| lines.join(sep))
 }
 
+/// Arbitrary text, alone or around one line the parser knows: arbitrary text alone is never
+/// INFO, and the bounds below would go unchecked.
+fn arbitrary_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,400}",
+        (".{0,200}", prop::sample::select(KEYS), value(), ".{0,200}")
+            .prop_map(|(before, k, v, after)| format!("{before}\n{k}:{v}\n{after}")),
+    ]
+}
+
 /// Everything a sample holds is bounded by the text it came from.
 fn assert_bounded(text: &str, s: &Sample) {
     let lines = text.split('\n').count();
@@ -85,11 +95,54 @@ fn assert_bounded(text: &str, s: &Sample) {
     }
 }
 
+/// A well-framed array (`kind` 0), map (1) or run of bulk strings (2) of arbitrary content.
+fn framed(items: &[Vec<u8>], kind: u8) -> Vec<u8> {
+    let mut b = Vec::new();
+    match kind {
+        0 => b.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes()),
+        1 => b.extend_from_slice(format!("%{}\r\n", items.len() / 2).as_bytes()),
+        _ => {}
+    }
+    for it in items {
+        b.extend_from_slice(format!("${}\r\n", it.len()).as_bytes());
+        b.extend_from_slice(it);
+        b.extend_from_slice(b"\r\n");
+    }
+    b
+}
+
+/// Random bytes, or a well-framed reply with some bytes overwritten and its end cut at a random
+/// place: random bytes alone never parse as RESP, so what follows a successful parse would go
+/// unchecked.
+fn resp_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let damaged = (
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 0..8),
+        0..3u8,
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        prop::option::of(any::<prop::sample::Index>()),
+    )
+        .prop_map(|(items, kind, writes, cut)| {
+            let mut b = framed(&items, kind);
+            if b.is_empty() {
+                return b;
+            }
+            for (at, byte) in writes {
+                let i = at.index(b.len());
+                b[i] = byte;
+            }
+            if let Some(cut) = cut {
+                b.truncate(cut.index(b.len()));
+            }
+            b
+        });
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..200), damaged]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn info_parser_never_panics_on_arbitrary_text(text in ".{0,400}") {
+    fn info_parser_never_panics_on_arbitrary_text(text in arbitrary_text()) {
         if let Ok(s) = info::parse(&text) {
             assert_bounded(&text, &s);
         }
@@ -106,7 +159,7 @@ proptest! {
     }
 
     #[test]
-    fn resp_replies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+    fn resp_replies_never_panic(bytes in resp_bytes()) {
         if let Ok(v) = redis::parse_redis_value(&bytes) {
             let pairs = poller::config_pairs(v.clone());
             prop_assert!(pairs.len() <= bytes.len());
@@ -121,18 +174,7 @@ proptest! {
         items in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 0..8),
         kind in 0..3u8,
     ) {
-        // Well-framed arrays, maps and bulk strings of arbitrary content.
-        let mut b = Vec::new();
-        match kind {
-            0 => b.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes()),
-            1 => b.extend_from_slice(format!("%{}\r\n", items.len() / 2).as_bytes()),
-            _ => {}
-        }
-        for it in &items {
-            b.extend_from_slice(format!("${}\r\n", it.len()).as_bytes());
-            b.extend_from_slice(it);
-            b.extend_from_slice(b"\r\n");
-        }
+        let b = framed(&items, kind);
         if let Ok(v) = redis::parse_redis_value(&b) {
             prop_assert!(poller::config_pairs(v.clone()).len() <= items.len());
             let _ = poller::reply_text(v);
@@ -207,34 +249,18 @@ fn history() -> impl Strategy<Value = Vec<Obs>> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
-
-    #[test]
-    fn derived_windows_are_never_negative_and_bounded_by_raw_increases(h in history()) {
-        let tolerance = Duration::from_millis(500);
-        let mut hist = History::new(tolerance);
-        let mut at_ms: i64 = 1_000_000;
-        let mut run = 0u32;
-        let mut uptime = 1u64;
-        // Upper bound of what the counters can have added: positive increments, plus the whole
-        // value after a reset or restart.
-        let mut bound = [0u64; 4];
-        let mut prev: Option<[u64; 4]> = None;
-        for o in &h {
+/// The time and the sample of each observation of `h`: the clock starts at 1000 s (a step back
+/// stops at 0), a restart gives a new run_id and uptime 0.
+fn observations(h: &[Obs]) -> Vec<(Duration, Sample)> {
+    let (mut at_ms, mut run, mut uptime) = (1_000_000i64, 0u32, 1u64);
+    h.iter()
+        .map(|o| {
             at_ms = (at_ms + o.step_ms).max(0);
             if o.restart {
                 run += 1;
                 uptime = 0;
             }
             uptime += (o.step_ms.max(0) / 1000) as u64;
-            let cur = [o.hits, o.misses, o.evicted, o.expired];
-            if let Some(p) = prev {
-                for i in 0..4 {
-                    bound[i] = bound[i].saturating_add(if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] });
-                }
-            }
-            prev = Some(cur);
             let s = Sample {
                 run_id: Some(format!("run{run}")),
                 uptime_in_seconds: Some(uptime),
@@ -244,7 +270,35 @@ proptest! {
                 expired_keys: Some(o.expired),
                 ..Sample::default()
             };
-            let d = hist.observe(Duration::from_millis(at_ms as u64), &s);
+            (Duration::from_millis(at_ms as u64), s)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn derived_windows_are_never_negative_and_bounded_by_raw_increases(h in history()) {
+        let tolerance = Duration::from_millis(500);
+        let mut hist = History::new(tolerance);
+        // Upper bound of what the counters can have added: positive increments, plus the whole
+        // value after a reset or restart.
+        let mut bound = [0u64; 4];
+        let mut prev: Option<[u64; 4]> = None;
+        // The times of the points so far, as the history keeps them: a clock that goes back
+        // counts as no time passing.
+        let mut times: Vec<Duration> = Vec::new();
+        for (o, (at, s)) in h.iter().zip(observations(&h)) {
+            let now = times.last().map_or(at, |t| (*t).max(at));
+            let cur = [o.hits, o.misses, o.evicted, o.expired];
+            if let Some(p) = prev {
+                for i in 0..4 {
+                    bound[i] = bound[i].saturating_add(if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] });
+                }
+            }
+            prev = Some(cur);
+            let d = hist.observe(at, &s);
             for w in &d.windows {
                 prop_assert!(w.covered <= w.window.duration() + tolerance, "{w:?}");
                 prop_assert!(!w.covered.is_zero());
@@ -261,10 +315,16 @@ proptest! {
                 prop_assert!(w.evictions.unwrap() <= bound[2], "{w:?} > {}", bound[2]);
                 prop_assert!(w.expirations.unwrap() <= bound[3], "{w:?} > {}", bound[3]);
             }
-            // Once the first point is older than the longest window, the 15m window exists.
-            if d.windows.is_empty() {
-                prop_assert!(hist.len() == 1 || d.windows.iter().all(|w| w.window != Window::M15));
+            // A window is there exactly when an earlier point lies within it (plus the
+            // tolerance): so the 15m window exists once the history reaches back 15 minutes,
+            // and none exists with a single point or only points at the same instant.
+            for w in Window::ALL {
+                let start = now.saturating_sub(w.duration() + tolerance);
+                let earlier = times.iter().any(|t| *t >= start && *t < now);
+                let present = d.windows.iter().any(|x| x.window == w);
+                prop_assert_eq!(present, earlier, "{:?} at {:?} after {:?}", w, now, times);
             }
+            times.push(now);
         }
     }
 }
@@ -314,37 +374,188 @@ fn toml_line() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A quoted humantime duration: round values, zero, and any number of milliseconds.
+fn duration_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec!["15s", "1s", "0s", "2m"]).prop_map(|d| format!("\"{d}\"")),
+        (1..120_000u64).prop_map(|ms| format!("\"{ms}ms\"")),
+    ]
+}
+
+/// A configuration shaped as the loader expects (global and per-target intervals and timeouts,
+/// some of them contradicting each other): random lines almost never make one, so the checks
+/// on a loaded configuration would go unchecked.
+fn config_text() -> impl Strategy<Value = String> {
+    let url = prop::sample::select(vec![
+        "redis://127.0.0.1:6379",
+        "redis://:p@[::1]:1/0",
+        "rediss://u:p@h:6380",
+        "unix:///tmp/r.sock",
+    ]);
+    let target = (
+        url,
+        prop::option::of(duration_value()),
+        prop::option::of(duration_value()),
+    );
+    (
+        prop::option::of(duration_value()),
+        prop::option::of(duration_value()),
+        prop::collection::vec(target, 0..4),
+    )
+        .prop_map(|(interval, timeout, targets)| {
+            let timing = |interval: &Option<String>, timeout: &Option<String>| {
+                [("poll_interval", interval), ("timeout", timeout)]
+                    .into_iter()
+                    .filter_map(|(key, value)| Some(format!("{key} = {}\n", value.as_ref()?)))
+                    .collect::<String>()
+            };
+            let mut text = timing(&interval, &timeout);
+            for (i, (url, interval, timeout)) in targets.iter().enumerate() {
+                text.push_str(&format!("[[targets]]\nname = \"t{i}\"\nurl = \"{url}\"\n"));
+                text.push_str(&timing(interval, timeout));
+            }
+            text
+        })
+}
+
+/// What the configuration file holds: random TOML-like lines, a configuration of the expected
+/// shape, or raw bytes.
+fn config_input() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(toml_line(), 0..16).prop_map(|lines| lines.join("\n").into_bytes()),
+        config_text().prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// Loads `input` as the configuration file, without environment variables.
+fn load_config(input: &[u8]) -> Result<redis_cache_exporter::config::Config, String> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(input).unwrap();
+    let cli = Cli {
+        config: Some(f.path().to_path_buf()),
+        ..Cli::default()
+    };
+    cli.load_with_env(&|_| None).map_err(|e| e.to_string())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn config_loader_never_panics_on_toml_like_input(
-        lines in prop::collection::vec(toml_line(), 0..16),
-        bytes in prop::collection::vec(any::<u8>(), 0..64),
-        raw in any::<bool>(),
-    ) {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        if raw {
-            f.write_all(&bytes).unwrap();
-        } else {
-            f.write_all(lines.join("\n").as_bytes()).unwrap();
-        }
-        let cli = Cli { config: Some(f.path().to_path_buf()), ..Cli::default() };
-        match cli.load_with_env(&|_| None) {
+    fn config_loader_never_panics_on_toml_like_input(input in config_input()) {
+        match load_config(&input) {
             Ok(c) => {
                 prop_assert!(!c.targets.is_empty());
                 for t in &c.targets {
                     prop_assert!(t.timeout < t.poll_interval);
                 }
             }
-            Err(e) => prop_assert!(!e.to_string().is_empty()),
+            Err(e) => prop_assert!(!e.is_empty()),
         }
     }
 }
 
+/// `n` values of `strategy`, the same on every run.
+fn draws<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).expect("generate").current())
+        .collect()
+}
+
+/// The generators above reach what the properties check: a property guarded by `if let Ok` or
+/// a loop over windows would otherwise hold for want of a single case.
 #[test]
-fn a_value_of_every_kind_passes_through_reply_handling() {
-    // Sanity check that the generators above reach both branches.
+fn generators_reach_every_branch_the_properties_check() {
     assert!(poller::reply_text(Value::BulkString(b"# Server\r\nrun_id:x\r\n".to_vec())).is_ok());
     assert!(poller::reply_text(Value::Nil).is_err());
+    let count = |n: usize, what: &str| {
+        eprintln!("{what}: {n}, from 512 generated cases");
+        assert!(n > 0, "no generated case reaches {what}");
+    };
+
+    let texts = draws(arbitrary_text(), 512);
+    count(
+        texts.iter().filter(|t| info::parse(t).is_ok()).count(),
+        "INFO from arbitrary text",
+    );
+    count(
+        texts.iter().filter(|t| info::parse(t).is_err()).count(),
+        "arbitrary text refused",
+    );
+    let texts = draws(info_text(), 512);
+    let parsed: Vec<Sample> = texts.iter().filter_map(|t| info::parse(t).ok()).collect();
+    count(parsed.len(), "INFO from INFO-like text");
+    count(
+        parsed
+            .iter()
+            .filter(|s| s.mem_fragmentation_ratio.is_some())
+            .count(),
+        "a fragmentation ratio",
+    );
+
+    let replies: Vec<Value> = draws(resp_bytes(), 512)
+        .iter()
+        .filter_map(|b| redis::parse_redis_value(b).ok())
+        .collect();
+    count(replies.len(), "a RESP reply from damaged bytes");
+    count(
+        replies
+            .iter()
+            .filter(|v| !poller::config_pairs((*v).clone()).is_empty())
+            .count(),
+        "CONFIG pairs from damaged bytes",
+    );
+    count(
+        replies
+            .iter()
+            .filter(|v| poller::reply_text((*v).clone()).is_ok())
+            .count(),
+        "INFO text from damaged bytes",
+    );
+
+    let histories = draws(history(), 512);
+    let mut windows = 0;
+    let mut ratios = 0;
+    for h in &histories {
+        let mut hist = History::new(Duration::from_millis(500));
+        for (at, s) in observations(h) {
+            let d = hist.observe(at, &s);
+            windows += d.windows.len();
+            ratios += d.windows.iter().filter(|w| w.hit_ratio.is_some()).count();
+        }
+    }
+    count(windows, "derived windows");
+    count(ratios, "a hit ratio in a window");
+    let m15 = histories
+        .iter()
+        .filter(|h| {
+            let mut hist = History::new(Duration::from_millis(500));
+            observations(h).iter().any(|(at, s)| {
+                hist.observe(*at, s)
+                    .windows
+                    .iter()
+                    .any(|w| w.window == Window::M15 && w.covered > Window::M5.duration())
+            })
+        })
+        .count();
+    count(m15, "a 15m window reaching past 5 minutes");
+
+    let configs: Vec<_> = draws(config_input(), 512)
+        .iter()
+        .map(|c| load_config(c))
+        .collect();
+    count(
+        configs
+            .iter()
+            .filter(|c| c.as_ref().is_ok_and(|c| c.targets.len() > 1))
+            .count(),
+        "a loaded configuration with several targets",
+    );
+    count(
+        configs.iter().filter(|c| c.is_err()).count(),
+        "a refused configuration",
+    );
 }

@@ -62,13 +62,9 @@ fn first_scrape_returns_data_later_scrapes_reuse_the_poller() {
     let target = format!("redis://127.0.0.1:{}", other.port);
     let before = int_field(&other, "total_connections_received");
 
-    let started = Instant::now();
+    // The first scrape waits for the target's first poll (how long it takes is measured by
+    // `bench/bench.py faults`), so it carries data.
     let first = scrape_ok(&e, &format!("127.0.0.1:{}", other.port));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "first scrape took {:?}",
-        started.elapsed()
-    );
     assert_eq!(
         sample(&first, &format!("redis_up{{target=\"{target}\"}}")),
         Some(1.0),
@@ -130,7 +126,12 @@ fn first_scrape_returns_data_later_scrapes_reuse_the_poller() {
         },
     );
     // Over two more polls, only the test's own INFO connection is new.
-    std::thread::sleep(Duration::from_millis(2200));
+    let seen = sample(&e.metrics(), polls).expect("polls of the configured target");
+    wait_for(
+        "two more polls of the configured target",
+        Duration::from_secs(20),
+        || (sample(&e.metrics(), polls)? >= seen + 2.0).then_some(()),
+    );
     scrape_ok(&e, &configured.url());
     assert_eq!(
         int_field(&configured, "total_connections_received") - before,
@@ -273,6 +274,10 @@ fn scrape_timeout_header_bounds_the_first_scrape() {
     let (status, body) = scrape_with(&e, &t, &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")]);
     let took = started.elapsed();
     assert_eq!(status, 200, "{body}");
+    // Protocol bounds, not speed: the first poll is waited for until the header's 1.5 s minus
+    // the exporter's 0.5 s margin (so not answered before about 1 s), and the answer must
+    // arrive before Prometheus's own timeout (1.5 s), after which it would be thrown away. The
+    // render after the wait takes milliseconds, far inside the margin.
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
         "answered within the header's timeout minus the margin: {took:?}"

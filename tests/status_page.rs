@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, free_port, require_binary, wait_for};
+use support::{Exporter, RedisServer, free_port, require_binary, sample, wait_for};
 
 fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
     let bin = require_binary("chromium", "chromium");
@@ -58,12 +58,19 @@ fn status_page_in_headless_chromium() {
         evicting.url()
     ));
 
-    // Traffic over several polls, so the sparkline has points.
+    // Traffic over several polls, so the sparkline has points: each round waits for a poll of
+    // both caches counted after its traffic began, and the next round follows at once, so no
+    // poll interval goes without traffic.
+    let polls = |target: &str| {
+        let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
+        sample(&exporter.metrics(), &sel).unwrap_or(0.0)
+    };
     let value = "x".repeat(1000);
     healthy.pipeline(&cmds(300, |i| {
         strs(&["SET", &format!("s:{i}"), "v", "EX", "3600"])
     }));
     for round in 0..6 {
+        let before = [polls("sessions-cache"), polls("catalog-cache")];
         healthy.pipeline(&cmds(300, |i| {
             strs(&["GET", &format!("s:{}", (i + round) % 300)])
         }));
@@ -71,7 +78,14 @@ fn status_page_in_headless_chromium() {
             strs(&["SET", &format!("c:{round}:{i}"), &value, "EX", "3600"])
         }));
         evicting.pipeline(&cmds(1500, |i| strs(&["GET", &format!("c:{round}:{i}")])));
-        std::thread::sleep(Duration::from_millis(1100));
+        wait_for(
+            "a poll of both caches after this round's traffic",
+            Duration::from_secs(20),
+            || {
+                (polls("sessions-cache") > before[0] && polls("catalog-cache") > before[1])
+                    .then_some(())
+            },
+        );
     }
     support::wait_polls(&exporter, "sessions-cache", 1.0);
 

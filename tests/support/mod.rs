@@ -1,7 +1,7 @@
 //! Real processes for integration tests: `redis-server` (Debian's 7.x, or another server of
 //! [`servers::ServerKind`]: Redis 6.2, Redis 8.2, Valkey 9.1), the exporter binary, Prometheus and
-//! Alertmanager, each started on an ephemeral loopback port and killed when dropped; plus
-//! helpers that wait on the exporter's own /metrics.
+//! Alertmanager, each started on an unused loopback port (see [`free_port`]) and killed when
+//! dropped; plus helpers that wait on the exporter's own /metrics.
 //!
 //! Every starter fails with a message naming the Debian package to install when its binary is
 //! missing; tests never skip.
@@ -65,12 +65,56 @@ pub mod markdown;
 pub mod prometheus;
 pub mod servers;
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port on 127.0.0.1 that was free a moment ago and that no other caller in this test process
+/// has been given. Ports come from outside the kernel's ephemeral range, so the outgoing
+/// connections of the processes under test cannot take one between this check and the server's
+/// bind, and from a block chosen by the process id, so test binaries running at the same time
+/// start apart.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port on 127.0.0.1")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Ports handed out so far by this process; never reset, so each port is given once.
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    let (first, count) = test_port_range();
+    let blocks = (count / PORT_BLOCK).max(1);
+    let offset = (std::process::id() % blocks) * PORT_BLOCK;
+    loop {
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            n < count,
+            "all {count} test ports from {first} were handed out in this process"
+        );
+        let port = (first + (offset + n) % count) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Ports one test process expects to use at most before running into the next process's block.
+const PORT_BLOCK: u32 = 256;
+
+/// Lowest port considered: below it live the well-known and commonly configured service ports.
+const LOWEST_TEST_PORT: u32 = 10_000;
+
+/// (first port, number of ports) of the larger stretch outside the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, Linux's default 32768–60999 when unreadable):
+/// below it from [`LOWEST_TEST_PORT`], or above it.
+fn test_port_range() -> (u32, u32) {
+    let (low, high) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(|v| v.parse::<u32>().ok());
+            Some((bounds.next()??, bounds.next()??))
+        })
+        .unwrap_or((32_768, 60_999));
+    let below = (LOWEST_TEST_PORT, low.saturating_sub(LOWEST_TEST_PORT));
+    let above = (high + 1, 65_535u32.saturating_sub(high));
+    let (first, count) = if below.1 >= above.1 { below } else { above };
+    assert!(
+        count >= PORT_BLOCK,
+        "the ephemeral port range {low}-{high} leaves fewer than {PORT_BLOCK} ports for tests"
+    );
+    (first, count)
 }
 
 /// Path of a required binary, or a panic that says which package provides it.
@@ -144,21 +188,35 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts Debian's redis-server (7.x) with extra `--key value` arguments.
     pub fn start(extra: &[&str]) -> RedisServer {
-        Self::start_on(free_port(), extra)
+        let bin = require_binary("redis-server", "redis-server");
+        Self::start_on_free_port(bin, extra)
     }
 
     /// Starts redis-server on a given port (used to restart "the same" server).
     pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
         let bin = require_binary("redis-server", "redis-server");
-        Self::spawn(bin, port, extra)
+        Self::spawn(bin, port, extra).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts another redis-server binary (e.g. [`servers::server_binary`]'s) on an ephemeral port.
     pub fn start_binary(bin: &Path, extra: &[&str]) -> RedisServer {
-        Self::spawn(bin.to_path_buf(), free_port(), extra)
+        Self::start_on_free_port(bin.to_path_buf(), extra)
     }
 
-    fn spawn(bin: PathBuf, port: u16, extra: &[&str]) -> RedisServer {
+    /// Another process may still bind a port between [`free_port`]'s check and the server's own
+    /// bind; the server then exits or a stranger answers, and the next port is tried.
+    fn start_on_free_port(bin: PathBuf, extra: &[&str]) -> RedisServer {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::spawn(bin.clone(), free_port(), extra) {
+                Ok(server) => return server,
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!("redis-server did not start: {}", failures.join("; "));
+    }
+
+    fn spawn(bin: PathBuf, port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         let dir = tempfile::tempdir().expect("temp dir for redis-server");
         let mut cmd = Command::new(&bin);
         cmd.arg("--port")
@@ -170,24 +228,70 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let proc = Proc::spawn("redis-server", &mut cmd);
-        let server = RedisServer {
+        let mut server = RedisServer {
             port,
             proc,
             dir,
             bin,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
-        wait_for(
-            "redis-server to answer PING",
-            Duration::from_secs(10),
-            || {
-                server
-                    .try_cmd(&["PING"])
-                    .ok()
-                    .filter(|r| r.starts_with("+PONG") || r.starts_with("-NOAUTH"))
-            },
-        );
-        server
+        server.wait_until_answering_as_itself()?;
+        Ok(server)
+    }
+
+    /// Waits until the server on the port answers and is the process started here (its INFO
+    /// `process_id` is the child's pid): otherwise a server that another test or process runs on
+    /// the same port would be taken for this one.
+    fn wait_until_answering_as_itself(&mut self) -> Result<(), String> {
+        let (port, pid) = (self.port, self.proc.pid());
+        let timeout = Duration::from_secs(10);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.proc.child.try_wait() {
+                return Err(format!(
+                    "redis-server (pid {pid}) exited with {status} before answering on port {port} (port taken?)"
+                ));
+            }
+            match self.answering_pid() {
+                Some(answering) if answering == pid => return Ok(()),
+                Some(other) => {
+                    return Err(format!(
+                        "port {port} is answered by another redis-server (pid {other}), not by pid {pid}"
+                    ));
+                }
+                None if Instant::now() > deadline => {
+                    return Err(format!(
+                        "redis-server (pid {pid}) did not answer INFO server on port {port} within {timeout:?}"
+                    ));
+                }
+                None => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// `process_id` from INFO server of whatever answers on the port, authenticating with this
+    /// server's `--requirepass` argument when it has one.
+    fn answering_pid(&self) -> Option<u32> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let password = self
+            .extra
+            .iter()
+            .position(|a| a == "--requirepass")
+            .and_then(|i| self.extra.get(i + 1));
+        if let Some(password) = password {
+            s.write_all(resp_command(&["AUTH", password]).as_bytes())
+                .ok()?;
+            read_resp(&mut s).ok().filter(|r| r.starts_with("+OK"))?;
+        }
+        s.write_all(resp_command(&["INFO", "server"]).as_bytes())
+            .ok()?;
+        let info = read_resp(&mut s).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn url(&self) -> String {
@@ -199,18 +303,15 @@ impl RedisServer {
         self.proc.kill();
         let extra: Vec<String> = self.extra.clone();
         let args: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
-        *self = RedisServer::spawn(self.bin.clone(), self.port, &args);
+        *self = RedisServer::spawn(self.bin.clone(), self.port, &args)
+            .unwrap_or_else(|e| panic!("restart: {e}"));
     }
 
     /// Sends one command over a fresh connection and returns the raw RESP reply.
     pub fn try_cmd(&self, args: &[&str]) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
-        }
-        s.write_all(req.as_bytes())?;
+        s.write_all(resp_command(args).as_bytes())?;
         read_resp(&mut s)
     }
 
@@ -255,6 +356,15 @@ impl RedisServer {
             })
             .unwrap_or_else(|| panic!("INFO has no field {field}"))
     }
+}
+
+/// One command as a RESP array of bulk strings.
+fn resp_command(args: &[&str]) -> String {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
+    }
+    req
 }
 
 /// Reads one complete RESP2 reply (simple, error, integer, bulk or one-level array).
