@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that install what they need when it is missing (callers decide what
 # is): `apt_install PKG...` installs Debian packages (as root, or through sudo);
 # `venv_install DIR PKG...` makes a Python venv at DIR and pip-installs PyPI packages into it.
