@@ -82,6 +82,16 @@ dpkg -L "$name"
 echo "check-package: $name --config $conffile --check-config (as user $name)"
 runuser -u "$name" -- "/usr/bin/$name" --config "$conffile" --check-config ||
   fail "the installed binary refused the packaged configuration"
+# The unit names the file in REDIS_CACHE_EXPORTER_CONFIG: the same check that way, and a missing
+# file refused, so the pass above is the file's and not the built-in defaults'.
+unit_config=$(sed -n 's/^Environment=REDIS_CACHE_EXPORTER_CONFIG=//p' "$unit")
+[ "$unit_config" = "$conffile" ] || fail "$unit sets REDIS_CACHE_EXPORTER_CONFIG=$unit_config, not $conffile"
+echo "check-package: REDIS_CACHE_EXPORTER_CONFIG=$unit_config $name --check-config, as the unit runs it"
+runuser -u "$name" -- env REDIS_CACHE_EXPORTER_CONFIG="$unit_config" "/usr/bin/$name" --check-config ||
+  fail "the installed binary refused the configuration the unit names"
+if runuser -u "$name" -- env REDIS_CACHE_EXPORTER_CONFIG="$work/missing.toml" "/usr/bin/$name" --check-config 2>/dev/null; then
+  fail "--check-config passed with REDIS_CACHE_EXPORTER_CONFIG naming a missing file: the variable is not read"
+fi
 
 echo "check-package: systemd-analyze verify $unit"
 verify=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify"
