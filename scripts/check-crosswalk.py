@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Checks docs/managed-services.md against the exporter: every metric name it mentions is one
+the metric table (src/metrics.rs) exports, and every code span that uses one parses as PromQL
+(promtool check rules, as recording rules in a scratch file). Exits 1 naming what is wrong.
+"""
+
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "managed-services.md"
+NAME = re.compile(r"\bredis_[a-z0-9_]*[a-z0-9](?![a-z0-9_*])")
+
+
+def main():
+    if shutil.which("promtool") is None:
+        sys.exit("check-crosswalk: promtool not found: apt-get install prometheus (scripts/install-test-deps.sh does)")
+    doc = DOC.read_text(encoding="utf-8")
+    exported = set(re.findall(r'"(redis_[a-z0-9_]+)"', (ROOT / "src" / "metrics.rs").read_text()))
+    if len(exported) < 20:
+        sys.exit("check-crosswalk: found almost no metric names in src/metrics.rs; has the table moved?")
+    problems = []
+    for line_no, line in enumerate(doc.splitlines(), 1):
+        for name in NAME.findall(line):
+            if name not in exported:
+                problems.append(f"{DOC.name}:{line_no}: {name} is not a metric of src/metrics.rs")
+
+    # Code spans naming our metrics are PromQL ("\|" is a "|" escaped for the Markdown table),
+    # except a family written with its label names, as in `redis_cache_evictions{window}`.
+    spans = [
+        (line_no, span.replace("\\|", "|"))
+        for line_no, line in enumerate(doc.splitlines(), 1)
+        for span in re.findall(r"`([^`]+)`", line)
+        if NAME.search(span) and not re.search(r"\{[a-z_, ]+\}", span)
+    ]
+    rules = ["groups:", "  - name: crosswalk", "    rules:"]
+    for i, (line_no, expr) in enumerate(spans):
+        quoted = expr.replace("'", "''")
+        rules += [f"      - record: crosswalk:line_{line_no}_{i}", f"        expr: '{quoted}'"]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        f.write("\n".join(rules) + "\n")
+        f.flush()
+        check = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True)
+    if check.returncode != 0:
+        problems.append(
+            "promtool refused a PromQL expression (record crosswalk:line_N_* is on line N):\n"
+            + check.stdout + check.stderr
+        )
+    for p in problems:
+        print(f"check-crosswalk: {p}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"check-crosswalk: ok ({len(spans)} PromQL expressions parse, every metric name is exported)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
