@@ -3,11 +3,13 @@
 # (redis-server, Debian's prometheus-redis-exporter), builds the release binary, then runs
 #   1. compare: ours and redis_exporter side by side for T = 10, 100, 1000 targets,
 #   2. scale:   ours alone with 10 000 targets at a 15 s interval,
-#   3. the criterion micro-benchmarks (cargo bench --bench core).
-# Results: target/bench/{compare,scale}.json and .md, target/bench/criterion.txt.
+#   3. the criterion micro-benchmarks (cargo bench --bench core),
+#   4. shard:   one Prometheus shard and its scrape-only exporter, 1 000 and 10 000 targets
+#               scraped through /scrape at 15 s (docs/scaling.md's sizing table).
+# Results: target/bench/{compare,scale,shard}.json and .md, target/bench/criterion.txt.
 #
-# Knobs (environment): COMPARE_ARGS, SCALE_ARGS (extra bench.py flags, e.g.
-# SCALE_ARGS="--duration 600"), SKIP_COMPARE=1, SKIP_SCALE=1, SKIP_CRITERION=1.
+# Knobs (environment): COMPARE_ARGS, SCALE_ARGS, SHARD_ARGS (extra bench.py flags, e.g.
+# SCALE_ARGS="--duration 600"), SKIP_COMPARE=1, SKIP_SCALE=1, SKIP_CRITERION=1, SKIP_SHARD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,7 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/prometheus-redis-exporter ] || need+=(prometheus-redis-exporter)
 command -v python3 >/dev/null || need+=(python3)
+[ -n "${SKIP_SHARD:-}" ] || command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bench: apt-get install ${need[*]}"
   as_root apt-get update -qq
@@ -47,4 +50,9 @@ if [ -z "${SKIP_SCALE:-}" ]; then
 fi
 if [ -z "${SKIP_CRITERION:-}" ]; then
   cargo bench --bench core 2>&1 | grep -v '^\s*$' | tee "$out/criterion.txt"
+fi
+if [ -z "${SKIP_SHARD:-}" ]; then
+  # shellcheck disable=SC2086
+  python3 bench/bench.py shard --ours "$ours" --out "$out/shard.json" ${SHARD_ARGS:-} \
+    | tee "$out/shard.md"
 fi
