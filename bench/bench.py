@@ -8,6 +8,7 @@ memory figures from /proc.
     bench.py compare --ours BIN --theirs BIN [--targets 10,100,1000] [--servers 10] ...
     bench.py scale   --ours BIN [--targets 10000] [--servers 20] [--duration 150] ...
     bench.py faults  --ours BIN [--duration 20] [--rounds 10] [--pause 3]
+    bench.py shard   --ours BIN [--targets 1000,10000] [--servers 20] [--duration 600] ...
 
 Each subcommand prints a Markdown table and writes JSON with every raw figure to --out.
 """
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import zlib
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -141,7 +143,7 @@ def free_port():
 class Servers:
     """N redis-server processes on loopback, no persistence, an LRU cache of 64 MiB each."""
 
-    def __init__(self, n, workdir):
+    def __init__(self, n, workdir, databases=16):
         self.procs, self.ports, self.conns = [], [], []
         for i in range(n):
             port = free_port()
@@ -151,7 +153,7 @@ class Servers:
                 ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", d, "--maxmemory", "64mb",
                  "--maxmemory-policy", "allkeys-lru", "--maxclients", "10000",
-                 "--logfile", os.path.join(d, "log")],
+                 "--databases", str(databases), "--logfile", os.path.join(d, "log")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.procs.append(p)
             self.ports.append(port)
@@ -174,6 +176,12 @@ class Servers:
 
     def url(self, i):
         return f"redis://127.0.0.1:{self.ports[i % len(self.ports)]}"
+
+    def distinct_url(self, i):
+        """Target i as a URL of its own: server i mod n, database i div n (0 has no path), as
+        /scrape keys its pollers by URL."""
+        db = i // len(self.ports)
+        return self.url(i) + (f"/{db}" if db else "")
 
     def reset(self):
         """CONFIG RESETSTAT, then a little application traffic so commandstats is not empty."""
@@ -765,6 +773,151 @@ def faults(a):
     return [res], "\n".join(lines + [""])
 
 
+# shard: one Prometheus shard and its scrape-only exporter (docs/scaling.md)
+
+
+def start_prometheus(binary, config, workdir, tag):
+    port = free_port()
+    d = os.path.join(workdir, f"prometheus-{tag}")
+    os.makedirs(d)
+    cfg = os.path.join(d, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write(config)
+    p = spawn([binary, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
+               f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+              os.path.join(d, "log"))
+    wait_http(port, "/-/ready", timeout=60)
+    return p, port
+
+
+def prom_query(port, promql):
+    """The values of an instant query, as floats."""
+    body = Http(port).get("/api/v1/query?query=" + urllib.parse.quote(promql))
+    return [float(r["value"][1]) for r in json.loads(body)["data"]["result"]]
+
+
+def prom_scalar(port, promql, default=float("nan")):
+    v = prom_query(port, promql)
+    return v[0] if v else default
+
+
+def self_metric(port, name):
+    """Sum of the samples of `name` on a server's own /metrics (Prometheus does not store its
+    own metrics unless it scrapes itself)."""
+    total, found = 0.0, False
+    for line in Http(port).get("/metrics").decode().splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+    return total if found else float("nan")
+
+
+def shard_one(a, n, workdir):
+    """N distinct targets polled by a scrape-only exporter and scraped through /scrape by a
+    real Prometheus every --interval, with the shipped rules, as one shard of docs/scaling.md."""
+    per_server = -(-n // a.servers)
+    servers = Servers(a.servers, workdir, databases=max(16, per_server))
+    procs = []
+    try:
+        eport = free_port()
+        cfg = os.path.join(workdir, f"shard-{n}.toml")
+        with open(cfg, "w") as f:
+            f.write(f'listen = "127.0.0.1:{eport}"\npoll_interval = "{a.interval}s"\n'
+                    f'[scrape]\nallow = ["redis://127.0.0.1:*"]\nidle_timeout = "{4 * a.interval}s"\n')
+        exporter = spawn([a.ours, "--config", cfg, "--log-level", "warn"],
+                         os.path.join(workdir, f"shard-{n}.log"))
+        procs.append(exporter)
+        wait_http(eport, "/healthz")
+        sd = os.path.join(workdir, f"targets-{n}.json")
+        with open(sd, "w") as f:
+            json.dump([{"targets": [servers.distinct_url(i) for i in range(n)]}], f)
+        rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "alerts",
+                             "redis-cache-health.rules.yml")
+        config = (f"global:\n  scrape_interval: {a.interval}s\n  evaluation_interval: {a.interval}s\n"
+                  f"rule_files: [\"{os.path.abspath(rules)}\"]\n"
+                  "scrape_configs:\n"
+                  "  - job_name: redis\n    metrics_path: /scrape\n"
+                  f"    file_sd_configs: [{{files: [\"{sd}\"]}}]\n"
+                  "    relabel_configs:\n"
+                  "      - {source_labels: [__address__], target_label: __param_target}\n"
+                  "      - {source_labels: [__param_target], target_label: instance}\n"
+                  f"      - {{target_label: __address__, replacement: \"127.0.0.1:{eport}\"}}\n")
+        prom, pport = start_prometheus(a.prometheus, config, workdir, n)
+        procs.append(prom)
+        started = time.monotonic()
+        deadline = started + 3 * a.interval + 120
+        while prom_scalar(pport, 'count(redis_up{job="redis"} == 1)', 0) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not all {n} targets up in Prometheus")
+            time.sleep(1)
+        log(f"shard: all {n} targets up after {time.monotonic() - started:.0f} s; "
+            f"settling {a.settle:.0f} s")
+        time.sleep(a.settle)
+        servers.reset()
+        e0, p0, t0 = cpu_seconds(exporter.pid), cpu_seconds(prom.pid), time.monotonic()
+        time.sleep(a.duration)
+        e1, p1, t1 = cpu_seconds(exporter.pid), cpu_seconds(prom.pid), time.monotonic()
+        wall = t1 - t0
+        ecpu, _ = cpu_delta(e0, e1)
+        pcpu, _ = cpu_delta(p0, p1)
+        q = lambda e: prom_scalar(pport, e)  # noqa
+        res = {
+            "targets": n, "servers": a.servers, "interval_s": a.interval, "measured_s": wall,
+            "exporter_cpu_share": ecpu / wall,
+            "exporter_rss_kib": status_kib(exporter.pid, "VmRSS"),
+            "exporter_peak_rss_kib": status_kib(exporter.pid, "VmHWM"),
+            "prometheus_cpu_share": pcpu / wall,
+            "prometheus_rss_kib": status_kib(prom.pid, "VmRSS"),
+            "prometheus_peak_rss_kib": status_kib(prom.pid, "VmHWM"),
+            "head_series": self_metric(pport, "prometheus_tsdb_head_series"),
+            "samples_per_target": q('avg(scrape_samples_scraped{job="redis"})'),
+            "samples_per_target_max": q('max(scrape_samples_scraped{job="redis"})'),
+            "scrape_p50_s": q('quantile(0.5, scrape_duration_seconds{job="redis"})'),
+            "scrape_p99_s": q('quantile(0.99, scrape_duration_seconds{job="redis"})'),
+            "targets_up": q('count(up{job="redis"} == 1)'),
+            "rule_eval_s": self_metric(pport, "prometheus_rule_group_last_duration_seconds"),
+            "redis": {k: v for k, v in servers.stats().items() if k != "by_command"},
+        }
+        res["info_calls_per_target_per_interval"] = (
+            res["redis"]["info_calls"] / (n * wall / a.interval))
+        return res
+    finally:
+        for p in procs:
+            stop(p)
+        servers.stop()
+
+
+def shard(a):
+    workdir = tempfile.mkdtemp(prefix="bench-shard-", dir=a.workdir)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, max(a.targets) + 4096))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    results = []
+    try:
+        for n in a.targets:
+            log(f"shard: {n} targets over {a.servers} servers, interval {a.interval}s")
+            results.append(shard_one(a, n, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = ["| targets | exporter CPU (% of a core) | exporter RSS | Prometheus CPU | "
+            "Prometheus RSS | head series | series per target (samples per scrape) | "
+            "/scrape p50 / p99 | INFO per target per interval |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(
+            f"| {r['targets']} | {r['exporter_cpu_share'] * 100:.1f} % | "
+            f"{r['exporter_rss_kib'] / 1024:.0f} MiB | {r['prometheus_cpu_share'] * 100:.1f} % | "
+            f"{r['prometheus_rss_kib'] / 1024:.0f} MiB | {r['head_series']:.0f} | "
+            f"{r['samples_per_target']:.1f} (max {r['samples_per_target_max']:.0f}) | "
+            f"{r['scrape_p50_s'] * 1e3:.1f} / {r['scrape_p99_s'] * 1e3:.1f} ms | "
+            f"{r['info_calls_per_target_per_interval']:.3f} |")
+    text = "\n".join([
+        f"One shard: scrape-only exporter and Prometheus (shipped rules), poll and scrape "
+        f"interval {a.interval} s, {a.servers} redis-servers, measured {a.duration:.0f} s after "
+        f"every target was up and {a.settle:.0f} s more", ""] + rows + [""])
+    return results, text
+
+
 def machine():
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -783,7 +936,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("mode", choices=["compare", "scale", "faults"])
+    ap.add_argument("mode", choices=["compare", "scale", "faults", "shard"])
     ap.add_argument("--ours", required=True, help="redis-cache-exporter binary")
     ap.add_argument("--theirs", default="/usr/bin/prometheus-redis-exporter")
     ap.add_argument("--targets", default=None, help="comma separated target counts")
@@ -798,23 +951,26 @@ def main():
     ap.add_argument("--quiet", type=float, default=60, help="scale: seconds of polling alone")
     ap.add_argument("--duration", type=float, default=None,
                     help="scale: seconds of polling with /metrics scraped (120); "
-                         "faults: seconds of scraping while targets hang (20)")
+                         "faults: seconds of scraping while targets hang (20); shard: seconds measured (300)")
     ap.add_argument("--pause", type=float, default=3.0,
                     help="faults: seconds each SIGSTOP pause lasts")
+    ap.add_argument("--settle", type=float, default=120,
+                    help="shard: seconds between all targets up and the measurement")
+    ap.add_argument("--prometheus", default="/usr/bin/prometheus", help="shard: Prometheus")
     ap.add_argument("--scrape-every", type=float, default=1.0, help="scale: seconds")
     ap.add_argument("--no-gzip", dest="gzip", action="store_false",
                     help="scale: scrape without Accept-Encoding: gzip (Prometheus sends it)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=None, help="JSON results file")
     a = ap.parse_args()
-    default_targets = "10,100,1000" if a.mode == "compare" else "10000"
-    a.targets = [int(x) for x in (a.targets or default_targets).split(",")]
+    default_targets = {"compare": "10,100,1000", "scale": "10000", "shard": "1000,10000"}
+    a.targets = [int(x) for x in (a.targets or default_targets[a.mode]).split(",")]
     a.servers = a.servers or (10 if a.mode == "compare" else 20)
     if a.duration is None:
-        a.duration = 20.0 if a.mode == "faults" else 120.0
+        a.duration = {"faults": 20.0, "shard": 300.0}.get(a.mode, 120.0)
     m = machine()
     log(f"machine: {m}")
-    results, text = {"compare": compare, "scale": scale, "faults": faults}[a.mode](a)
+    results, text = {"compare": compare, "scale": scale, "faults": faults, "shard": shard}[a.mode](a)
     print(text, flush=True)
     if a.out:
         with open(a.out, "w") as f:

@@ -7,7 +7,9 @@
 //!
 //! Targets: the file's `[[targets]]` plus every `--redis URL` (or `REDIS_CACHE_EXPORTER_REDIS`,
 //! comma separated; the flag replaces the variable). With neither a file nor `--redis`, the one
-//! target is `redis://127.0.0.1:6379`. A file without targets and no `--redis` is an error.
+//! target is `redis://127.0.0.1:6379`. A file without targets and no `--redis` is an error,
+//! unless it serves `/scrape` only: the endpoint enabled and `scrape.allow` naming at least one
+//! pattern (the exporter of one Prometheus shard, whose targets come from service discovery).
 //!
 //! Every refusal names where the value came from (file and line, environment variable or flag)
 //! and the key. Secrets never appear in errors or `Debug` output: URLs are shown redacted and
@@ -187,7 +189,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `tracing_subscriber::EnvFilter` directive; known to parse.
     pub log_level: String,
-    /// The targets to poll, in file order, then `--redis` order. Never empty; names unique.
+    /// The targets to poll, in file order, then `--redis` order; names unique. Empty only when
+    /// the exporter serves `/scrape` alone (enabled, with `scrape.allow` patterns).
     pub targets: Vec<TargetConfig>,
     /// The multi-target endpoint `/scrape?target=URL`.
     pub scrape: ScrapeConfig,
@@ -402,13 +405,15 @@ pub enum ConfigError {
         /// Where it was used again.
         second: Origin,
     },
-    /// The file defines no target and no `--redis` was given.
-    #[error("{}{}: `targets`: no targets defined: add a [[targets]] section or pass --redis", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    /// The file defines no target, no `--redis` was given, and `/scrape` could poll nothing.
+    #[error("{}{}: `targets`: no targets defined and {why}: add a [[targets]] section, pass --redis, or list the URLs /scrape may poll in `scrape.allow`", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
     NoTargets {
         /// The file.
         path: PathBuf,
         /// Line of an explicit empty `targets = []`.
         line: Option<usize>,
+        /// Why `/scrape` cannot stand in for the targets.
+        why: &'static str,
     },
 }
 
@@ -699,18 +704,23 @@ fn build(
     for url in &urls {
         targets.push((url_target(url, &url_origin, &globals)?, url_origin.clone()));
     }
+    let scrape = scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?;
     if targets.is_empty() {
         if let (Some(ctx), Some(raw)) = (ctx, raw) {
-            return Err(ConfigError::NoTargets {
-                path: ctx.path.to_path_buf(),
-                line: raw
-                    .targets
-                    .as_ref()
-                    .map(|t| line_of(ctx.text, t.span().start)),
-            });
+            if let Some(why) = scrape_only_refusal(&scrape) {
+                return Err(ConfigError::NoTargets {
+                    path: ctx.path.to_path_buf(),
+                    line: raw
+                        .targets
+                        .as_ref()
+                        .map(|t| line_of(ctx.text, t.span().start)),
+                    why,
+                });
+            }
+        } else {
+            let t = url_target(DEFAULT_REDIS_URL, &Origin::Default, &globals)?;
+            targets.push((t, Origin::Default));
         }
-        let t = url_target(DEFAULT_REDIS_URL, &Origin::Default, &globals)?;
-        targets.push((t, Origin::Default));
     }
     let mut seen: HashMap<&str, &Origin> = HashMap::new();
     for (t, origin) in &targets {
@@ -732,12 +742,31 @@ fn build(
         log_format,
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
-        scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
+        scrape,
         web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
             (Some(w), Some(ctx)) => web::validate(w, ctx)?,
             _ => crate::web::WebConfig::default(),
         },
     })
+}
+
+/// Why a file without targets is refused, or `None` when `/scrape` has patterns to poll: only
+/// `scrape.allow` lets it poll anything besides the configured targets (credentials say how to
+/// log in, not where).
+fn scrape_only_refusal(scrape: &ScrapeConfig) -> Option<&'static str> {
+    match &scrape.allow {
+        _ if !scrape.enabled => Some(
+            "/scrape is disabled (`scrape.enabled = false` or --no-scrape-endpoint), so nothing would be polled",
+        ),
+        None if !scrape.credentials.is_empty() => Some(
+            "`scrape.allow` is not set ([[scrape.credentials]] say how to log in, not which targets /scrape may poll)",
+        ),
+        None => Some("`scrape.allow` is not set, so /scrape would refuse every target"),
+        Some(patterns) if patterns.is_empty() => {
+            Some("`scrape.allow` is empty, so /scrape would refuse every target")
+        }
+        Some(_) => None,
+    }
 }
 
 /// The `[scrape]` table, validated, with passwords resolved.

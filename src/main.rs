@@ -34,8 +34,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     if cli.check_config {
+        let scrape_only = match (&config.scrape.allow, config.targets.is_empty()) {
+            (Some(allow), true) => format!(" (/scrape only, {} allow pattern(s))", allow.len()),
+            _ => String::new(),
+        };
         println!(
-            "configuration valid: {} target(s), listening on {}",
+            "configuration valid: {} target(s){scrape_only}, listening on {}",
             config.targets.len(),
             config.listen
         );

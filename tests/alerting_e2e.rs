@@ -14,86 +14,22 @@ mod support;
 #[allow(dead_code)]
 mod workload;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::thread::JoinHandle;
+#[path = "support/traffic.rs"]
+mod traffic;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use support::prometheus::{
-    Alertmanager, Notification, Prometheus, PrometheusOptions, WebhookReceiver, scrape_job,
+    Alertmanager, Notification, Prometheus, PrometheusOptions, WebhookReceiver, fast_copy,
+    scrape_job,
 };
 use support::{Exporter, RedisServer};
+use traffic::Traffic;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `file` passed through `alerts/fast.sed`.
-fn fast_copy(file: &Path) -> String {
-    let out = Command::new("sed")
-        .arg("-E")
-        .arg("-f")
-        .arg(repo().join("alerts/fast.sed"))
-        .arg(file)
-        .output()
-        .expect("run sed (Debian package sed)");
-    assert!(
-        out.status.success(),
-        "sed -f alerts/fast.sed {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 rules")
-}
-
-/// The workload generator running in its own thread until stopped.
-struct Traffic {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<workload::Report>>,
-}
-
-impl Traffic {
-    /// Starts `examples/workload.rs` with the given command-line arguments (after `--url`).
-    fn start(url: &str, extra: &[&str]) -> Traffic {
-        let mut argv = vec!["workload", "--url", url, "--report-every", "0s"];
-        argv.extend_from_slice(extra);
-        let args = workload::Args::try_parse_from(&argv)
-            .unwrap_or_else(|e| panic!("workload arguments {argv:?}: {e}"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(workload::run(&args, async {
-                let _ = rx.await;
-            }))
-            .unwrap_or_else(|e| panic!("workload against {}: {e}", args.url))
-        });
-        Traffic {
-            stop: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the generator and returns what it did.
-    fn stop(mut self) -> workload::Report {
-        self.halt().expect("workload report")
-    }
-
-    fn halt(&mut self) -> Option<workload::Report> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.thread.take().and_then(|t| t.join().ok())
-    }
-}
-
-impl Drop for Traffic {
-    fn drop(&mut self) {
-        self.halt();
-    }
 }
 
 /// An integer field of INFO.
@@ -237,7 +173,7 @@ cache = false
         scrape_configs: scrape_job("redis-cache-exporter", exporter.port),
         rule_files: vec![rules],
         alertmanager: Some(am.address()),
-        interval: "1s".to_string(),
+        ..Default::default()
     });
 
     let traffic: Vec<Traffic> = [(&low, "0.70"), (&high, "0.99"), (&store, "0.70")]

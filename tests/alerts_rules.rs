@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::markdown::anchors;
-use support::prometheus::{Alertmanager, Prometheus, PrometheusOptions, WebhookReceiver};
+use support::prometheus::{
+    Alertmanager, Prometheus, PrometheusOptions, WebhookReceiver, fast_copy,
+};
 use support::{PINNED_METRICS, http_request, require_binary, wait_for};
 
 /// Alert names pinned in the design notes; the rules must define exactly these.
@@ -60,17 +62,6 @@ fn run(cmd: &mut Command) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// `file` passed through `alerts/fast.sed` (every minute becomes a second).
-fn fast_copy(file: &Path) -> String {
-    let (ok, text) = run(Command::new("sed")
-        .arg("-E")
-        .arg("-f")
-        .arg(repo().join("alerts/fast.sed"))
-        .arg(file));
-    assert!(ok, "sed -E -f alerts/fast.sed {}: {text}", file.display());
-    text
 }
 
 /// The rule groups of every rule file, as loaded and reported by a real Prometheus.

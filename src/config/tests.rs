@@ -538,6 +538,61 @@ fn refuses_empty_target_list() {
 }
 
 #[test]
+fn serves_scrape_only_when_allow_lists_patterns() {
+    let pw = password_file(SECRET);
+    let only_scrape = format!(
+        "listen = \"127.0.0.1:1\"\n[scrape]\nallow = [\"redis://*.cache.internal:*\"]\n\
+         idle_timeout = \"30s\"\n[[scrape.credentials]]\npattern = \"redis://*\"\n\
+         username = \"exporter\"\npassword_file = \"{}\"\n",
+        toml_path(pw.path())
+    );
+    let c = load_str(&only_scrape).unwrap();
+    assert!(c.targets.is_empty(), "{:?}", c.targets);
+    assert!(c.scrape.enabled);
+    assert_eq!(
+        c.scrape.allow.as_deref(),
+        Some(&["redis://*.cache.internal:*".to_string()][..])
+    );
+    assert_eq!(c.scrape.credentials.len(), 1);
+    let c = load_str("targets = []\n[scrape]\nallow = [\"redis://h:6379\"]\n").unwrap();
+    assert!(c.targets.is_empty());
+}
+
+#[test]
+fn refuses_a_file_that_would_poll_nothing() {
+    // No [scrape] table: /scrape allows only configured targets, and there are none.
+    refused(
+        "poll_interval = \"1s\"\n",
+        &["test.toml", "no targets", "`scrape.allow` is not set"],
+    );
+    refused(
+        "targets = []\n[scrape]\nallow = []\n",
+        &["test.toml, line 1", "no targets", "`scrape.allow` is empty"],
+    );
+    // Credentials log in; they do not allow anything.
+    let pw = password_file(SECRET);
+    refused(
+        &format!(
+            "[[scrape.credentials]]\npattern = \"redis://*\"\npassword_file = \"{}\"\n",
+            toml_path(pw.path())
+        ),
+        &["test.toml", "no targets", "not which targets"],
+    );
+    refused(
+        "[scrape]\nenabled = false\nallow = [\"redis://*\"]\n",
+        &["test.toml", "no targets", "/scrape is disabled"],
+    );
+    let flag = load_full(
+        &["--no-scrape-endpoint"],
+        &no_env,
+        Some("[scrape]\nallow = [\"redis://*\"]\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(flag.contains("--no-scrape-endpoint"), "{flag}");
+}
+
+#[test]
 fn refuses_bad_listen_address() {
     for bad in ["localhost", "9122", "0.0.0.0:99999", "http://0.0.0.0:9122"] {
         refused(

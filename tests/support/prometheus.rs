@@ -1,5 +1,5 @@
 //! Real Prometheus and Alertmanager for integration tests, plus a webhook receiver that records
-//! what Alertmanager sends.
+//! what Alertmanager sends, and the time-compressed copy of the shipped rules (`fast_copy`).
 //!
 //! Each server gets an ephemeral loopback port and a temporary storage directory, is started
 //! with a short evaluation interval, waits until `/-/ready` answers 200, and is killed when
@@ -7,12 +7,32 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Proc, free_port, http_get, require_binary, wait_for};
+use super::{Proc, free_port, http_get, http_request, require_binary, wait_for};
+
+/// `file` (a rules file or the Alertmanager config under `alerts/`) passed through
+/// `alerts/fast.sed`, which turns every minute into a second and changes nothing else.
+pub fn fast_copy(file: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/fast.sed");
+    let out = Command::new("sed")
+        .arg("-E")
+        .arg("-f")
+        .arg(&script)
+        .arg(file)
+        .output()
+        .expect("run sed (Debian package sed)");
+    assert!(
+        out.status.success(),
+        "sed -E -f alerts/fast.sed {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 rules")
+}
 
 /// What a test Prometheus scrapes, evaluates and notifies.
 pub struct PrometheusOptions {
@@ -24,6 +44,8 @@ pub struct PrometheusOptions {
     pub alertmanager: Option<String>,
     /// Global scrape and evaluation interval (Prometheus duration, e.g. `1s`).
     pub interval: String,
+    /// `global.external_labels` (a shard's number, for instance), in order.
+    pub external_labels: Vec<(String, String)>,
 }
 
 impl Default for PrometheusOptions {
@@ -33,7 +55,38 @@ impl Default for PrometheusOptions {
             rule_files: Vec::new(),
             alertmanager: None,
             interval: "1s".to_string(),
+            external_labels: Vec::new(),
         }
+    }
+}
+
+impl PrometheusOptions {
+    /// The `prometheus.yml` these options stand for.
+    pub fn yaml(&self) -> String {
+        let mut config = format!(
+            "global:\n  scrape_interval: {i}\n  evaluation_interval: {i}\n  scrape_timeout: {i}\n",
+            i = self.interval
+        );
+        if !self.external_labels.is_empty() {
+            config.push_str("  external_labels:\n");
+            for (k, v) in &self.external_labels {
+                config.push_str(&format!("    {k}: \"{v}\"\n"));
+            }
+        }
+        if !self.rule_files.is_empty() {
+            config.push_str("rule_files:\n");
+            for f in &self.rule_files {
+                config.push_str(&format!("  - \"{}\"\n", f.display()));
+            }
+        }
+        if let Some(am) = &self.alertmanager {
+            config.push_str(&format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n"
+            ));
+        }
+        config.push_str("scrape_configs:\n");
+        config.push_str(&self.scrape_configs);
+        config
     }
 }
 
@@ -56,25 +109,8 @@ impl Prometheus {
         let bin = require_binary("prometheus", "prometheus");
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for prometheus");
-        let mut config = format!(
-            "global:\n  scrape_interval: {i}\n  evaluation_interval: {i}\n  scrape_timeout: {i}\n",
-            i = opts.interval
-        );
-        if !opts.rule_files.is_empty() {
-            config.push_str("rule_files:\n");
-            for f in &opts.rule_files {
-                config.push_str(&format!("  - \"{}\"\n", f.display()));
-            }
-        }
-        if let Some(am) = &opts.alertmanager {
-            config.push_str(&format!(
-                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n"
-            ));
-        }
-        config.push_str("scrape_configs:\n");
-        config.push_str(&opts.scrape_configs);
         let config_path = dir.path().join("prometheus.yml");
-        std::fs::write(&config_path, &config).expect("write prometheus.yml");
+        std::fs::write(&config_path, opts.yaml()).expect("write prometheus.yml");
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
         let mut cmd = Command::new(bin);
         cmd.arg(format!("--config.file={}", config_path.display()))
@@ -86,6 +122,8 @@ impl Prometheus {
             // Alerts evaluated before the Alertmanager is discovered are dropped; resending
             // every second (default 1m) gets them out within a second of discovery.
             .arg("--rules.alert.resend-delay=1s")
+            // POST /-/reload, for tests that change the configuration of a running server.
+            .arg("--web.enable-lifecycle")
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(log);
@@ -93,6 +131,16 @@ impl Prometheus {
         let mut server = Prometheus { port, proc, dir };
         server.wait_ready();
         server
+    }
+
+    /// Replaces the configuration with `opts` and reloads it (`POST /-/reload`, which answers
+    /// once the new configuration is applied); panics when Prometheus refuses it.
+    pub fn reload(&self, opts: &PrometheusOptions) {
+        std::fs::write(self.dir.path().join("prometheus.yml"), opts.yaml())
+            .expect("write prometheus.yml");
+        let (status, body) =
+            http_request(self.port, "POST", "/-/reload", "").expect("POST /-/reload");
+        assert_eq!(status, 200, "prometheus reload: {body}\n{}", self.log());
     }
 
     fn wait_ready(&mut self) {
