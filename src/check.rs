@@ -13,8 +13,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::derive::{MissCause, WindowStats, miss_cause, ttl_coverage};
-use crate::info::Sample;
+use crate::core::derive::{MissCause, WindowStats, miss_cause, ttl_coverage};
+use crate::core::info::Sample;
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -790,7 +790,7 @@ mod io {
     use redis::{AsyncConnectionConfig, Client, ConnectionInfo, Value};
 
     use super::LockScan;
-    use crate::info::Sample;
+    use crate::core::info::Sample;
 
     pub(super) async fn connect(
         info: ConnectionInfo,
@@ -829,7 +829,7 @@ mod io {
             Value::SimpleString(s) => s,
             _ => return Err("INFO answered with an unexpected reply type".into()),
         };
-        crate::info::parse(&text).map_err(|e| format!("INFO: {e}"))
+        crate::core::info::parse(&text).map_err(|e| format!("INFO: {e}"))
     }
 
     /// Walks the key space with `SCAN MATCH pattern` (at most `budget` keys examined) and asks
@@ -904,7 +904,7 @@ mod io {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::info::{CommandStat, DbStat};
+    use crate::core::info::{CommandStat, DbStat};
 
     fn cache(maxmemory: u64, policy: &str, keys: u64, expires: u64) -> Sample {
         Sample {

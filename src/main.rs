@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use redis_cache_exporter::config::{Cli, Command, Config, LogFormat};
+use redis_cache_exporter::http::security::{self, BasicAuth, TlsReloader};
 use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_routes};
-use redis_cache_exporter::scrape::{self, Scraper};
 use redis_cache_exporter::state::Shared;
-use redis_cache_exporter::supervisor::Supervisor;
-use redis_cache_exporter::web::{self, BasicAuth, TlsReloader};
+use redis_cache_exporter::targets::on_demand::{self, Scraper};
+use redis_cache_exporter::targets::supervisor::Supervisor;
 
 /// How long in-flight HTTP responses get after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -106,14 +106,14 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
     let router = app(ExporterCollector::new(shared.clone(), origin))
         .merge(reload_routes(reload_tx))
-        .merge(scrape::routes(scraper.clone()))
+        .merge(on_demand::routes(scraper.clone()))
         .layer(axum::middleware::from_fn_with_state(
             auth.clone(),
-            web::require_basic_auth,
+            security::require_basic_auth,
         ));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
-        Some(tls) => Box::pin(web::serve_tls(listener, router, tls.clone(), stop_rx)),
+        Some(tls) => Box::pin(security::serve_tls(listener, router, tls.clone(), stop_rx)),
         None => Box::pin(
             // Responses go out as soon as they are written (a streamed /metrics ends with a
             // small piece that Nagle's algorithm would hold back for the peer's delayed ACK).

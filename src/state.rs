@@ -10,9 +10,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use crate::derive::Derived;
-use crate::info::Sample;
-use crate::sampler::SamplerStatus;
+use crate::core::derive::Derived;
+use crate::core::info::Sample;
+use crate::core::sampler::SamplerStatus;
 
 /// Why a poll failed. A small closed set, so `redis_exporter_poll_errors_total{kind}` stays
 /// bounded.
@@ -197,7 +197,7 @@ pub struct GroupStatus {
     pub up: bool,
     pub nodes: Vec<GroupNode>,
     /// `CLUSTER INFO` of one node at the last attempt (Cluster entries).
-    pub health: Option<crate::cluster::Health>,
+    pub health: Option<crate::core::cluster::Health>,
 }
 
 impl Shared {

@@ -10,9 +10,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use redis::Value;
 use redis_cache_exporter::config::Cli;
-use redis_cache_exporter::derive::{History, Window};
-use redis_cache_exporter::info::{self, Sample};
-use redis_cache_exporter::poller;
+use redis_cache_exporter::core::derive::{History, Window};
+use redis_cache_exporter::core::info::{self, Sample};
+use redis_cache_exporter::poll::poller;
 
 /// Field names the parser knows, plus a few it must ignore, to steer generated lines towards
 /// the interesting paths.

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_cache_exporter::{info, poller};
+use redis_cache_exporter::core::info;
+use redis_cache_exporter::poll::poller;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = redis::parse_redis_value(data) {

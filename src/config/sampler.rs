@@ -5,7 +5,7 @@ use toml::Spanned;
 
 use super::raw::RawSampler;
 use super::{ConfigError, FileCtx, invalid, parse_duration};
-use crate::sampler::{NONE, OTHER, SamplerConfig};
+use crate::core::sampler::{NONE, OTHER, SamplerConfig};
 
 /// Most `patterns` a sampler accepts.
 pub const MAX_PATTERNS: usize = 100;
@@ -66,10 +66,10 @@ pub(super) fn validate(
                 Some("a pattern is empty".to_string())
             } else if text == OTHER || text == NONE {
                 Some(format!("{text:?} is the label of a built-in group"))
-            } else if text.chars().count() > crate::sampler::MAX_PREFIX_CHARS {
+            } else if text.chars().count() > crate::core::sampler::MAX_PREFIX_CHARS {
                 Some(format!(
                     "pattern longer than {} characters",
-                    crate::sampler::MAX_PREFIX_CHARS
+                    crate::core::sampler::MAX_PREFIX_CHARS
                 ))
             } else if patterns.contains(text) {
                 Some(format!("pattern {text:?} is given twice"))
@@ -146,7 +146,7 @@ mod tests {
     use std::path::Path;
 
     use super::super::{Cli, Config, ConfigError, build};
-    use crate::sampler::SamplerConfig;
+    use crate::core::sampler::SamplerConfig;
 
     fn load(sampler: &str) -> Result<Config, ConfigError> {
         let toml = format!(

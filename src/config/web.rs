@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::raw::RawWeb;
 use super::{ConfigError, FileCtx, invalid};
-use crate::web::{WebConfig, WebTls, check_bcrypt_hash};
+use crate::http::security::{WebConfig, WebTls, check_bcrypt_hash};
 
 pub(super) fn validate(raw: &RawWeb, ctx: &FileCtx) -> Result<WebConfig, ConfigError> {
     let err = |origin, key: &str, m: String| invalid(origin, None, &format!("web.{key}"), m);

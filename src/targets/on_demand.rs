@@ -34,9 +34,9 @@ use tracing::{debug, info};
 use url::Url;
 
 use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
-use crate::poller::{self, PollerSettings};
+use crate::poll::poller::{self, PollerSettings};
 use crate::state::{Globals, Shared, TargetMeta};
-use crate::supervisor::{self, STALE_AFTER_POLLS};
+use crate::targets::supervisor::{self, STALE_AFTER_POLLS};
 
 /// Subtracted from Prometheus's scrape timeout so the answer arrives before Prometheus gives up
 /// (blackbox_exporter uses the same margin).

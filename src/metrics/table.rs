@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
-use crate::derive::{Derived, MissCause, Window};
-use crate::info::Sample;
+use crate::core::derive::{Derived, MissCause, Window};
+use crate::core::info::Sample;
 use crate::state::{ErrorKind, Globals, GroupStatus, Rendered, Snapshot};
 
 /// Counter or gauge.
@@ -113,7 +113,9 @@ fn bool_value(b: bool) -> f64 {
 }
 
 /// The prefix estimates of the target's last sampler cycle, while the target is fresh.
-fn prefixes<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::sampler::PrefixEstimate> + 'a {
+fn prefixes<'a>(
+    v: &'a View,
+) -> impl Iterator<Item = &'a crate::core::sampler::PrefixEstimate> + 'a {
     v.fresh
         .and(v.snap.sampler.as_ref())
         .and_then(|s| s.last.as_ref())
@@ -122,11 +124,11 @@ fn prefixes<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::sampler::PrefixE
 }
 
 /// The target's last completed sampler cycle.
-fn last_cycle<'a>(v: &'a View) -> Option<&'a crate::sampler::CycleReport> {
+fn last_cycle<'a>(v: &'a View) -> Option<&'a crate::core::sampler::CycleReport> {
     v.snap.sampler.as_ref()?.last.as_deref()
 }
 
-fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::derive::WindowStats> + 'a {
+fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::core::derive::WindowStats> + 'a {
     v.derived().into_iter().flat_map(|d| d.windows.iter())
 }
 
@@ -463,7 +465,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                if let Some(r) = crate::derive::ttl_coverage(d) {
+                if let Some(r) = crate::core::derive::ttl_coverage(d) {
                     out(&[&format!("db{}", d.db)], r)
                 }
             }
@@ -545,7 +547,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["prefix", "bucket"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
-                for (b, n) in crate::sampler::Bucket::ALL.iter().zip(p.ttl_keys) {
+                for (b, n) in crate::core::sampler::Bucket::ALL.iter().zip(p.ttl_keys) {
                     out(&[&p.prefix, b.label()], n)
                 }
             }
@@ -1220,10 +1222,10 @@ mod tests {
     use prometheus::{Encoder, TextEncoder};
 
     use super::*;
-    use crate::derive::History;
+    use crate::core::derive::History;
     use crate::state::{Outcome, Shared, TargetMeta};
 
-    const INFO: &str = include_str!("../tests/fixtures/info/redis-7.0-evicting.txt");
+    const INFO: &str = include_str!("../../tests/fixtures/info/redis-7.0-evicting.txt");
 
     fn encoded(shared: &Shared, now: Duration) -> String {
         let families = families(&shared.snapshots(), &shared.globals(), now);
@@ -1310,7 +1312,7 @@ mod tests {
 
     /// One successful poll of `name` at `t` (seconds), its counters grown by `i`.
     fn poll(shared: &Shared, h: &mut History, name: &str, t: u64, i: u64) {
-        let mut s = crate::info::parse(INFO).unwrap();
+        let mut s = crate::core::info::parse(INFO).unwrap();
         s.keyspace_hits = s.keyspace_hits.map(|v| v + 9 * i);
         s.keyspace_misses = s.keyspace_misses.map(|v| v + i);
         let t = Duration::from_secs(t);
@@ -1453,7 +1455,7 @@ mod tests {
     fn render_text_is_byte_for_byte_what_the_text_encoder_makes() {
         let shared = Shared::new();
         shared.set_reload(true, 1_700_000_000.25);
-        let base = crate::info::parse(INFO).unwrap();
+        let base = crate::core::info::parse(INFO).unwrap();
         // Label values that need escaping, in target names and static labels.
         add(
             &shared,
@@ -1510,7 +1512,7 @@ mod tests {
                 role: "master".into(),
                 shard: "abc".into(),
             }],
-            health: Some(crate::cluster::Health {
+            health: Some(crate::core::cluster::Health {
                 state_ok: true,
                 slots_assigned: 16384,
                 ..Default::default()

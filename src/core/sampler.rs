@@ -4,14 +4,12 @@
 //!
 //! Pure: no tokio, no redis. The IO loop (one task per target, its own connection, `SCAN`
 //! under a budget, pipelined `PTTL`, `MEMORY USAGE` on a few keys per prefix) is in
-//! [`task`]; this file holds the arithmetic and most of the unit tests.
+//! [`crate::poll::sampler_task`]; this file holds the arithmetic and most of the unit tests.
 //!
 //! Estimation: a cycle examines at most `keys_per_cycle` keys in `SCAN` order, which follows the
 //! hash table's buckets and so is unrelated to key names. A prefix seen on `n` of the cycle's
 //! `N` existing keys is estimated at `n × DBSIZE / N` keys; its TTL buckets scale the same way;
 //! its memory is the average `MEMORY USAGE` of its sampled keys times its estimated count.
-
-pub mod task;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -342,11 +340,11 @@ pub fn summarize(cycle: &Cycle, dbsize: u64, top_k: usize) -> Vec<PrefixEstimate
 /// charged its share of the calls (assuming equal cost per call). `None` when a counter went
 /// down (restart or `CONFIG RESETSTAT`) between the readings.
 pub fn redis_usec(
-    before: &[crate::info::CommandStat],
-    after: &[crate::info::CommandStat],
+    before: &[crate::core::info::CommandStat],
+    after: &[crate::core::info::CommandStat],
     own: &[(&[&str], u64)],
 ) -> Option<u64> {
-    let find = |stats: &[crate::info::CommandStat], names: &[&str]| {
+    let find = |stats: &[crate::core::info::CommandStat], names: &[&str]| {
         names
             .iter()
             .find_map(|n| stats.iter().find(|c| c.name == *n))
@@ -420,7 +418,7 @@ pub const STALE_AFTER_FAILED_CYCLES: u32 = 3;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::info::CommandStat;
+    use crate::core::info::CommandStat;
 
     fn grouper(sep: &str, depth: usize, patterns: &[&str]) -> Grouper {
         Grouper::new(&SamplerConfig {

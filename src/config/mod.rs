@@ -192,11 +192,11 @@ pub struct Config {
     /// The multi-target endpoint `/scrape?target=URL`.
     pub scrape: ScrapeConfig,
     /// HTTPS and basic auth on our own listener (`[web]`).
-    pub web: crate::web::WebConfig,
+    pub web: crate::http::security::WebConfig,
 }
 
 /// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
-/// credentials. Patterns are matched by [`crate::scrape`].
+/// credentials. Patterns are matched by [`crate::targets::on_demand`].
 #[derive(Debug, Clone, Default)]
 pub struct ScrapeConfig {
     /// Whether `/scrape` is served (`scrape.enabled`, `--no-scrape-endpoint`).
@@ -251,9 +251,9 @@ pub struct TargetConfig {
     pub connection: redis::ConnectionInfo,
     /// TLS files and options of a `rediss://` target (`tls_*` keys); `None` for the defaults
     /// (system CA certificates, no client certificate).
-    pub tls: Option<crate::tls::TlsFiles>,
+    pub tls: Option<crate::client::tls::TlsFiles>,
     /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
-    pub sampler: Option<crate::sampler::SamplerConfig>,
+    pub sampler: Option<crate::core::sampler::SamplerConfig>,
     /// For Redis Cluster and Sentinel entries: how the instances are found. `connection` is
     /// then the template each discovered instance's connection is made from (its address
     /// replaced; credentials and TLS kept).
@@ -735,7 +735,7 @@ fn build(
         scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
         web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
             (Some(w), Some(ctx)) => web::validate(w, ctx)?,
-            _ => crate::web::WebConfig::default(),
+            _ => crate::http::security::WebConfig::default(),
         },
     })
 }
@@ -1209,7 +1209,7 @@ fn tls_files(
     t: &RawTarget,
     ctx: &FileCtx,
     info: &redis::ConnectionInfo,
-) -> Result<Option<crate::tls::TlsFiles>, (Origin, &'static str, String)> {
+) -> Result<Option<crate::client::tls::TlsFiles>, (Origin, &'static str, String)> {
     let files = [
         ("tls_ca_file", &t.tls_ca_file),
         ("tls_cert_file", &t.tls_cert_file),
@@ -1271,7 +1271,7 @@ fn tls_files(
             format!("{:?} is not a host name", n.get_ref()),
         ));
     }
-    Ok(Some(crate::tls::TlsFiles {
+    Ok(Some(crate::client::tls::TlsFiles {
         ca_file: t.tls_ca_file.as_ref().map(|p| p.get_ref().clone()),
         cert_file: t.tls_cert_file.as_ref().map(|p| p.get_ref().clone()),
         key_file: t.tls_key_file.as_ref().map(|p| p.get_ref().clone()),

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::check::{self, Input, Period, Verdict};
-use crate::derive::Window;
+use crate::core::derive::Window;
 use crate::state::Snapshot;
 
 /// Sparkline size in CSS pixels.

@@ -13,8 +13,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::info::Sample;
-use crate::sampler::Lookups;
+use crate::core::info::Sample;
+use crate::core::sampler::Lookups;
 
 /// The windows the exporter reports, as in `redis_cache_hit_ratio{window="5m"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,7 +426,7 @@ pub fn miss_cause(evictions_per_miss: f64, expirations_per_miss: f64) -> Option<
 
 /// Share of a database's keys that have a TTL (`expires / keys` of INFO keyspace); `None` for
 /// an empty database.
-pub fn ttl_coverage(db: &crate::info::DbStat) -> Option<f64> {
+pub fn ttl_coverage(db: &crate::core::info::DbStat) -> Option<f64> {
     (db.keys > 0).then(|| db.expires.min(db.keys) as f64 / db.keys as f64)
 }
 
@@ -646,7 +646,7 @@ mod tests {
 
     #[test]
     fn ttl_coverage_per_db() {
-        let db = |keys, expires| crate::info::DbStat {
+        let db = |keys, expires| crate::core::info::DbStat {
             db: 0,
             keys,
             expires,

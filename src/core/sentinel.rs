@@ -2,12 +2,12 @@
 //! (`SENTINEL SLAVES` before Redis 5) replies into the instances of a Sentinel-managed group.
 //!
 //! Pure: replies in, addresses out; no IO. The discovery task that asks the sentinels every
-//! poll interval and runs a poller per instance is [`crate::discovery`]. Reply formats:
+//! poll interval and runs a poller per instance is [`crate::targets::discovery`]. Reply formats:
 //! <https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#sentinel-commands>.
 
 use redis::Value;
 
-use crate::cluster::pairs;
+use crate::core::cluster::pairs;
 
 fn text(v: &Value) -> Option<String> {
     match v {

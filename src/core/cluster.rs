@@ -3,7 +3,7 @@
 //! and the test of whether the topology a poll saw still matches the nodes' own view.
 //!
 //! Pure: replies in, typed values out; no IO. The discovery task that sends the commands and
-//! runs a poller per node is [`crate::discovery`]. Reply formats:
+//! runs a poller per node is [`crate::targets::discovery`]. Reply formats:
 //! <https://redis.io/docs/latest/commands/cluster-shards/>,
 //! <https://redis.io/docs/latest/commands/cluster-nodes/>,
 //! <https://redis.io/docs/latest/commands/cluster-info/>.
@@ -244,13 +244,14 @@ pub fn parse_shards(reply: &Value, tls: bool) -> Result<Vec<Node>, String> {
 mod tests {
     use super::*;
 
-    const NODES: &str = include_str!("../tests/fixtures/cluster/nodes-7.0.txt");
-    const NODES_FAILOVER: &str = include_str!("../tests/fixtures/cluster/nodes-7.0-failover.txt");
-    const SHARDS: &[u8] = include_bytes!("../tests/fixtures/cluster/shards-7.0.resp");
+    const NODES: &str = include_str!("../../tests/fixtures/cluster/nodes-7.0.txt");
+    const NODES_FAILOVER: &str =
+        include_str!("../../tests/fixtures/cluster/nodes-7.0-failover.txt");
+    const SHARDS: &[u8] = include_bytes!("../../tests/fixtures/cluster/shards-7.0.resp");
     const SHARDS_FAILOVER: &[u8] =
-        include_bytes!("../tests/fixtures/cluster/shards-7.0-failover.resp");
-    const INFO: &str = include_str!("../tests/fixtures/cluster/info-7.0.txt");
-    const INFO_FAIL: &str = include_str!("../tests/fixtures/cluster/info-7.0-pfail.txt");
+        include_bytes!("../../tests/fixtures/cluster/shards-7.0-failover.resp");
+    const INFO: &str = include_str!("../../tests/fixtures/cluster/info-7.0.txt");
+    const INFO_FAIL: &str = include_str!("../../tests/fixtures/cluster/info-7.0-pfail.txt");
 
     fn sorted(mut nodes: Vec<Node>) -> Vec<(String, &'static str, String)> {
         nodes.sort_by_key(|n| n.port);

@@ -8,7 +8,7 @@
 //! the end of the pass; then `DBSIZE` and `INFO commandstats` again. The Redis-side cost of the
 //! cycle is the difference of the two commandstats readings for `scan`, `pttl` and
 //! `memory|usage` (`memory` before Redis 7), charged in proportion to the cycle's share of the
-//! calls (see [`super::redis_usec`]).
+//! calls (see [`crate::core::sampler::redis_usec`]).
 //!
 //! The cursor continues across cycles: a cycle starts where the previous one stopped, so with
 //! a budget smaller than the key space successive cycles walk all of it, and a cycle never
@@ -32,7 +32,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use super::{
+use crate::core::sampler::{
     Cycle, CycleReport, Grouper, Lookups, STALE_AFTER_FAILED_CYCLES, SamplerConfig, SamplerStatus,
     Stop, redis_usec, summarize,
 };
@@ -78,7 +78,8 @@ struct Sampler {
 pub async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate>) {
     let interval = settings.config.interval;
     // Spread a fleet's first cycles over (at most) a minute after start.
-    let offset = crate::poller::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
+    let offset =
+        crate::poll::poller::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
     let mut ticker = tokio::time::interval_at(Instant::now() + offset, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let connection = settings.connection.clone().set_redis_settings(
@@ -228,7 +229,7 @@ impl Sampler {
     async fn commandstats(
         &self,
         conn: &mut MultiplexedConnection,
-    ) -> Option<Vec<crate::info::CommandStat>> {
+    ) -> Option<Vec<crate::core::info::CommandStat>> {
         let mut cmd = redis::cmd("INFO");
         cmd.arg("commandstats");
         let text: String = call(
@@ -238,7 +239,7 @@ impl Sampler {
         )
         .await
         .ok()?;
-        crate::info::parse(&text).ok().map(|s| s.commands)
+        crate::core::info::parse(&text).ok().map(|s| s.commands)
     }
 
     async fn cycle(&mut self) -> Result<CycleReport, CallError> {

@@ -28,7 +28,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore};
 
-use crate::conn::Connector;
+use crate::client::conn::Connector;
 
 /// TLS settings of one target (`tls_*` keys). Paths are read at connect time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -301,7 +301,7 @@ impl ClientFactory {
         .map_err(|e: RedisError| format!("TLS settings not usable: {e}"))
     }
 
-    /// The poller's connector from the current files: its own connection (see [`crate::conn`])
+    /// The poller's connector from the current files: its own connection (see [`crate::client::conn`])
     /// with a rustls configuration built here. The error names the file that could not be read.
     pub fn connector(&mut self) -> Result<Connector, String> {
         let tls = match self.connection.addr() {

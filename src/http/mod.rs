@@ -6,6 +6,9 @@
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
+pub mod security;
+pub mod status;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -182,7 +185,7 @@ async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
 
 async fn index(State(c): State<ExporterCollector>) -> Response {
     let now = Instant::now().duration_since(c.origin);
-    let page = crate::status::page(&c.shared.snapshots(), now);
+    let page = crate::http::status::page(&c.shared.snapshots(), now);
     (StatusCode::OK, Html(page)).into_response()
 }
 

@@ -3,7 +3,7 @@
 //! (hot reload) by difference: added targets start, removed ones stop and disappear from
 //! /metrics, changed ones restart, unchanged ones keep their connection and history.
 //!
-//! IO shell: owns the tasks; the poll logic is in [`crate::poller`].
+//! IO shell: owns the tasks; the poll logic is in [`crate::poll::poller`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::config::{Config, TargetConfig};
-use crate::poller::{self, PollerSettings};
-use crate::sampler::SamplerConfig;
-use crate::sampler::task::{self as sampler_task, LookupGate, SamplerSettings};
+use crate::core::sampler::SamplerConfig;
+use crate::poll::poller::{self, PollerSettings};
+use crate::poll::sampler_task::{self as sampler_task, LookupGate, SamplerSettings};
 use crate::state::{Shared, TargetMeta};
 
 /// A target's value series disappear after this many missed polls.
@@ -31,7 +31,7 @@ struct Fingerprint {
     interval: Duration,
     timeout: Duration,
     config_command: Option<String>,
-    tls: Option<crate::tls::TlsFiles>,
+    tls: Option<crate::client::tls::TlsFiles>,
     sampler: Option<SamplerConfig>,
     discovery: Option<crate::config::Discovery>,
 }
@@ -87,7 +87,7 @@ pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
 /// Sentinel entry gets its discovery task instead, which runs a poller per instance.
 pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
     if t.discovery.is_some() {
-        return vec![tokio::spawn(crate::discovery::run(
+        return vec![tokio::spawn(crate::targets::discovery::run(
             t.clone(),
             shared.clone(),
             origin,

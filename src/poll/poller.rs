@@ -1,7 +1,7 @@
 //! The poller: one task per target that keeps one connection open, sends `INFO` (and
 //! `CONFIG GET maxmemory*` when needed) once per interval, and records the outcome.
 //!
-//! IO shell around the pure core: it fetches INFO as a raw string, hands it to [`crate::info`],
+//! IO shell around the pure core: it fetches INFO as a raw string, hands it to [`crate::core::info`],
 //! feeds the sample to the target's [`History`], and stores the result with one call to
 //! [`Shared::record`]. /metrics never waits for it.
 //!
@@ -17,11 +17,11 @@ use redis::{ConnectionInfo, RedisError, Value};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::conn::{Conn, Connector};
-use crate::derive::History;
-use crate::info::Sample;
-use crate::sampler::Lookups;
-use crate::sampler::task::LookupGate;
+use crate::client::conn::{Conn, Connector};
+use crate::core::derive::History;
+use crate::core::info::Sample;
+use crate::core::sampler::Lookups;
+use crate::poll::sampler_task::LookupGate;
 use crate::state::{ErrorKind, Outcome, Shared};
 
 /// What one poller needs to know about its target.
@@ -36,7 +36,7 @@ pub struct PollerSettings {
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
     /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
-    pub tls: Option<crate::tls::TlsFiles>,
+    pub tls: Option<crate::client::tls::TlsFiles>,
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,
@@ -208,7 +208,7 @@ struct Poller {
     shared: Shared,
     origin: Instant,
     client: Option<Connector>,
-    factory: crate::tls::ClientFactory,
+    factory: crate::client::tls::ClientFactory,
     /// The open connection, owned by this task: one command at a time.
     conn: Option<Conn>,
     /// Consecutive failed polls.
@@ -264,7 +264,7 @@ impl Poller {
                 .clone()
                 .set_skip_set_lib_name(),
         );
-        let mut factory = crate::tls::ClientFactory::new(connection, settings.tls.clone());
+        let mut factory = crate::client::tls::ClientFactory::new(connection, settings.tls.clone());
         let client = factory.connector();
         let mut p = Poller {
             factory,
@@ -417,7 +417,7 @@ impl Poller {
             r => r?,
         };
         self.own_lookups = lookups.map(|l| *l);
-        let mut sample = crate::info::parse(&text).map_err(|e| PollError {
+        let mut sample = crate::core::info::parse(&text).map_err(|e| PollError {
             kind: ErrorKind::Protocol,
             message: e.to_string(),
             reconnect: true,

@@ -4,7 +4,7 @@
 //! instances start, gone ones stop and their series disappear, known ones keep their connection
 //! and history.
 //!
-//! IO shell: the replies are parsed by [`crate::cluster`] and [`crate::sentinel`]. What was
+//! IO shell: the replies are parsed by [`crate::core::cluster`] and [`crate::core::sentinel`]. What was
 //! found is published with [`Shared::set_group`] for `/metrics` (`redis_cluster_*`) and the
 //! http_sd endpoints (`/sd/cluster`, `/sd/sentinel`).
 //!
@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::cluster::{self, Role};
 use crate::config::{Discovery, TargetConfig};
+use crate::core::cluster::{self, Role};
 use crate::state::{GroupKind, GroupNode, GroupStatus, Shared};
 
 /// The topology is asked for at least every this many poll intervals.
@@ -133,8 +133,8 @@ impl Members {
                 continue;
             }
             let t = member_target(&self.group, &host, port);
-            self.shared.add(crate::supervisor::meta(&t));
-            let tasks = crate::supervisor::spawn(&t, &self.shared, self.origin);
+            self.shared.add(crate::targets::supervisor::meta(&t));
+            let tasks = crate::targets::supervisor::spawn(&t, &self.shared, self.origin);
             added.push(addr.clone());
             self.by_addr.insert(
                 addr,
@@ -186,7 +186,7 @@ pub async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
         Discovery::Cluster { .. } => GroupKind::Cluster,
         Discovery::Sentinel { .. } => GroupKind::Sentinel,
     };
-    let meta = Arc::new(crate::supervisor::meta(&group));
+    let meta = Arc::new(crate::targets::supervisor::meta(&group));
     let mut members = Members {
         group,
         shared: shared.clone(),
@@ -387,7 +387,7 @@ async fn sentinel_step(
             timeout,
         )
         .await
-        .and_then(|v| crate::sentinel::parse_master_addr(&v))
+        .and_then(|v| crate::core::sentinel::parse_master_addr(&v))
         {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -407,7 +407,7 @@ async fn sentinel_step(
                 }
                 r => r,
             }
-            .and_then(|v| crate::sentinel::parse_replicas(&v));
+            .and_then(|v| crate::core::sentinel::parse_replicas(&v));
         let replicas = match replicas {
             Ok(r) => r,
             Err(e) => {
@@ -482,7 +482,7 @@ pub(crate) async fn connect(t: &TargetConfig) -> Result<MultiplexedConnection, S
             .clone()
             .set_skip_set_lib_name(),
     );
-    let mut factory = crate::tls::ClientFactory::new(connection, t.tls.clone());
+    let mut factory = crate::client::tls::ClientFactory::new(connection, t.tls.clone());
     let client = factory.client()?;
     let config = factory.connection_config(
         AsyncConnectionConfig::new()
@@ -495,7 +495,7 @@ pub(crate) async fn connect(t: &TargetConfig) -> Result<MultiplexedConnection, S
     )
     .await
     .map_err(|_| "connect timed out".to_string())?
-    .map_err(|e| crate::poller::classify(&e).message)
+    .map_err(|e| crate::poll::poller::classify(&e).message)
 }
 
 /// Sends one command; an error reply comes back as `refused: …` (the connection is fine).
@@ -512,7 +512,7 @@ pub(crate) async fn query(
         Err(_) => Err(format!("{} timed out", args.join(" "))),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
-            let pe = crate::poller::classify(&e);
+            let pe = crate::poll::poller::classify(&e);
             if pe.kind == crate::state::ErrorKind::Command {
                 Err(format!("refused: {}", pe.message))
             } else {

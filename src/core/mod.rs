@@ -1,0 +1,8 @@
+//! The pure core: INFO parsing, derivation, the sampler's arithmetic and the Cluster and
+//! Sentinel reply parsers. No tokio, no redis, no IO.
+
+pub mod cluster;
+pub mod derive;
+pub mod info;
+pub mod sampler;
+pub mod sentinel;

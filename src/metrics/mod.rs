@@ -1,0 +1,5 @@
+//! The metric table and its renderings.
+
+mod table;
+
+pub use table::*;

@@ -1,0 +1,4 @@
+//! The tasks that talk to one target: the poller and the key-prefix sampler.
+
+pub mod poller;
+pub mod sampler_task;
