@@ -1,7 +1,9 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
+pub mod app;
 pub mod check;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod core;
@@ -10,3 +12,4 @@ pub mod metrics;
 pub mod poll;
 pub mod state;
 pub mod targets;
+pub mod telemetry;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use redis::Value;
-use redis_cache_exporter::config::Cli;
+use redis_cache_exporter::cli::Cli;
 use redis_cache_exporter::core::derive::{History, Window};
 use redis_cache_exporter::core::info::{self, Sample};
 use redis_cache_exporter::poll::poller;

@@ -13,8 +13,8 @@
 //! and the key. Secrets never appear in errors or `Debug` output: URLs are shown redacted and
 //! passwords as `***`.
 //!
-//! Environment variables are read through a lookup function ([`Cli::load_with_env`]) so tests
-//! never depend on, or change, the process environment.
+//! Environment variables are read through a lookup function ([`load`]) so tests never depend
+//! on, or change, the process environment.
 
 mod raw;
 mod redis_url;
@@ -29,7 +29,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
 use toml::Spanned;
 
 use raw::{RawFile, RawTarget, line_of};
@@ -75,53 +74,26 @@ pub const RESERVED_LABELS: &[&str] = &[
     "bucket",
 ];
 
-/// Command-line flags. Each value flag can also be set by an environment variable
-/// `REDIS_CACHE_EXPORTER_<FLAG>`; [`Cli::load`] applies them, so the fields here hold the
-/// command line only.
-#[derive(Parser, Clone, Default)]
-#[command(name = "redis-cache-exporter", version, about)]
-pub struct Cli {
-    /// TOML configuration file [env: REDIS_CACHE_EXPORTER_CONFIG].
-    #[arg(long, value_name = "FILE")]
+/// What the command line sets: the file to read and the global settings it overrides. The
+/// environment variables are applied by [`load`], so these hold the command line only.
+#[derive(Clone, Default)]
+pub struct Flags {
+    /// `--config`.
     pub config: Option<PathBuf>,
-    /// Address to serve /metrics on [env: REDIS_CACHE_EXPORTER_LISTEN] [default: 0.0.0.0:9122].
-    #[arg(long, value_name = "ADDR")]
+    /// `--listen`.
     pub listen: Option<SocketAddr>,
-    /// Interval between polls, e.g. 15s, 1m30s [env: REDIS_CACHE_EXPORTER_POLL_INTERVAL] [default: 15s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// `--poll-interval`.
     pub poll_interval: Option<Duration>,
-    /// Timeout of each Redis call, below the poll interval [env: REDIS_CACHE_EXPORTER_TIMEOUT]
-    /// [default: 5s, at most half the poll interval].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// `--timeout`.
     pub timeout: Option<Duration>,
-    /// Log line format [env: REDIS_CACHE_EXPORTER_LOG_FORMAT] [default: text].
-    #[arg(long, value_name = "FORMAT", value_enum)]
+    /// `--log-format`.
     pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. info or redis_cache_exporter=debug [env: REDIS_CACHE_EXPORTER_LOG_LEVEL]
-    /// [default: info].
-    #[arg(long, value_name = "LEVEL")]
+    /// `--log-level`.
     pub log_level: Option<String>,
-    /// Redis URL to poll, repeatable; added to the file's targets
-    /// [env: REDIS_CACHE_EXPORTER_REDIS, comma separated].
-    #[arg(long = "redis", value_name = "URL")]
+    /// Every `--redis`.
     pub redis: Vec<String>,
-    /// Validate the configuration and exit: 0 when valid, 1 otherwise.
-    #[arg(long)]
-    pub check_config: bool,
-    /// Disable the multi-target endpoint /scrape?target=URL (same as `scrape.enabled = false`).
-    #[arg(long)]
+    /// `--no-scrape-endpoint`.
     pub no_scrape_endpoint: bool,
-    /// A subcommand instead of serving /metrics.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Subcommands of the binary.
-#[derive(clap::Subcommand, Clone)]
-pub enum Command {
-    /// Samples one instance for --duration and prints a health report with a verdict per
-    /// finding; exits 0 (ok), 1 (warn), 2 (critical) or 3 (unknown: cannot connect).
-    Check(crate::check::CheckArgs),
 }
 
 /// The connection settings and the redacted form of a target URL, checked as a `url` in the
@@ -133,23 +105,6 @@ pub fn target_connection(url: &str) -> Result<(redis::ConnectionInfo, String), S
 /// `url` with any password replaced by `***`.
 pub fn redact_url(url: &str) -> String {
     redis_url::redact(url)
-}
-
-impl fmt::Debug for Cli {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redis: Vec<String> = self.redis.iter().map(|u| redis_url::redact(u)).collect();
-        f.debug_struct("Cli")
-            .field("config", &self.config)
-            .field("listen", &self.listen)
-            .field("poll_interval", &self.poll_interval)
-            .field("timeout", &self.timeout)
-            .field("log_format", &self.log_format)
-            .field("log_level", &self.log_level)
-            .field("redis", &redis)
-            .field("check_config", &self.check_config)
-            .field("no_scrape_endpoint", &self.no_scrape_endpoint)
-            .finish()
-    }
 }
 
 /// Format of log lines.
@@ -455,34 +410,24 @@ pub fn default_timeout(poll_interval: Duration) -> Duration {
     DEFAULT_TIMEOUT.min(poll_interval / 2)
 }
 
-impl Cli {
-    /// Builds the configuration from the `--config` file (if any), the process environment and
-    /// the flags.
-    pub fn load(&self) -> Result<Config, ConfigError> {
-        self.load_with_env(&|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Cli::load`], with environment variables (including those named by
-    /// `password_env`) read through `env`. An empty variable counts as unset for the
-    /// `REDIS_CACHE_EXPORTER_*` settings.
-    pub fn load_with_env(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => env_setting(env, "CONFIG").map(|(v, _)| PathBuf::from(v)),
-        };
-        match path {
-            Some(path) => {
-                let text = read_small_file(&path).map_err(|source| ConfigError::ReadFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                build(self, env, Some((&path, &text)))
-            }
-            None => build(self, env, None),
+/// Builds the configuration from the `--config` file (or the one `REDIS_CACHE_EXPORTER_CONFIG`
+/// names), the environment and the flags, with environment variables (including those named by
+/// `password_env`) read through `env`. An empty variable counts as unset for the
+/// `REDIS_CACHE_EXPORTER_*` settings.
+pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let path = match &flags.config {
+        Some(p) => Some(p.clone()),
+        None => env_setting(env, "CONFIG").map(|(v, _)| PathBuf::from(v)),
+    };
+    match path {
+        Some(path) => {
+            let text = read_small_file(&path).map_err(|source| ConfigError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            build(flags, env, Some((&path, &text)))
         }
+        None => build(flags, env, None),
     }
 }
 
@@ -601,7 +546,7 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
 
 /// Merges flags, environment and file text into a validated [`Config`].
 fn build(
-    cli: &Cli,
+    flags: &Flags,
     env: &dyn Fn(&str) -> Option<String>,
     file: Option<(&Path, &str)>,
 ) -> Result<Config, ConfigError> {
@@ -623,7 +568,7 @@ fn build(
 
     let listen = pick(
         "listen",
-        ("--listen", cli.listen),
+        ("--listen", flags.listen),
         env_setting(env, "LISTEN"),
         file_key(|r| &r.listen),
         parse_listen,
@@ -631,7 +576,7 @@ fn build(
     .map_or(DEFAULT_LISTEN, |s| s.value);
     let poll_interval = pick(
         "poll_interval",
-        ("--poll-interval", cli.poll_interval),
+        ("--poll-interval", flags.poll_interval),
         env_setting(env, "POLL_INTERVAL"),
         file_key(|r| &r.poll_interval),
         parse_duration,
@@ -642,7 +587,7 @@ fn build(
     });
     let global_timeout = pick(
         "timeout",
-        ("--timeout", cli.timeout),
+        ("--timeout", flags.timeout),
         env_setting(env, "TIMEOUT"),
         file_key(|r| &r.timeout),
         parse_duration,
@@ -652,7 +597,7 @@ fn build(
     }
     let log_format = pick(
         "log_format",
-        ("--log-format", cli.log_format),
+        ("--log-format", flags.log_format),
         env_setting(env, "LOG_FORMAT"),
         file_key(|r| &r.log_format),
         str::parse,
@@ -660,7 +605,7 @@ fn build(
     .map_or(LogFormat::default(), |s| s.value);
     let log_level = match pick(
         "log_level",
-        ("--log-level", cli.log_level.clone()),
+        ("--log-level", flags.log_level.clone()),
         env_setting(env, "LOG_LEVEL"),
         file_key(|r| &r.log_level),
         check_log_level,
@@ -683,8 +628,8 @@ fn build(
             targets.push((file_target(t, ctx, env, &globals)?, ctx.origin(&t.name)));
         }
     }
-    let (urls, url_origin): (Vec<String>, Origin) = if !cli.redis.is_empty() {
-        (cli.redis.clone(), Origin::Flag("--redis".to_string()))
+    let (urls, url_origin): (Vec<String>, Origin) = if !flags.redis.is_empty() {
+        (flags.redis.clone(), Origin::Flag("--redis".to_string()))
     } else if let Some((list, origin)) = env_setting(env, "REDIS") {
         let urls = list
             .split(',')
@@ -732,7 +677,7 @@ fn build(
         log_format,
         log_level,
         targets: targets.into_iter().map(|(t, _)| t).collect(),
-        scrape: scrape_config(cli, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
+        scrape: scrape_config(flags, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
         web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
             (Some(w), Some(ctx)) => web::validate(w, ctx)?,
             _ => crate::http::security::WebConfig::default(),
@@ -742,13 +687,13 @@ fn build(
 
 /// The `[scrape]` table, validated, with passwords resolved.
 fn scrape_config(
-    cli: &Cli,
+    flags: &Flags,
     raw: Option<&raw::RawScrape>,
     ctx: Option<&FileCtx>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ScrapeConfig, ConfigError> {
     let mut out = ScrapeConfig {
-        enabled: !cli.no_scrape_endpoint,
+        enabled: !flags.no_scrape_endpoint,
         ..ScrapeConfig::default()
     };
     let (Some(raw), Some(ctx)) = (raw, ctx) else {

@@ -145,7 +145,7 @@ pub(super) fn validate(
 mod tests {
     use std::path::Path;
 
-    use super::super::{Cli, Config, ConfigError, build};
+    use super::super::{Config, ConfigError, Flags, build};
     use crate::core::sampler::SamplerConfig;
 
     fn load(sampler: &str) -> Result<Config, ConfigError> {
@@ -153,7 +153,7 @@ mod tests {
             "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n[targets.sampler]\n{sampler}"
         );
         build(
-            &Cli::default(),
+            &Flags::default(),
             &|_| None,
             Some((Path::new("t.toml"), &toml)),
         )
@@ -174,7 +174,7 @@ mod tests {
         let c = load("enabled = true\n").unwrap();
         assert_eq!(c.targets[0].sampler, Some(SamplerConfig::default()));
         let none = build(
-            &Cli::default(),
+            &Flags::default(),
             &|_| None,
             Some((
                 Path::new("t.toml"),

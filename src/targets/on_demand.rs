@@ -637,7 +637,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, toml).unwrap();
-        let cli = crate::config::Cli {
+        let cli = crate::cli::Cli {
             config: Some(path),
             ..Default::default()
         };
@@ -723,7 +723,7 @@ username = "other"
                 format!("[[targets]]\nname = \"a\"\nurl = \"redis://a\"\n{body}"),
             )
             .unwrap();
-            let cli = crate::config::Cli {
+            let cli = crate::cli::Cli {
                 config: Some(path),
                 ..Default::default()
             };
@@ -760,7 +760,7 @@ username = "other"
         let ok =
             config("[[targets]]\nname = \"a\"\nurl = \"redis://a\"\n[scrape]\nenabled = false\n");
         assert!(!ok.scrape.enabled);
-        let cli = crate::config::Cli {
+        let cli = crate::cli::Cli {
             no_scrape_endpoint: true,
             redis: vec!["redis://a".into()],
             ..Default::default()
