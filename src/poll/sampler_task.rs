@@ -28,27 +28,15 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionInfo, FromRedisValue, Value};
-use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use super::gate::LookupGate;
 use crate::core::sampler::{
-    Cycle, CycleReport, Grouper, Lookups, STALE_AFTER_FAILED_CYCLES, SamplerConfig, SamplerStatus,
-    Stop, redis_usec, summarize,
+    Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerConfig, SamplerStatus, Stop,
+    redis_usec, summarize,
 };
 use crate::state::Shared;
-
-/// Serializes the sampler's lookups with the poller's `INFO` on one target; holds the
-/// sampler's cumulative lookup counts.
-#[derive(Debug, Default)]
-pub struct LookupGate(Mutex<Lookups>);
-
-impl LookupGate {
-    /// Waits for a sampler batch in flight to finish; while the guard lives no batch starts.
-    pub async fn lock(&self) -> MutexGuard<'_, Lookups> {
-        self.0.lock().await
-    }
-}
 
 /// What a sampler task needs to know about its target.
 #[derive(Clone)]
@@ -79,7 +67,7 @@ pub async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate
     let interval = settings.config.interval;
     // Spread a fleet's first cycles over (at most) a minute after start.
     let offset =
-        crate::poll::poller::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
+        super::schedule::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
     let mut ticker = tokio::time::interval_at(Instant::now() + offset, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let connection = settings.connection.clone().set_redis_settings(
@@ -379,21 +367,5 @@ impl Sampler {
             cycle.add_memory(&groups[i], size);
         }
         Ok(wanted.len() as u64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_gate_holds_the_lookups() {
-        let gate = LookupGate::default();
-        {
-            let mut l = gate.lock().await;
-            l.hits += 3;
-            l.misses += 1;
-        }
-        assert_eq!(*gate.lock().await, Lookups { hits: 3, misses: 1 });
     }
 }

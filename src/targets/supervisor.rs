@@ -15,8 +15,9 @@ use tracing::info;
 
 use crate::config::{Config, TargetConfig};
 use crate::core::sampler::SamplerConfig;
+use crate::poll::gate::LookupGate;
 use crate::poll::poller::{self, PollerSettings};
-use crate::poll::sampler_task::{self as sampler_task, LookupGate, SamplerSettings};
+use crate::poll::sampler_task::{self, SamplerSettings};
 use crate::state::{Shared, TargetMeta};
 
 /// A target's value series disappear after this many missed polls.
