@@ -133,8 +133,8 @@ impl Members {
                 continue;
             }
             let t = member_target(&self.group, &host, port);
-            self.shared.add(crate::targets::supervisor::meta(&t));
-            let tasks = crate::targets::supervisor::spawn(&t, &self.shared, self.origin);
+            self.shared.add(super::instance::meta(&t));
+            let tasks = super::instance::spawn(&t, &self.shared, self.origin);
             added.push(addr.clone());
             self.by_addr.insert(
                 addr,
@@ -186,7 +186,7 @@ pub async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
         Discovery::Cluster { .. } => GroupKind::Cluster,
         Discovery::Sentinel { .. } => GroupKind::Sentinel,
     };
-    let meta = Arc::new(crate::targets::supervisor::meta(&group));
+    let meta = Arc::new(super::instance::meta(&group));
     let mut members = Members {
         group,
         shared: shared.clone(),

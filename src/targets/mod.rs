@@ -2,5 +2,6 @@
 //! discover, and the on-demand ones of `/scrape`.
 
 pub mod discovery;
+pub mod instance;
 pub mod on_demand;
 pub mod supervisor;

@@ -33,10 +33,10 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 use url::Url;
 
+use super::instance::{self, STALE_AFTER_POLLS};
 use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
 use crate::poll::poller::{self, PollerSettings};
 use crate::state::{Globals, Shared, TargetMeta};
-use crate::targets::supervisor::{self, STALE_AFTER_POLLS};
 
 /// Subtracted from Prometheus's scrape timeout so the answer arrives before Prometheus gives up
 /// (blackbox_exporter uses the same margin).
@@ -260,7 +260,7 @@ impl Rules {
         }
         let configured = self.configured.get(&key);
         let (settings, meta) = match configured {
-            Some(t) => (supervisor::settings(t), supervisor::meta(t)),
+            Some(t) => (instance::poller_settings(t), instance::meta(t)),
             None => {
                 let mut connection = key
                     .as_str()

@@ -3,25 +3,20 @@
 //! (hot reload) by difference: added targets start, removed ones stop and disappear from
 //! /metrics, changed ones restart, unchanged ones keep their connection and history.
 //!
-//! IO shell: owns the tasks; the poll logic is in [`crate::poll::poller`].
+//! IO shell: owns the tasks; what one instance runs is in [`super::instance`], the poll logic
+//! in [`crate::poll::poller`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::info;
 
+use super::{discovery, instance};
 use crate::config::{Config, TargetConfig};
 use crate::core::sampler::SamplerConfig;
-use crate::poll::gate::LookupGate;
-use crate::poll::poller::{self, PollerSettings};
-use crate::poll::sampler_task::{self, SamplerSettings};
 use crate::state::{Shared, TargetMeta};
-
-/// A target's value series disappear after this many missed polls.
-pub const STALE_AFTER_POLLS: u32 = 3;
 
 /// Everything that, when changed, requires a new poller. Compared as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +35,7 @@ struct Fingerprint {
 fn fingerprint(t: &TargetConfig) -> Fingerprint {
     let redis = t.connection.redis_settings();
     Fingerprint {
-        meta: meta(t),
+        meta: instance::meta(t),
         url: t.url.clone(),
         // The resolved credentials too: a changed password file means a new connection.
         connection: format!(
@@ -57,62 +52,6 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         sampler: t.sampler.clone(),
         discovery: t.discovery.clone(),
     }
-}
-
-/// What the state and /metrics know about a configured target.
-pub(crate) fn meta(t: &TargetConfig) -> TargetMeta {
-    TargetMeta {
-        name: t.name.clone(),
-        labels: t.labels.clone(),
-        cache: t.cache,
-        stale_after: t.poll_interval * STALE_AFTER_POLLS + t.timeout,
-    }
-}
-
-/// What a poller of a configured target is given.
-pub(crate) fn settings(t: &TargetConfig) -> PollerSettings {
-    PollerSettings {
-        name: t.name.clone(),
-        redacted_url: t.redacted_url(),
-        connection: t.connection.clone(),
-        interval: t.poll_interval,
-        timeout: t.timeout,
-        config_command: t.config_command.clone(),
-        tls: t.tls.clone(),
-        lookup_gate: None,
-    }
-}
-
-/// Starts a target's poller and, when configured, its sampler; the poller and the sampler
-/// share a [`LookupGate`] so the sampler's lookups stay out of the hit ratio. A Cluster or
-/// Sentinel entry gets its discovery task instead, which runs a poller per instance.
-pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
-    if t.discovery.is_some() {
-        return vec![tokio::spawn(crate::targets::discovery::run(
-            t.clone(),
-            shared.clone(),
-            origin,
-        ))];
-    }
-    let mut poller_settings = settings(t);
-    let mut tasks = Vec::with_capacity(2);
-    if let Some(config) = &t.sampler {
-        let gate = Arc::new(LookupGate::default());
-        poller_settings.lookup_gate = Some(gate.clone());
-        let s = SamplerSettings {
-            name: t.name.clone(),
-            connection: t.connection.clone(),
-            timeout: t.timeout,
-            config: config.clone(),
-        };
-        tasks.push(tokio::spawn(sampler_task::run(s, shared.clone(), gate)));
-    }
-    tasks.push(tokio::spawn(poller::run(
-        poller_settings,
-        shared.clone(),
-        origin,
-    )));
-    tasks
 }
 
 /// What an `apply` changed, for the log and for tests.
@@ -175,7 +114,14 @@ impl Supervisor {
                 // A group's instances are registered by its discovery task.
                 self.shared.add(fp.meta.clone());
             }
-            let tasks = spawn(t, &self.shared, self.origin);
+            let tasks = match &t.discovery {
+                Some(_) => vec![tokio::spawn(discovery::run(
+                    t.clone(),
+                    self.shared.clone(),
+                    self.origin,
+                ))],
+                None => instance::spawn(t, &self.shared, self.origin),
+            };
             self.running.insert(name.to_string(), (fp, tasks));
         }
         if !changes.added.is_empty() || !changes.removed.is_empty() || !changes.restarted.is_empty()
