@@ -11,48 +11,9 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::core::derive::Derived;
+use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 use crate::core::sampler::SamplerStatus;
-
-/// Why a poll failed. A small closed set, so `redis_exporter_poll_errors_total{kind}` stays
-/// bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// TCP/unix connect or TLS handshake failed, or the connection dropped.
-    Connect,
-    /// A call exceeded the configured timeout.
-    Timeout,
-    /// Authentication was refused (WRONGPASS, NOAUTH, NOPERM on AUTH).
-    Auth,
-    /// The server's reply was not what the protocol or INFO format promises.
-    Protocol,
-    /// The server answered INFO with an error (LOADING, BUSY, NOPERM …).
-    Command,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Auth,
-        ErrorKind::Protocol,
-        ErrorKind::Command,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Auth => "auth",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Command => "command",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// What the configuration says about a target (fixed while it runs).
 #[derive(Debug, Clone, PartialEq)]

@@ -24,12 +24,11 @@ use std::time::Duration;
 
 use prometheus::{Encoder, TextEncoder};
 use redis_cache_exporter::core::derive::History;
+use redis_cache_exporter::core::error_kind::ErrorKind;
 use redis_cache_exporter::core::info::{self, Sample};
 use redis_cache_exporter::core::sampler::{self, Cycle, CycleReport, Lookups, SamplerStatus, Stop};
 use redis_cache_exporter::metrics;
-use redis_cache_exporter::state::{
-    ErrorKind, GroupKind, GroupNode, GroupStatus, Outcome, Shared, TargetMeta,
-};
+use redis_cache_exporter::state::{GroupKind, GroupNode, GroupStatus, Outcome, Shared, TargetMeta};
 
 /// Comment lines at the top of `tests/golden/metrics.txt` (the text format allows `#` comments).
 const GOLDEN_HEADER: &str = "# Expected /metrics for the fixed inputs in tests/golden.rs.\n\

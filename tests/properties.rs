@@ -10,9 +10,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use redis::Value;
 use redis_cache_exporter::cli::Cli;
+use redis_cache_exporter::client::call;
 use redis_cache_exporter::core::derive::{History, Window};
 use redis_cache_exporter::core::info::{self, Sample};
-use redis_cache_exporter::poll::poller;
 
 /// Field names the parser knows, plus a few it must ignore, to steer generated lines towards
 /// the interesting paths.
@@ -108,9 +108,9 @@ proptest! {
     #[test]
     fn resp_replies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(v) = redis::parse_redis_value(&bytes) {
-            let pairs = poller::config_pairs(v.clone());
+            let pairs = call::config_pairs(v.clone());
             prop_assert!(pairs.len() <= bytes.len());
-            if let Ok(text) = poller::reply_text(v) {
+            if let Ok(text) = call::reply_text(v) {
                 let _ = info::parse(&text);
             }
         }
@@ -134,8 +134,8 @@ proptest! {
             b.extend_from_slice(b"\r\n");
         }
         if let Ok(v) = redis::parse_redis_value(&b) {
-            prop_assert!(poller::config_pairs(v.clone()).len() <= items.len());
-            let _ = poller::reply_text(v);
+            prop_assert!(call::config_pairs(v.clone()).len() <= items.len());
+            let _ = call::reply_text(v);
         }
     }
 }
@@ -345,6 +345,6 @@ proptest! {
 #[test]
 fn a_value_of_every_kind_passes_through_reply_handling() {
     // Sanity check that the generators above reach both branches.
-    assert!(poller::reply_text(Value::BulkString(b"# Server\r\nrun_id:x\r\n".to_vec())).is_ok());
-    assert!(poller::reply_text(Value::Nil).is_err());
+    assert!(call::reply_text(Value::BulkString(b"# Server\r\nrun_id:x\r\n".to_vec())).is_ok());
+    assert!(call::reply_text(Value::Nil).is_err());
 }

@@ -8,7 +8,7 @@
 //! <https://redis.io/docs/latest/commands/cluster-nodes/>,
 //! <https://redis.io/docs/latest/commands/cluster-info/>.
 
-use redis::Value;
+use super::reply::Reply;
 
 /// A node's role, as the cluster reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,68 +148,39 @@ pub fn parse_nodes(text: &str) -> Result<Vec<Node>, String> {
     Ok(nodes)
 }
 
-/// The text of a string reply.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i),
-        other => text(other)?.parse().ok(),
-    }
-}
-
-/// Key/value pairs of a RESP2 flat array or a RESP3 map.
-pub(crate) fn pairs(v: &Value) -> Option<Vec<(String, &Value)>> {
-    match v {
-        Value::Array(items) => items
-            .chunks(2)
-            .map(|kv| Some((text(kv.first()?)?, kv.get(1)?)))
-            .collect(),
-        Value::Map(items) => items.iter().map(|(k, v)| Some((text(k)?, v))).collect(),
-        _ => None,
-    }
-}
-
 /// Parses a `CLUSTER SHARDS` reply (RESP2 or RESP3): shards of `slots` and `nodes`, each node
 /// with `id`, `endpoint`, `ip`, `hostname`, `port`/`tls-port` and `role`. A node is reached at
 /// its endpoint unless that is `?` or empty, then at its ip.
-pub fn parse_shards(reply: &Value, tls: bool) -> Result<Vec<Node>, String> {
-    let Value::Array(shards) = reply else {
+pub fn parse_shards(reply: &Reply, tls: bool) -> Result<Vec<Node>, String> {
+    let Reply::Array(shards) = reply else {
         return Err("CLUSTER SHARDS reply is not an array".into());
     };
     let mut nodes = Vec::new();
     for shard in shards {
-        let fields = pairs(shard).ok_or("CLUSTER SHARDS shard is not a map")?;
-        let Some((_, Value::Array(members))) = fields.iter().find(|(k, _)| k == "nodes") else {
+        let fields = shard.pairs().ok_or("CLUSTER SHARDS shard is not a map")?;
+        let Some((_, Reply::Array(members))) = fields.iter().find(|(k, _)| k == "nodes") else {
             return Err("CLUSTER SHARDS shard without nodes".into());
         };
         let mut shard_nodes = Vec::new();
         for member in members {
-            let f = pairs(member).ok_or("CLUSTER SHARDS node is not a map")?;
+            let f = member.pairs().ok_or("CLUSTER SHARDS node is not a map")?;
             let get = |key: &str| f.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
             let id = get("id")
-                .and_then(text)
+                .and_then(Reply::text)
                 .ok_or("CLUSTER SHARDS node without id")?;
             let port = if tls {
                 get("tls-port").or(get("port"))
             } else {
                 get("port").or(get("tls-port"))
             }
-            .and_then(int)
+            .and_then(Reply::int)
             .unwrap_or(0);
             let host = ["endpoint", "ip"]
                 .iter()
-                .filter_map(|k| get(k).and_then(text))
+                .filter_map(|k| get(k).and_then(Reply::text))
                 .find(|h| !h.is_empty() && h != "?")
                 .unwrap_or_default();
-            let role = match get("role").and_then(text).as_deref() {
+            let role = match get("role").and_then(Reply::text).as_deref() {
                 Some("master") => Role::Master,
                 Some("replica") | Some("slave") => Role::Replica,
                 _ => continue,
@@ -241,19 +212,17 @@ pub fn parse_shards(reply: &Value, tls: bool) -> Result<Vec<Node>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const NODES: &str = include_str!("../../tests/fixtures/cluster/nodes-7.0.txt");
-    const NODES_FAILOVER: &str =
+    pub(crate) const NODES_FAILOVER: &str =
         include_str!("../../tests/fixtures/cluster/nodes-7.0-failover.txt");
-    const SHARDS: &[u8] = include_bytes!("../../tests/fixtures/cluster/shards-7.0.resp");
-    const SHARDS_FAILOVER: &[u8] =
-        include_bytes!("../../tests/fixtures/cluster/shards-7.0-failover.resp");
     const INFO: &str = include_str!("../../tests/fixtures/cluster/info-7.0.txt");
     const INFO_FAIL: &str = include_str!("../../tests/fixtures/cluster/info-7.0-pfail.txt");
 
-    fn sorted(mut nodes: Vec<Node>) -> Vec<(String, &'static str, String)> {
+    /// `(address, role, first characters of the shard)` per node, by port.
+    pub(crate) fn sorted(mut nodes: Vec<Node>) -> Vec<(String, &'static str, String)> {
         nodes.sort_by_key(|n| n.port);
         nodes
             .into_iter()
@@ -261,7 +230,8 @@ mod tests {
             .collect()
     }
 
-    fn expected() -> Vec<(String, &'static str, String)> {
+    /// The three-master cluster of the fixtures.
+    pub(crate) fn expected() -> Vec<(String, &'static str, String)> {
         [
             (30001, "master", "c0c7bc"),
             (30002, "master", "771c31"),
@@ -279,28 +249,6 @@ mod tests {
     fn nodes_of_a_three_master_cluster() {
         let nodes = parse_nodes(NODES).unwrap();
         assert_eq!(sorted(nodes), expected());
-    }
-
-    #[test]
-    fn shards_of_a_three_master_cluster_agree_with_nodes() {
-        let v = redis::parse_redis_value(SHARDS).unwrap();
-        let nodes = parse_shards(&v, false).unwrap();
-        assert_eq!(nodes.len(), 6);
-        assert!(nodes.iter().all(|n| n.id.len() == 40));
-        assert_eq!(sorted(nodes), expected());
-    }
-
-    #[test]
-    fn after_a_master_failed_its_replica_leads_the_shard() {
-        // 30003 was killed; 30005 was promoted.
-        let nodes = sorted(parse_nodes(NODES_FAILOVER).unwrap());
-        assert!(nodes.contains(&("127.0.0.1:30005".into(), "master", "4ed490".into())));
-        assert!(nodes.contains(&("127.0.0.1:30003".into(), "master", "13e573".into())));
-        let v = redis::parse_redis_value(SHARDS_FAILOVER).unwrap();
-        let shards = parse_shards(&v, false).unwrap();
-        let n5 = shards.iter().find(|n| n.port == 30005).unwrap();
-        assert_eq!(n5.role, Role::Master);
-        assert_eq!(shards.len(), 6);
     }
 
     #[test]
@@ -323,32 +271,32 @@ d4 [::1]:7000@17000 slave b2 0 0 2 connected
 
     #[test]
     fn shards_prefer_the_tls_port_over_tls() {
-        let v = Value::Array(vec![Value::Array(vec![
-            Value::BulkString(b"nodes".to_vec()),
-            Value::Array(vec![Value::Map(vec![
+        let v = Reply::Array(vec![Reply::Array(vec![
+            Reply::BulkString(b"nodes".to_vec()),
+            Reply::Array(vec![Reply::Map(vec![
                 (
-                    Value::SimpleString("id".into()),
-                    Value::SimpleString("x".into()),
+                    Reply::SimpleString("id".into()),
+                    Reply::SimpleString("x".into()),
                 ),
                 (
-                    Value::SimpleString("endpoint".into()),
-                    Value::SimpleString("?".into()),
+                    Reply::SimpleString("endpoint".into()),
+                    Reply::SimpleString("?".into()),
                 ),
                 (
-                    Value::SimpleString("ip".into()),
-                    Value::SimpleString("10.1.1.1".into()),
+                    Reply::SimpleString("ip".into()),
+                    Reply::SimpleString("10.1.1.1".into()),
                 ),
-                (Value::SimpleString("port".into()), Value::Int(6379)),
-                (Value::SimpleString("tls-port".into()), Value::Int(6380)),
+                (Reply::SimpleString("port".into()), Reply::Int(6379)),
+                (Reply::SimpleString("tls-port".into()), Reply::Int(6380)),
                 (
-                    Value::SimpleString("role".into()),
-                    Value::SimpleString("master".into()),
+                    Reply::SimpleString("role".into()),
+                    Reply::SimpleString("master".into()),
                 ),
             ])]),
         ])]);
         assert_eq!(parse_shards(&v, true).unwrap()[0].addr(), "10.1.1.1:6380");
         assert_eq!(parse_shards(&v, false).unwrap()[0].addr(), "10.1.1.1:6379");
-        assert!(parse_shards(&Value::Int(1), false).is_err());
+        assert!(parse_shards(&Reply::Int(1), false).is_err());
     }
 
     #[test]

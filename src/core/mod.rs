@@ -3,6 +3,8 @@
 
 pub mod cluster;
 pub mod derive;
+pub mod error_kind;
 pub mod info;
+pub mod reply;
 pub mod sampler;
 pub mod sentinel;

@@ -5,25 +5,21 @@
 //! poll interval and runs a poller per instance is [`crate::targets::discovery`]. Reply formats:
 //! <https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#sentinel-commands>.
 
-use redis::Value;
+use super::reply::Reply;
 
-use crate::core::cluster::pairs;
-
-fn text(v: &Value) -> Option<String> {
+/// A string reply's text, or an integer reply's digits (ports come as either).
+fn text(v: &Reply) -> Option<String> {
     match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
+        Reply::Int(i) => Some(i.to_string()),
+        other => other.text(),
     }
 }
 
 /// The master's `(host, port)`, or `None` when the sentinel does not monitor that name.
-pub fn parse_master_addr(reply: &Value) -> Result<Option<(String, u16)>, String> {
+pub fn parse_master_addr(reply: &Reply) -> Result<Option<(String, u16)>, String> {
     match reply {
-        Value::Nil => Ok(None),
-        Value::Array(items) if items.len() == 2 => {
+        Reply::Nil => Ok(None),
+        Reply::Array(items) if items.len() == 2 => {
             let host = text(&items[0]).ok_or("master address: host is not text")?;
             let port = text(&items[1])
                 .and_then(|p| p.parse().ok())
@@ -37,13 +33,13 @@ pub fn parse_master_addr(reply: &Value) -> Result<Option<(String, u16)>, String>
 /// The replicas' `(host, port)`, leaving out those the sentinel sees as down (`s_down`,
 /// `o_down`) or not yet connected: a sentinel keeps listing a replica long after it is gone
 /// (the old master after a failover, until `SENTINEL RESET`).
-pub fn parse_replicas(reply: &Value) -> Result<Vec<(String, u16)>, String> {
-    let Value::Array(items) = reply else {
+pub fn parse_replicas(reply: &Reply) -> Result<Vec<(String, u16)>, String> {
+    let Reply::Array(items) = reply else {
         return Err("REPLICAS reply is not an array".into());
     };
     let mut out = Vec::new();
     for item in items {
-        let fields = pairs(item).ok_or("REPLICAS entry is not a map")?;
+        let fields = item.pairs().ok_or("REPLICAS entry is not a map")?;
         let get = |k: &str| {
             fields
                 .iter()
@@ -69,12 +65,12 @@ pub fn parse_replicas(reply: &Value) -> Result<Vec<(String, u16)>, String> {
 mod tests {
     use super::*;
 
-    fn bulk(s: &str) -> Value {
-        Value::BulkString(s.as_bytes().to_vec())
+    fn bulk(s: &str) -> Reply {
+        Reply::BulkString(s.as_bytes().to_vec())
     }
 
-    fn replica(ip: &str, port: &str, flags: &str) -> Value {
-        Value::Array(
+    fn replica(ip: &str, port: &str, flags: &str) -> Reply {
+        Reply::Array(
             [
                 "name", "x", "ip", ip, "port", port, "runid", "r", "flags", flags,
             ]
@@ -86,18 +82,18 @@ mod tests {
 
     #[test]
     fn master_address() {
-        let v = Value::Array(vec![bulk("127.0.0.1"), bulk("6380")]);
+        let v = Reply::Array(vec![bulk("127.0.0.1"), bulk("6380")]);
         assert_eq!(
             parse_master_addr(&v).unwrap(),
             Some(("127.0.0.1".into(), 6380))
         );
-        assert_eq!(parse_master_addr(&Value::Nil).unwrap(), None);
-        assert!(parse_master_addr(&Value::Int(1)).is_err());
+        assert_eq!(parse_master_addr(&Reply::Nil).unwrap(), None);
+        assert!(parse_master_addr(&Reply::Int(1)).is_err());
     }
 
     #[test]
     fn replicas_down_ones_left_out() {
-        let v = Value::Array(vec![
+        let v = Reply::Array(vec![
             replica("10.0.0.2", "6379", "slave"),
             replica("10.0.0.3", "6379", "s_down,slave,disconnected"),
             replica("10.0.0.4", "6380", "slave"),
@@ -106,7 +102,7 @@ mod tests {
             parse_replicas(&v).unwrap(),
             vec![("10.0.0.2".into(), 6379), ("10.0.0.4".into(), 6380)]
         );
-        assert_eq!(parse_replicas(&Value::Array(vec![])).unwrap(), vec![]);
-        assert!(parse_replicas(&Value::Array(vec![replica("h", "x", "slave")])).is_err());
+        assert_eq!(parse_replicas(&Reply::Array(vec![])).unwrap(), vec![]);
+        assert!(parse_replicas(&Reply::Array(vec![replica("h", "x", "slave")])).is_err());
     }
 }

@@ -15,8 +15,9 @@ use std::time::Duration;
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::core::derive::{Derived, MissCause, Window};
+use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
-use crate::state::{ErrorKind, Globals, GroupStatus, Rendered, Snapshot};
+use crate::state::{Globals, GroupStatus, Rendered, Snapshot};
 
 /// Counter or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,17 +12,19 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::{ConnectionInfo, RedisError, Value};
+use redis::ConnectionInfo;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::gate::LookupGate;
 use super::schedule::{backoff, start_offset};
+use crate::client::call::{PollError, classify, config_pairs, reply_text, timeout_error};
 use crate::client::conn::{Conn, Connector};
 use crate::core::derive::History;
+use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 use crate::core::sampler::Lookups;
-use crate::state::{ErrorKind, Outcome, Shared};
+use crate::state::{Outcome, Shared};
 
 /// What one poller needs to know about its target.
 #[derive(Clone)]
@@ -59,110 +61,6 @@ const INFO_SECTIONS: [&str; 7] = [
 enum InfoMode {
     Sections,
     All,
-}
-
-/// One failed poll, classified.
-#[derive(Debug)]
-pub struct PollError {
-    pub kind: ErrorKind,
-    pub message: String,
-    /// Whether the connection must be dropped and re-established.
-    pub reconnect: bool,
-}
-
-impl std::fmt::Display for PollError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind.label(), self.message)
-    }
-}
-
-/// Maps a redis client error to our closed set of kinds.
-pub fn classify(e: &RedisError) -> PollError {
-    use redis::ErrorKind as K;
-    let code = e.code().unwrap_or("");
-    let (kind, reconnect) = if e.is_timeout() {
-        (ErrorKind::Timeout, true)
-    } else if matches!(e.kind(), K::AuthenticationFailed) || matches!(code, "NOAUTH" | "WRONGPASS")
-    {
-        (ErrorKind::Auth, true)
-    } else if e.is_io_error()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || matches!(e.kind(), K::Io | K::InvalidClientConfig)
-    {
-        (ErrorKind::Connect, true)
-    } else if matches!(e.kind(), K::Parse | K::UnexpectedReturnType | K::Client) {
-        (ErrorKind::Protocol, true)
-    } else {
-        // The server answered with an error reply (LOADING, BUSY, NOPERM, …): the connection
-        // itself is fine.
-        (ErrorKind::Command, false)
-    };
-    PollError {
-        kind,
-        message: one_line(&e.to_string()),
-        reconnect,
-    }
-}
-
-/// Error texts from the client can span lines; a log line must not.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn timeout_error(what: &str, after: Duration) -> PollError {
-    PollError {
-        kind: ErrorKind::Timeout,
-        message: format!(
-            "{what} took longer than {}",
-            humantime::format_duration(after)
-        ),
-        reconnect: true,
-    }
-}
-
-/// The text of an INFO reply, or a protocol error.
-pub fn reply_text(v: Value) -> Result<String, PollError> {
-    match v {
-        // Valid UTF-8 (always, in practice) is taken as is, without a copy.
-        Value::BulkString(b) => Ok(String::from_utf8(b)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
-        Value::VerbatimString { text, .. } => Ok(text),
-        Value::SimpleString(s) => Ok(s),
-        other => Err(PollError {
-            kind: ErrorKind::Protocol,
-            message: format!(
-                "INFO answered with an unexpected reply type: {:?}",
-                short(&other)
-            ),
-            reconnect: true,
-        }),
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = format!("{v:?}");
-    s.chars().take(80).collect()
-}
-
-/// `CONFIG GET maxmemory*` as (name, value) pairs.
-pub fn config_pairs(v: Value) -> Vec<(String, String)> {
-    let text = |v: &Value| match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    };
-    match v {
-        Value::Array(items) => items
-            .chunks(2)
-            .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
-            .collect(),
-        Value::Map(items) => items
-            .iter()
-            .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// Fills maxmemory and the policy from CONFIG where INFO did not report them.
@@ -417,7 +315,7 @@ impl Poller {
             InfoMode::All => args.push(b"all"),
         }
         let timeout = self.settings.timeout;
-        let v: Value = tokio::time::timeout(timeout, conn.call(&args))
+        let v = tokio::time::timeout(timeout, conn.call(&args))
             .await
             .map_err(|_| timeout_error("INFO", timeout))?
             .map_err(|e| classify(&e))?;
@@ -429,7 +327,7 @@ impl Poller {
             return Ok(());
         };
         let args: [&[u8]; 3] = [command.as_bytes(), b"GET", b"maxmemory*"];
-        let reply: Result<Value, RedisError> = tokio::time::timeout(timeout, conn.call(&args))
+        let reply = tokio::time::timeout(timeout, conn.call(&args))
             .await
             .map_err(|_| timeout_error("CONFIG GET", timeout))?;
         match reply {
@@ -509,6 +407,8 @@ impl Poller {
 
 #[cfg(test)]
 mod tests {
+    use redis::Value;
+
     use super::*;
 
     #[tokio::test]
@@ -554,17 +454,5 @@ mod tests {
         merge_config(&mut s, &pairs);
         assert_eq!(s.maxmemory, Some(7));
         assert_eq!(s.maxmemory_policy.as_deref(), Some("allkeys-lru"));
-    }
-
-    #[test]
-    fn unexpected_reply_types_are_protocol_errors() {
-        assert_eq!(
-            reply_text(Value::Int(3)).unwrap_err().kind,
-            ErrorKind::Protocol
-        );
-        assert_eq!(
-            reply_text(Value::BulkString(b"# Server".to_vec())).unwrap(),
-            "# Server"
-        );
     }
 }

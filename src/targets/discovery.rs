@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, Value};
+use redis::{ConnectionAddr, ConnectionInfo};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use crate::client::multiplexed::{connect, query};
 use crate::config::{Discovery, TargetConfig};
 use crate::core::cluster::{self, Role};
 use crate::state::{GroupKind, GroupNode, GroupStatus, Shared};
@@ -291,9 +292,7 @@ async fn cluster_step(
         };
         let health = query(&mut conn, &["CLUSTER", "INFO"], timeout)
             .await
-            .and_then(|v| {
-                cluster::parse_info(&text_of(&v).ok_or("CLUSTER INFO reply is not text")?)
-            });
+            .and_then(|v| cluster::parse_info(&v.text().ok_or("CLUSTER INFO reply is not text")?));
         match health {
             Ok(h) if h.slots_assigned == 0 => {
                 if outside.is_none() {
@@ -457,67 +456,10 @@ async fn topology(
         }
     }
     let v = query(conn, &["CLUSTER", "NODES"], timeout).await?;
-    cluster::parse_nodes(&text_of(&v).ok_or("CLUSTER NODES reply is not text")?)
+    cluster::parse_nodes(&v.text().ok_or("CLUSTER NODES reply is not text")?)
 }
 
 fn split_addr(addr: &str) -> Option<(String, u16)> {
     let (h, p) = addr.rsplit_once(':')?;
     Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
-}
-
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        _ => None,
-    }
-}
-
-/// Connects to one instance with the group's credentials and TLS, bounded by its timeout.
-pub(crate) async fn connect(t: &TargetConfig) -> Result<MultiplexedConnection, String> {
-    let connection = t.connection.clone().set_redis_settings(
-        t.connection
-            .redis_settings()
-            .clone()
-            .set_skip_set_lib_name(),
-    );
-    let mut factory = crate::client::tls::ClientFactory::new(connection, t.tls.clone());
-    let client = factory.client()?;
-    let config = factory.connection_config(
-        AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(t.timeout))
-            .set_response_timeout(Some(t.timeout)),
-    );
-    tokio::time::timeout(
-        t.timeout + t.timeout / 2,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
-    .await
-    .map_err(|_| "connect timed out".to_string())?
-    .map_err(|e| crate::poll::poller::classify(&e).message)
-}
-
-/// Sends one command; an error reply comes back as `refused: …` (the connection is fine).
-pub(crate) async fn query(
-    conn: &mut MultiplexedConnection,
-    args: &[&str],
-    timeout: Duration,
-) -> Result<Value, String> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    match tokio::time::timeout(timeout, cmd.query_async::<Value>(conn)).await {
-        Err(_) => Err(format!("{} timed out", args.join(" "))),
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            let pe = crate::poll::poller::classify(&e);
-            if pe.kind == crate::state::ErrorKind::Command {
-                Err(format!("refused: {}", pe.message))
-            } else {
-                Err(pe.message)
-            }
-        }
-    }
 }
