@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod derive;
 pub mod error_kind;
+pub mod glob;
 pub mod info;
 pub mod reply;
 pub mod sampler;

@@ -14,6 +14,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::glob::glob_match;
+
 /// Label value of the keys whose prefix is outside the top K.
 pub const OTHER: &str = "(other)";
 /// Label value of the keys with no prefix: no separator in the name and no pattern matched.
@@ -73,35 +75,6 @@ impl Default for SamplerConfig {
             memory_samples: DEFAULT_MEMORY_SAMPLES,
         }
     }
-}
-
-/// Byte-wise glob match: `*` matches any run (also empty), `?` exactly one byte, anything else
-/// itself.
-pub fn glob_match(pattern: &[u8], key: &[u8]) -> bool {
-    let (mut p, mut k) = (0, 0);
-    // Where the last `*` was, and the key position it is currently taken to stop at.
-    let mut star: Option<(usize, usize)> = None;
-    while k < key.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, k));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == key[k] => {
-                p += 1;
-                k += 1;
-            }
-            _ => match star {
-                Some((sp, sk)) => {
-                    p = sp + 1;
-                    k = sk + 1;
-                    star = Some((sp, sk + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 /// Maps key names to group labels.
@@ -427,21 +400,6 @@ mod tests {
             patterns: patterns.iter().map(|s| s.to_string()).collect(),
             ..SamplerConfig::default()
         })
-    }
-
-    #[test]
-    fn glob_patterns() {
-        assert!(glob_match(b"user:*", b"user:42"));
-        assert!(glob_match(b"user:*", b"user:"));
-        assert!(!glob_match(b"user:*", b"users:1"));
-        assert!(glob_match(b"*:lock", b"a:b:lock"));
-        assert!(!glob_match(b"*:lock", b"a:b:locks"));
-        assert!(glob_match(b"s?ss:*:x", b"sess:1:2:x"));
-        assert!(glob_match(b"*", b""));
-        assert!(glob_match(b"a*b*c", b"aXbYbZc"));
-        assert!(!glob_match(b"a*b*c", b"aXbYbZ"));
-        assert!(glob_match(b"exact", b"exact"));
-        assert!(!glob_match(b"exact", b"exactly"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ use url::Url;
 
 use super::instance::{self, STALE_AFTER_POLLS};
 use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
+use crate::core::glob::url_pattern_match;
 use crate::poll::poller::{self, PollerSettings};
 use crate::state::{Globals, Shared, TargetMeta};
 
@@ -125,32 +126,6 @@ pub fn canonical(raw: &str) -> Result<String, TargetError> {
         out.push_str(db);
     }
     Ok(out)
-}
-
-/// Whether `text` matches `pattern`, where `*` matches any run of characters (including none)
-/// and everything else matches itself, ASCII case-insensitively.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p = pattern.to_ascii_lowercase().into_bytes();
-    let t = text.to_ascii_lowercase().into_bytes();
-    // Iterative matcher with backtracking to the last star: linear in practice.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A pattern as matched: patterns without `*` are canonicalized first, so
@@ -255,7 +230,7 @@ impl Rules {
     /// of the configured target it names.
     pub fn resolve(&self, raw: &str) -> Result<Resolved, TargetError> {
         let key = canonical(raw)?;
-        if !self.allow.iter().any(|p| glob_match(p, &key)) {
+        if !self.allow.iter().any(|p| url_pattern_match(p, &key)) {
             return Err(TargetError::NotAllowed);
         }
         let configured = self.configured.get(&key);
@@ -269,7 +244,7 @@ impl Rules {
                 if let Some(c) = self
                     .credentials
                     .iter()
-                    .find(|c| glob_match(&c.pattern, &key))
+                    .find(|c| url_pattern_match(&c.pattern, &key))
                 {
                     let mut r = connection.redis_settings().clone();
                     if let Some(u) = &c.username {
@@ -594,32 +569,6 @@ mod tests {
                 canonical(bad)
             );
         }
-    }
-
-    #[test]
-    fn glob_patterns() {
-        assert!(glob_match(
-            "redis://*.cache.internal:*",
-            "redis://a.cache.internal:6379"
-        ));
-        assert!(!glob_match(
-            "redis://*.cache.internal:*",
-            "redis://a.cache.internal.evil:6379"
-        ));
-        assert!(glob_match(
-            "redis://*.cache.internal:*",
-            "redis://a.b.cache.internal:1"
-        ));
-        assert!(!glob_match(
-            "redis://*.cache.internal:*",
-            "rediss://a.cache.internal:1"
-        ));
-        assert!(glob_match("*", "anything"));
-        assert!(glob_match("redis://127.0.0.1:*", "redis://127.0.0.1:7000"));
-        assert!(!glob_match("redis://h:1", "redis://h:12"));
-        assert!(glob_match("REDIS://H:*", "redis://h:1"));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
     }
 
     #[test]
