@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::http::security::{self, BasicAuth, TlsReloader};
 use crate::http::{ExporterCollector, ReloadRequest, app, reload_routes};
 use crate::state::Shared;
-use crate::targets::on_demand::{self, Scraper};
+use crate::targets::on_demand::Scraper;
 use crate::targets::supervisor::Supervisor;
 
 /// How long in-flight HTTP responses get after a shutdown signal.
@@ -56,7 +56,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
     let router = app(ExporterCollector::new(shared.clone(), origin))
         .merge(reload_routes(reload_tx))
-        .merge(on_demand::routes(scraper.clone()))
+        .merge(crate::http::scrape::routes(scraper.clone()))
         .layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             security::require_basic_auth,

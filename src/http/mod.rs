@@ -6,6 +6,7 @@
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
+pub mod scrape;
 pub mod security;
 pub mod status;
 

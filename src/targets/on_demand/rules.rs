@@ -1,43 +1,18 @@
-//! The multi-target endpoint `/scrape?target=URL` (the Prometheus multi-target pattern, as
-//! blackbox_exporter and redis_exporter have it): Prometheus service discovery supplies the
-//! targets, the exporter polls them on demand.
-//!
-//! Owns the registry of on-demand pollers keyed by the target's canonical URL and their expiry.
-//! A target's first scrape starts a poller ([`poller::run_now`]) and waits for its first poll,
-//! bounded by `X-Prometheus-Scrape-Timeout-Seconds` minus a margin; later scrapes read the
-//! poller's latest snapshot, so the connection and the history (the windows) are reused. A
-//! poller not scraped for `scrape.idle_timeout` (default 10 poll intervals) is stopped. A
-//! configured target is served from the configured state: its poller already runs.
-//!
-//! Guards: the target must match `scrape.allow` (default: the configured targets' URLs),
-//! credentials never come from the query string (a URL with user info is refused) but from
-//! `[[scrape.credentials]]` by URL pattern. Statuses: 400 for a missing or invalid target, 403
-//! for one outside the allowlist; 404 when the endpoint is disabled (the route is not mounted).
-//!
-//! The pure part (canonical URLs, pattern matching, resolution of a target's settings) is
-//! separate from the IO part ([`Scraper`] and the handler) and unit-tested below.
+//! What `/scrape?target=URL` may poll and how: the canonical form of a target URL, the
+//! allowlist and credentials of `[scrape]`, the settings of the poller of a target, and how long
+//! a first scrape waits. No IO; unit-tested below.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use prometheus::{Encoder, TextEncoder};
 use redis::IntoConnectionInfo;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-use tracing::{debug, info};
 use url::Url;
 
-use super::instance::{self, STALE_AFTER_POLLS};
 use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
 use crate::core::glob::url_pattern_match;
-use crate::poll::poller::{self, PollerSettings};
-use crate::state::{Globals, Shared, TargetMeta};
+use crate::poll::poller::PollerSettings;
+use crate::state::TargetMeta;
+use crate::targets::instance::{self, STALE_AFTER_POLLS};
 
 /// Subtracted from Prometheus's scrape timeout so the answer arrives before Prometheus gives up
 /// (blackbox_exporter uses the same margin).
@@ -46,8 +21,6 @@ pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 const MIN_WAIT: Duration = Duration::from_millis(100);
 /// On-demand targets expire after this many poll intervals without a scrape, by default.
 pub const IDLE_POLLS: u32 = 10;
-/// The Prometheus header carrying the scrape timeout in seconds.
-pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
 /// Why a `target` parameter is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,16 +39,6 @@ pub enum TargetError {
     /// Not matched by `scrape.allow`.
     #[error("target not allowed by scrape.allow")]
     NotAllowed,
-}
-
-impl TargetError {
-    /// The HTTP status for this refusal.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            TargetError::NotAllowed => StatusCode::FORBIDDEN,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
 }
 
 /// The canonical form of a TCP target URL: `scheme://host:port` plus `/db` when a database is
@@ -179,7 +142,7 @@ pub struct Resolved {
 
 impl Resolved {
     /// Changes that need a new poller when the configuration is reloaded.
-    fn fingerprint(&self) -> String {
+    pub(super) fn fingerprint(&self) -> String {
         let r = self.settings.connection.redis_settings();
         format!(
             "{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
@@ -224,6 +187,11 @@ impl Rules {
             poll_interval: config.poll_interval,
             timeout: config.timeout,
         }
+    }
+
+    /// How long an on-demand target at the global poll interval is kept without a scrape.
+    pub(super) fn default_idle(&self) -> Duration {
+        self.idle_timeout.unwrap_or(self.poll_interval * IDLE_POLLS)
     }
 
     /// Resolves a `target` parameter: canonical, allowed, with its credentials or the settings
@@ -294,242 +262,6 @@ pub fn first_poll_wait(header: Option<&str>, target_timeout: Duration) -> Durati
         .map(|s| Duration::from_secs_f64(s.min(86_400.0)).saturating_sub(TIMEOUT_MARGIN))
         .unwrap_or(target_timeout * 2)
         .max(MIN_WAIT)
-}
-
-/// One running on-demand poller.
-struct Entry {
-    fingerprint: String,
-    shared: Shared,
-    task: JoinHandle<()>,
-    last_scrape: Instant,
-    idle: Duration,
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-struct Inner {
-    origin: Instant,
-    rules: Rules,
-    entries: HashMap<String, Entry>,
-    /// The configured targets' state (their pollers belong to the supervisor).
-    configured: Shared,
-}
-
-/// Where a scrape's snapshot comes from.
-enum Source {
-    /// A configured target's poller: the snapshot named so in the configured state.
-    Configured(Shared, String),
-    /// An on-demand poller's own state.
-    OnDemand(Shared),
-}
-
-impl Source {
-    fn snapshots(&self) -> Vec<crate::state::Snapshot> {
-        match self {
-            Source::Configured(shared, name) => shared.snapshot(name).into_iter().collect(),
-            Source::OnDemand(shared) => shared.snapshots(),
-        }
-    }
-}
-
-/// The registry of on-demand pollers. Cheap to clone; all clones share it.
-#[derive(Clone)]
-pub struct Scraper {
-    inner: Arc<Mutex<Inner>>,
-}
-
-impl Scraper {
-    /// A registry for `config`, with a background task that stops idle pollers. Needs a tokio
-    /// runtime. `configured` is the state the configured targets' pollers write: a scrape of a
-    /// configured target is served from it, without a second poller or connection.
-    pub fn start(config: &Config, origin: Instant, configured: Shared) -> Scraper {
-        let scraper = Scraper {
-            inner: Arc::new(Mutex::new(Inner {
-                origin,
-                rules: Rules::new(config),
-                entries: HashMap::new(),
-                configured,
-            })),
-        };
-        tokio::spawn(sweep(Arc::downgrade(&scraper.inner)));
-        scraper
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // Every update is a single insert, remove or field assignment: a poisoned lock still
-        // holds a consistent map.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Applies a reloaded configuration: pollers whose settings changed or that are no longer
-    /// allowed stop (the next scrape starts a new one); the others keep their connection.
-    pub fn apply(&self, config: &Config) {
-        let mut inner = self.lock();
-        inner.rules = Rules::new(config);
-        let rules = inner.rules.clone();
-        inner.entries.retain(|key, e| {
-            let keep = rules.enabled
-                && rules
-                    .resolve(key)
-                    .is_ok_and(|r| r.fingerprint() == e.fingerprint);
-            if !keep {
-                debug!(target_name = %key, "On-demand target stopped by the new configuration.");
-            }
-            keep
-        });
-    }
-
-    /// Whether the endpoint is enabled by the current configuration.
-    pub fn enabled(&self) -> bool {
-        self.lock().rules.enabled
-    }
-
-    /// Number of running on-demand pollers.
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    /// Whether no on-demand poller runs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Stops every on-demand poller (at shutdown).
-    pub fn stop_all(&self) {
-        self.lock().entries.clear();
-    }
-
-    /// The exposition of one scrape of `raw_target`, waiting at most `wait` for a new
-    /// target's first poll.
-    pub async fn scrape(
-        &self,
-        raw_target: &str,
-        timeout_header: Option<&str>,
-    ) -> Result<String, TargetError> {
-        let (source, origin, deadline) = {
-            let mut inner = self.lock();
-            let resolved = inner.rules.resolve(raw_target)?;
-            let now = Instant::now();
-            let wait = first_poll_wait(timeout_header, resolved.settings.timeout);
-            let origin = inner.origin;
-            let name = &resolved.meta.name;
-            if resolved.configured && inner.configured.snapshot(name).is_some() {
-                let source = Source::Configured(inner.configured.clone(), name.clone());
-                (source, origin, now + wait)
-            } else {
-                let entry = inner
-                .entries
-                .entry(resolved.key.clone())
-                .or_insert_with(|| {
-                    info!(target_name = %resolved.meta.name, url = %resolved.key, "On-demand target started.");
-                    let shared = Shared::new();
-                    shared.add(resolved.meta.clone());
-                    let mut settings = resolved.settings.clone();
-                    // The first poll must fit in the wait, so its calls get at most that long.
-                    settings.timeout = settings.timeout.min(wait);
-                    let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
-                    Entry {
-                        fingerprint: resolved.fingerprint(),
-                        shared,
-                        task,
-                        last_scrape: now,
-                        idle: resolved.idle,
-                    }
-                });
-                entry.last_scrape = now;
-                (Source::OnDemand(entry.shared.clone()), origin, now + wait)
-            }
-        };
-        Ok(wait_and_render(source, origin, deadline).await)
-    }
-}
-
-/// A new target (or one whose first poll is still running) is waited for until `deadline`, so
-/// the first scrape returns data; redis_up=0 when the deadline passes first.
-async fn wait_and_render(source: Source, origin: Instant, deadline: Instant) -> String {
-    while source.snapshots().iter().all(|s| s.polls_total == 0) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    render(&source.snapshots(), origin)
-}
-
-/// The families of one target: only its per-target series (no exporter-wide ones, which
-/// /metrics serves).
-fn render(snapshots: &[crate::state::Snapshot], origin: Instant) -> String {
-    let now = Instant::now().duration_since(origin);
-    let mut families = crate::metrics::families(snapshots, &Globals::default(), now);
-    families.retain(|f| {
-        f.get_metric()
-            .first()
-            .is_some_and(|m| m.get_label().iter().any(|l| l.name() == "target"))
-    });
-    let mut buf = Vec::with_capacity(16 * 1024);
-    // Encoding our own families cannot fail: names and labels come from the metric table.
-    let _ = TextEncoder::new().encode(&families, &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
-}
-
-/// Stops pollers not scraped for their idle time; exits when the registry is dropped.
-async fn sweep(inner: Weak<Mutex<Inner>>) {
-    loop {
-        let every = {
-            let Some(inner) = inner.upgrade() else { return };
-            let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            inner.entries.retain(|key, e| {
-                let keep = now.duration_since(e.last_scrape) < e.idle;
-                if !keep {
-                    info!(target_name = %key, idle = %humantime::format_duration(e.idle), "On-demand target expired.");
-                }
-                keep
-            });
-            let shortest = inner
-                .entries
-                .values()
-                .map(|e| e.idle)
-                .min()
-                .or(inner.rules.idle_timeout)
-                .unwrap_or(inner.rules.poll_interval * IDLE_POLLS);
-            (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
-        };
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// The `/scrape` route, to be merged into the main router when the endpoint is enabled.
-pub fn routes(scraper: Scraper) -> Router {
-    Router::new()
-        .route("/scrape", get(handler))
-        .layer(crate::http::compression())
-        .with_state(scraper)
-}
-
-async fn handler(
-    State(scraper): State<Scraper>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if !scraper.enabled() {
-        return (StatusCode::NOT_FOUND, "the /scrape endpoint is disabled\n").into_response();
-    }
-    let Some(target) = query.get("target") else {
-        return error_response(&TargetError::Missing);
-    };
-    let header = headers
-        .get(SCRAPE_TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok());
-    match scraper.scrape(target, header).await {
-        Ok(body) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
-        Err(e) => error_response(&e),
-    }
-}
-
-fn error_response(e: &TargetError) -> Response {
-    (e.status(), format!("{e}\n")).into_response()
 }
 
 #[cfg(test)]
