@@ -11,7 +11,8 @@ use tracing::{error, info, warn};
 
 use crate::cli::Cli;
 use crate::config::Config;
-use crate::http::security::{self, BasicAuth, TlsReloader};
+use crate::http::basic_auth::{self, BasicAuth};
+use crate::http::https::{self, TlsReloader};
 use crate::http::{ExporterCollector, ReloadRequest, app, reload_routes};
 use crate::state::Shared;
 use crate::targets::on_demand::Scraper;
@@ -59,11 +60,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         .merge(crate::http::scrape::routes(scraper.clone()))
         .layer(axum::middleware::from_fn_with_state(
             auth.clone(),
-            security::require_basic_auth,
+            basic_auth::require_basic_auth,
         ));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
-        Some(tls) => Box::pin(security::serve_tls(listener, router, tls.clone(), stop_rx)),
+        Some(tls) => Box::pin(https::serve_tls(listener, router, tls.clone(), stop_rx)),
         None => Box::pin(
             // Responses go out as soon as they are written (a streamed /metrics ends with a
             // small piece that Nagle's algorithm would hold back for the peer's delayed ACK).

@@ -21,7 +21,7 @@ mod redis_url;
 mod sampler;
 #[cfg(test)]
 mod tests;
-mod web;
+pub mod web;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -147,7 +147,7 @@ pub struct Config {
     /// The multi-target endpoint `/scrape?target=URL`.
     pub scrape: ScrapeConfig,
     /// HTTPS and basic auth on our own listener (`[web]`).
-    pub web: crate::http::security::WebConfig,
+    pub web: web::WebConfig,
 }
 
 /// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
@@ -680,7 +680,7 @@ fn build(
         scrape: scrape_config(flags, raw.and_then(|r| r.scrape.as_ref()), ctx, env)?,
         web: match (raw.and_then(|r| r.web.as_ref()), ctx) {
             (Some(w), Some(ctx)) => web::validate(w, ctx)?,
-            _ => crate::http::security::WebConfig::default(),
+            _ => web::WebConfig::default(),
         },
     })
 }

@@ -1,13 +1,15 @@
-//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` (a status page), and
-//! `/sd/cluster`, `/sd/sentinel` (the instances Cluster and Sentinel entries discovered, as
-//! Prometheus `http_sd` JSON).
+//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` (a status page,
+//! [`status`]), `/sd/cluster` and `/sd/sentinel` ([`sd`]), `POST /-/reload`; `/scrape`
+//! ([`scrape`]) and the listener's security ([`https`], [`basic_auth`]) beside them.
 //!
 //! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
+pub mod basic_auth;
+pub mod https;
 pub mod scrape;
-pub mod security;
+pub mod sd;
 pub mod status;
 
 use std::sync::Arc;
@@ -96,8 +98,8 @@ pub fn app(collector: ExporterCollector) -> Router {
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(index))
-        .route("/sd/cluster", get(sd_cluster))
-        .route("/sd/sentinel", get(sd_sentinel))
+        .route("/sd/cluster", get(sd::cluster))
+        .route("/sd/sentinel", get(sd::sentinel))
         .layer(compression())
         .with_state(collector)
 }
@@ -188,58 +190,4 @@ async fn index(State(c): State<ExporterCollector>) -> Response {
     let now = Instant::now().duration_since(c.origin);
     let page = crate::http::status::page(&c.shared.snapshots(), now);
     (StatusCode::OK, Html(page)).into_response()
-}
-
-/// The instances of every group of `kind` as Prometheus `http_sd` target groups: one per
-/// instance, `targets: ["host:port"]`, labels the entry's static labels, `cluster` or
-/// `sentinel` (the entry's name), and `__meta_redis_role`, `__meta_redis_node_id`,
-/// `__meta_redis_shard`, `__meta_redis_target` for relabeling (a role is not a target label by
-/// default: it changes at each failover).
-pub fn http_sd(globals: &crate::state::Globals, kind: crate::state::GroupKind) -> String {
-    use crate::check::json_str;
-    let mut groups = Vec::new();
-    for g in globals.groups.values().filter(|g| g.kind == kind) {
-        for n in &g.nodes {
-            // A BTreeMap: each name once, static labels never override ours.
-            let mut labels: std::collections::BTreeMap<&str, &str> = g
-                .meta
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            labels.insert(kind.label(), &g.meta.name);
-            labels.insert("__meta_redis_role", &n.role);
-            labels.insert("__meta_redis_target", &n.target);
-            if !n.node_id.is_empty() {
-                labels.insert("__meta_redis_node_id", &n.node_id);
-                labels.insert("__meta_redis_shard", &n.shard);
-            }
-            let labels: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
-                .collect();
-            groups.push(format!(
-                "{{\"targets\":[{}],\"labels\":{{{}}}}}",
-                json_str(&n.addr),
-                labels.join(",")
-            ));
-        }
-    }
-    format!("[{}]", groups.join(","))
-}
-
-fn sd_response(c: &ExporterCollector, kind: crate::state::GroupKind) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        http_sd(&c.shared.globals(), kind),
-    )
-        .into_response()
-}
-
-async fn sd_cluster(State(c): State<ExporterCollector>) -> Response {
-    sd_response(&c, crate::state::GroupKind::Cluster)
-}
-
-async fn sd_sentinel(State(c): State<ExporterCollector>) -> Response {
-    sd_response(&c, crate::state::GroupKind::Sentinel)
 }
