@@ -13,7 +13,7 @@
 //! host.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use std::sync::{Arc, OnceLock};
@@ -29,38 +29,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore};
 
 use crate::client::conn::Connector;
-
-/// TLS settings of one target (`tls_*` keys). Paths are read at connect time.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsFiles {
-    /// PEM CA certificate(s) the server certificate must chain to (instead of the system's).
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate (chain) for mutual TLS; with `key_file`.
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key of the client certificate.
-    pub key_file: Option<PathBuf>,
-    /// The name the server certificate is verified against (and sent as SNI) instead of the
-    /// URL's host.
-    pub server_name: Option<String>,
-    /// Skip verification of the server certificate entirely. For tests and emergencies only.
-    pub insecure: bool,
-}
-
-impl TlsFiles {
-    fn paths(&self) -> impl Iterator<Item = &Path> {
-        [&self.ca_file, &self.cert_file, &self.key_file]
-            .into_iter()
-            .flatten()
-            .map(PathBuf::as_path)
-    }
-
-    /// Modification times of the files, to notice a rotation.
-    fn stamp(&self) -> Vec<Option<SystemTime>> {
-        self.paths()
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .collect()
-    }
-}
+use crate::config::tls::TlsFiles;
 
 /// Makes the process-wide rustls crypto provider (ring) the default, once. The redis client's
 /// insecure mode asks for the default provider and fails without one.

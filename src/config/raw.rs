@@ -1,12 +1,15 @@
 //! The configuration file exactly as written: serde structs that mirror the TOML keys, every
 //! value wrapped in `toml::Spanned` so that validation errors can point at the line. Nothing
-//! here is checked beyond TOML syntax, unknown keys and value types; `config.rs` validates.
+//! here is checked beyond TOML syntax, unknown keys and value types; the other files of
+//! `config` validate.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::origin::ConfigError;
 
 /// The top level of the file.
 #[derive(Deserialize)]
@@ -96,6 +99,26 @@ pub(super) struct RawSampler {
     pub interval: Option<Spanned<String>>,
     pub top_k: Option<Spanned<i64>>,
     pub memory_samples: Option<Spanned<i64>>,
+}
+
+/// The file's text as [`RawFile`]: TOML syntax, unknown keys and value types checked.
+pub(super) fn parse(path: &std::path::Path, text: &str) -> Result<RawFile, ConfigError> {
+    toml::from_str::<RawFile>(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: syntax_message(text, &e),
+    })
+}
+
+/// The parser's message, prefixed with the key when the parser did not name it.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span().and_then(|s| key_before(text, s.start)) {
+        Some(key) if !message.starts_with("unknown field") => {
+            format!("`{key}`: {message}")
+        }
+        _ => message.to_string(),
+    }
 }
 
 /// 1-based line number of a byte offset into `text`.

@@ -1,11 +1,68 @@
-//! Validation of a target's `[targets.sampler]` table into a [`SamplerConfig`]; every refusal
-//! names the file, the line and the key (`sampler.<key>`).
+//! A target's `[targets.sampler]` table: [`SamplerConfig`], its defaults and its validation;
+//! every refusal names the file, the line and the key (`sampler.<key>`).
+
+use std::time::Duration;
 
 use toml::Spanned;
 
+use super::origin::{ConfigError, FileCtx, Origin, invalid};
+use super::parse_duration;
 use super::raw::RawSampler;
-use super::{ConfigError, FileCtx, invalid, parse_duration};
-use crate::core::sampler::{NONE, OTHER, SamplerConfig};
+use crate::core::sampler::{MAX_PREFIX_CHARS, NONE, OTHER};
+
+/// Defaults of the `[targets.sampler]` keys.
+pub const DEFAULT_SEPARATOR: &str = ":";
+pub const DEFAULT_DEPTH: usize = 1;
+pub const DEFAULT_KEYS_PER_CYCLE: u64 = 10_000;
+pub const DEFAULT_BATCH_SIZE: u64 = 500;
+pub const DEFAULT_MAX_TIME_PER_CYCLE: Duration = Duration::from_secs(1);
+pub const DEFAULT_PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(10);
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+pub const DEFAULT_TOP_K: usize = 20;
+pub const DEFAULT_MEMORY_SAMPLES: usize = 5;
+
+/// The validated `[targets.sampler]` section of an enabled sampler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplerConfig {
+    /// Separates the segments of a key name, e.g. `:` in `user:42:profile`.
+    pub separator: String,
+    /// How many segments make a prefix (1: `user:*`, 2: `user:42:*`).
+    pub depth: usize,
+    /// Explicit glob patterns (`*` any run of bytes, `?` one byte), tried in order before the
+    /// separator rule; the first match names the key's group.
+    pub patterns: Vec<String>,
+    /// Most keys one cycle examines.
+    pub keys_per_cycle: u64,
+    /// `SCAN ... COUNT` per batch.
+    pub batch_size: u64,
+    /// A cycle stops once it has run this long (pauses included).
+    pub max_time_per_cycle: Duration,
+    /// Sleep between two batches of a cycle.
+    pub pause_between_batches: Duration,
+    /// Time from the start of one cycle to the start of the next.
+    pub interval: Duration,
+    /// Prefixes exported by name; the rest are summed as `(other)`.
+    pub top_k: usize,
+    /// Keys per prefix and cycle whose size is asked with `MEMORY USAGE` (0: none).
+    pub memory_samples: usize,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> SamplerConfig {
+        SamplerConfig {
+            separator: DEFAULT_SEPARATOR.to_string(),
+            depth: DEFAULT_DEPTH,
+            patterns: Vec::new(),
+            keys_per_cycle: DEFAULT_KEYS_PER_CYCLE,
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_time_per_cycle: DEFAULT_MAX_TIME_PER_CYCLE,
+            pause_between_batches: DEFAULT_PAUSE_BETWEEN_BATCHES,
+            interval: DEFAULT_INTERVAL,
+            top_k: DEFAULT_TOP_K,
+            memory_samples: DEFAULT_MEMORY_SAMPLES,
+        }
+    }
+}
 
 /// Most `patterns` a sampler accepts.
 pub const MAX_PATTERNS: usize = 100;
@@ -66,10 +123,10 @@ pub(super) fn validate(
                 Some("a pattern is empty".to_string())
             } else if text == OTHER || text == NONE {
                 Some(format!("{text:?} is the label of a built-in group"))
-            } else if text.chars().count() > crate::core::sampler::MAX_PREFIX_CHARS {
+            } else if text.chars().count() > MAX_PREFIX_CHARS {
                 Some(format!(
                     "pattern longer than {} characters",
-                    crate::core::sampler::MAX_PREFIX_CHARS
+                    MAX_PREFIX_CHARS
                 ))
             } else if patterns.contains(text) {
                 Some(format!("pattern {text:?} is given twice"))
@@ -126,7 +183,7 @@ pub(super) fn validate(
             .as_ref()
             .map(|s| ctx.origin(s))
             .or_else(|| raw.interval.as_ref().map(|s| ctx.origin(s)))
-            .unwrap_or(super::Origin::Default);
+            .unwrap_or(Origin::Default);
         return Err(err(
             origin,
             "sampler.max_time_per_cycle",
@@ -146,7 +203,7 @@ mod tests {
     use std::path::Path;
 
     use super::super::{Config, ConfigError, Flags, build};
-    use crate::core::sampler::SamplerConfig;
+    use super::SamplerConfig;
 
     fn load(sampler: &str) -> Result<Config, ConfigError> {
         let toml = format!(

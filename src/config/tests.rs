@@ -1,6 +1,7 @@
 //! Unit tests of the config module: literal TOML strings, flags parsed by clap, and an
 //! environment given as a map, so no test reads or changes the process environment.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use clap::Parser;

@@ -16,8 +16,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 
+use super::modified_times;
+use super::origin::{ConfigError, FileCtx, invalid};
 use super::raw::RawWeb;
-use super::{ConfigError, FileCtx, invalid};
 
 /// The validated `[web]` table.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -66,22 +67,17 @@ impl fmt::Display for WebTlsError {
 }
 
 impl WebTls {
-    fn paths(&self) -> impl Iterator<Item = &Path> {
-        [
-            Some(&self.cert_file),
-            Some(&self.key_file),
-            self.client_ca_file.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::as_path)
-    }
-
     /// Modification times of the files, to notice a rotation.
     pub fn stamp(&self) -> Vec<Option<SystemTime>> {
-        self.paths()
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .collect()
+        modified_times(
+            [
+                Some(&self.cert_file),
+                Some(&self.key_file),
+                self.client_ca_file.as_ref(),
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 
     /// Reads the files into a rustls server configuration (HTTP/2 and HTTP/1.1 by ALPN).

@@ -23,60 +23,6 @@ pub const NONE: &str = "(none)";
 /// Longest prefix (in characters, before the trailing `*`) used as a label value.
 pub const MAX_PREFIX_CHARS: usize = 100;
 
-/// Defaults of the `[targets.sampler]` keys.
-pub const DEFAULT_SEPARATOR: &str = ":";
-pub const DEFAULT_DEPTH: usize = 1;
-pub const DEFAULT_KEYS_PER_CYCLE: u64 = 10_000;
-pub const DEFAULT_BATCH_SIZE: u64 = 500;
-pub const DEFAULT_MAX_TIME_PER_CYCLE: Duration = Duration::from_secs(1);
-pub const DEFAULT_PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(10);
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
-pub const DEFAULT_TOP_K: usize = 20;
-pub const DEFAULT_MEMORY_SAMPLES: usize = 5;
-
-/// The validated `[targets.sampler]` section of an enabled sampler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SamplerConfig {
-    /// Separates the segments of a key name, e.g. `:` in `user:42:profile`.
-    pub separator: String,
-    /// How many segments make a prefix (1: `user:*`, 2: `user:42:*`).
-    pub depth: usize,
-    /// Explicit glob patterns (`*` any run of bytes, `?` one byte), tried in order before the
-    /// separator rule; the first match names the key's group.
-    pub patterns: Vec<String>,
-    /// Most keys one cycle examines.
-    pub keys_per_cycle: u64,
-    /// `SCAN ... COUNT` per batch.
-    pub batch_size: u64,
-    /// A cycle stops once it has run this long (pauses included).
-    pub max_time_per_cycle: Duration,
-    /// Sleep between two batches of a cycle.
-    pub pause_between_batches: Duration,
-    /// Time from the start of one cycle to the start of the next.
-    pub interval: Duration,
-    /// Prefixes exported by name; the rest are summed as `(other)`.
-    pub top_k: usize,
-    /// Keys per prefix and cycle whose size is asked with `MEMORY USAGE` (0: none).
-    pub memory_samples: usize,
-}
-
-impl Default for SamplerConfig {
-    fn default() -> SamplerConfig {
-        SamplerConfig {
-            separator: DEFAULT_SEPARATOR.to_string(),
-            depth: DEFAULT_DEPTH,
-            patterns: Vec::new(),
-            keys_per_cycle: DEFAULT_KEYS_PER_CYCLE,
-            batch_size: DEFAULT_BATCH_SIZE,
-            max_time_per_cycle: DEFAULT_MAX_TIME_PER_CYCLE,
-            pause_between_batches: DEFAULT_PAUSE_BETWEEN_BATCHES,
-            interval: DEFAULT_INTERVAL,
-            top_k: DEFAULT_TOP_K,
-            memory_samples: DEFAULT_MEMORY_SAMPLES,
-        }
-    }
-}
-
 /// Maps key names to group labels.
 #[derive(Debug, Clone)]
 pub struct Grouper {
@@ -86,11 +32,12 @@ pub struct Grouper {
 }
 
 impl Grouper {
-    pub fn new(config: &SamplerConfig) -> Grouper {
+    /// Groups by `patterns` first, then by the name up to the `depth`-th `separator`.
+    pub fn new(separator: &str, depth: usize, patterns: &[String]) -> Grouper {
         Grouper {
-            separator: config.separator.as_bytes().to_vec(),
-            depth: config.depth.max(1),
-            patterns: config.patterns.clone(),
+            separator: separator.as_bytes().to_vec(),
+            depth: depth.max(1),
+            patterns: patterns.to_vec(),
         }
     }
 
@@ -394,12 +341,8 @@ mod tests {
     use crate::core::info::CommandStat;
 
     fn grouper(sep: &str, depth: usize, patterns: &[&str]) -> Grouper {
-        Grouper::new(&SamplerConfig {
-            separator: sep.into(),
-            depth,
-            patterns: patterns.iter().map(|s| s.to_string()).collect(),
-            ..SamplerConfig::default()
-        })
+        let patterns: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
+        Grouper::new(sep, depth, &patterns)
     }
 
     #[test]

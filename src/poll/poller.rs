@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::ConnectionInfo;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
@@ -32,13 +31,13 @@ pub struct PollerSettings {
     pub name: String,
     /// Shown in logs; never contains the password.
     pub redacted_url: String,
-    pub connection: ConnectionInfo,
+    pub connection: crate::config::ConnectionInfo,
     pub interval: Duration,
     pub timeout: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
     /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
-    pub tls: Option<crate::client::tls::TlsFiles>,
+    pub tls: Option<crate::config::tls::TlsFiles>,
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,

@@ -32,9 +32,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::gate::LookupGate;
+use crate::config::sampler::SamplerConfig;
 use crate::core::sampler::{
-    Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerConfig, SamplerStatus, Stop,
-    redis_usec, summarize,
+    Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerStatus, Stop, redis_usec,
+    summarize,
 };
 use crate::state::Shared;
 
@@ -78,7 +79,11 @@ pub async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate
             .set_skip_set_lib_name(),
     );
     let mut s = Sampler {
-        grouper: Grouper::new(&settings.config),
+        grouper: Grouper::new(
+            &settings.config.separator,
+            settings.config.depth,
+            &settings.config.patterns,
+        ),
         client: Client::open(connection).ok(),
         settings,
         shared,

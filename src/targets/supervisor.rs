@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use tracing::info;
 
 use super::{discovery, instance};
+use crate::config::sampler::SamplerConfig;
 use crate::config::{Config, TargetConfig};
-use crate::core::sampler::SamplerConfig;
 use crate::state::{Shared, TargetMeta};
 
 /// Everything that, when changed, requires a new poller. Compared as a whole.
@@ -27,7 +27,7 @@ struct Fingerprint {
     interval: Duration,
     timeout: Duration,
     config_command: Option<String>,
-    tls: Option<crate::client::tls::TlsFiles>,
+    tls: Option<crate::config::tls::TlsFiles>,
     sampler: Option<SamplerConfig>,
     discovery: Option<crate::config::Discovery>,
 }

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redis::IntoConnectionInfo;
 use url::Url;
 
-use crate::config::{Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig};
+use crate::config::{
+    Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig, connection_info, with_credentials,
+};
 use crate::core::glob::url_pattern_match;
 use crate::poll::poller::PollerSettings;
 use crate::state::TargetMeta;
@@ -205,23 +206,14 @@ impl Rules {
         let (settings, meta) = match configured {
             Some(t) => (instance::poller_settings(t), instance::meta(t)),
             None => {
-                let mut connection = key
-                    .as_str()
-                    .into_connection_info()
-                    .map_err(|e| TargetError::Invalid(e.to_string()))?;
+                let mut connection = connection_info(&key).map_err(TargetError::Invalid)?;
                 if let Some(c) = self
                     .credentials
                     .iter()
                     .find(|c| url_pattern_match(&c.pattern, &key))
                 {
-                    let mut r = connection.redis_settings().clone();
-                    if let Some(u) = &c.username {
-                        r = r.set_username(u);
-                    }
-                    if let Some(p) = &c.password {
-                        r = r.set_password(p);
-                    }
-                    connection = connection.set_redis_settings(r);
+                    connection =
+                        with_credentials(connection, c.username.as_deref(), c.password.as_deref());
                 }
                 let settings = PollerSettings {
                     name: key.clone(),
