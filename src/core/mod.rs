@@ -9,3 +9,4 @@ pub mod info;
 pub mod reply;
 pub mod sampler;
 pub mod sentinel;
+pub mod verdict;

@@ -1,6 +1,6 @@
 //! The status page at `/`: one table row per target with its state, hit ratio and an inline SVG
 //! sparkline of the last 15 minutes, memory pressure, evictions, eviction policy and the
-//! verdicts of [`crate::check`] on the latest sample (over the 5-minute window).
+//! verdicts of [`crate::core::verdict`] on the latest sample (over the 5-minute window).
 //!
 //! Pure: HTML text from snapshots; no external assets (styles and SVG inline), so the page
 //! works where the exporter has no way out to the internet.
@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::check::{self, Input, Period, Verdict};
 use crate::core::derive::Window;
+use crate::core::verdict::{self, Input, Period, Verdict};
 use crate::state::Snapshot;
 
 /// Sparkline size in CSS pixels.
@@ -86,16 +86,12 @@ fn verdict_cell(snap: &Snapshot, now: Duration) -> String {
         .iter()
         .find(|w| w.window == Window::M5)
         .map(Period::from_window);
-    let findings = check::evaluate(&Input {
+    let findings = verdict::evaluate(&Input {
         sample,
         period,
         locks: &[],
     });
-    let worst = findings
-        .iter()
-        .map(|f| f.verdict)
-        .max()
-        .unwrap_or(Verdict::Ok);
+    let worst = verdict::worst(&findings);
     let mut cell = format!("<td><span class=\"v {l}\">{l}</span>", l = worst.label());
     let notable: Vec<_> = findings
         .iter()

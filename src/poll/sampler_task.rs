@@ -32,6 +32,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::gate::LookupGate;
+use crate::client::call::one_line;
 use crate::config::sampler::SamplerConfig;
 use crate::core::sampler::{
     Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerStatus, Stop, redis_usec,
@@ -111,13 +112,7 @@ struct CallError {
 fn call_error(what: &str, e: &redis::RedisError) -> CallError {
     let refused = e.code().is_some() && !e.is_timeout();
     CallError {
-        message: format!(
-            "{what}: {}",
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        message: format!("{what}: {}", one_line(&e.to_string())),
         reconnect: !refused,
         refused,
     }
