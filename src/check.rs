@@ -265,16 +265,15 @@ mod io {
 
     use super::LockScan;
     use crate::client::call::one_line;
+    use crate::client::without_lib_name;
     use crate::core::info::Sample;
 
     pub(super) async fn connect(
         info: ConnectionInfo,
         timeout: Duration,
     ) -> Result<MultiplexedConnection, String> {
-        let info = info
-            .clone()
-            .set_redis_settings(info.redis_settings().clone().set_skip_set_lib_name());
-        let client = Client::open(info).map_err(|e| format!("cannot connect: {e}"))?;
+        let client =
+            Client::open(without_lib_name(&info)).map_err(|e| format!("cannot connect: {e}"))?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));

@@ -5,3 +5,12 @@ pub mod conn;
 pub mod multiplexed;
 pub mod reply;
 pub mod tls;
+
+use crate::config::ConnectionInfo;
+
+/// `info` without `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what
+/// a least-privilege ACL user allows).
+pub fn without_lib_name(info: &ConnectionInfo) -> ConnectionInfo {
+    info.clone()
+        .set_redis_settings(info.redis_settings().clone().set_skip_set_lib_name())
+}

@@ -8,19 +8,15 @@ use redis::{AsyncConnectionConfig, Value};
 
 use super::call::classify;
 use super::reply::from_value;
+use super::tls::ClientFactory;
+use super::without_lib_name;
 use crate::config::TargetConfig;
 use crate::core::error_kind::ErrorKind;
 use crate::core::reply::Reply;
 
 /// Connects to one instance with the group's credentials and TLS, bounded by its timeout.
 pub(crate) async fn connect(t: &TargetConfig) -> Result<MultiplexedConnection, String> {
-    let connection = t.connection.clone().set_redis_settings(
-        t.connection
-            .redis_settings()
-            .clone()
-            .set_skip_set_lib_name(),
-    );
-    let mut factory = crate::client::tls::ClientFactory::new(connection, t.tls.clone());
+    let mut factory = ClientFactory::new(without_lib_name(&t.connection), t.tls.clone());
     let client = factory.client()?;
     let config = factory.connection_config(
         AsyncConnectionConfig::new()

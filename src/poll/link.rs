@@ -13,6 +13,7 @@ use super::schedule::backoff;
 use crate::client::call::{PollError, classify, timeout_error};
 use crate::client::conn::{Conn, Connector};
 use crate::client::tls::ClientFactory;
+use crate::client::without_lib_name;
 use crate::core::error_kind::ErrorKind;
 
 /// The connection state of one poller.
@@ -34,15 +35,7 @@ pub(super) struct Link {
 
 impl Link {
     pub(super) fn new(settings: &PollerSettings) -> Link {
-        // No `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what a
-        // least-privilege ACL user allows).
-        let connection = settings.connection.clone().set_redis_settings(
-            settings
-                .connection
-                .redis_settings()
-                .clone()
-                .set_skip_set_lib_name(),
-        );
+        let connection = without_lib_name(&settings.connection);
         let mut factory = ClientFactory::new(connection, settings.tls.clone());
         let connector = factory
             .connector()

@@ -33,6 +33,7 @@ use tracing::{debug, info, warn};
 
 use super::gate::LookupGate;
 use crate::client::call::one_line;
+use crate::client::without_lib_name;
 use crate::config::sampler::SamplerConfig;
 use crate::core::sampler::{
     Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerStatus, Stop, redis_usec,
@@ -72,13 +73,7 @@ pub async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate
         super::schedule::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
     let mut ticker = tokio::time::interval_at(Instant::now() + offset, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let connection = settings.connection.clone().set_redis_settings(
-        settings
-            .connection
-            .redis_settings()
-            .clone()
-            .set_skip_set_lib_name(),
-    );
+    let connection = without_lib_name(&settings.connection);
     let mut s = Sampler {
         grouper: Grouper::new(
             &settings.config.separator,
