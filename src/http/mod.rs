@@ -25,7 +25,7 @@ use prometheus::proto::MetricFamily;
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
-use crate::metrics::{self, Emit};
+use crate::metrics::{self, table::Emit};
 use crate::state::Shared;
 
 /// A `prometheus` collector over the shared state: families are built from the snapshots on each
