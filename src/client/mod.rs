@@ -4,6 +4,7 @@ pub mod call;
 pub mod conn;
 pub mod multiplexed;
 pub mod reply;
+pub mod resp;
 pub mod tls;
 
 use crate::config::ConnectionInfo;
