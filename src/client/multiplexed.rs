@@ -6,6 +6,9 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Value};
 
+/// A connection commands can be sent on; clones share it.
+pub type Connection = MultiplexedConnection;
+
 use super::call::classify;
 use super::reply::from_value;
 use super::tls::ClientFactory;

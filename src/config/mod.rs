@@ -40,7 +40,9 @@ use std::time::Duration;
 use origin::FileCtx;
 pub use origin::{ConfigError, Origin};
 pub use redis_url::ConnectionInfo;
-pub(crate) use redis_url::{connection_info, redact as redact_url, with_credentials};
+pub(crate) use redis_url::{
+    connection_info, is_tls, redact as redact_url, with_addr, with_credentials,
+};
 
 /// Prefix of every environment variable the exporter reads.
 pub const ENV_PREFIX: &str = "REDIS_CACHE_EXPORTER_";

@@ -101,8 +101,26 @@ pub(super) fn host_port(info: &ConnectionInfo) -> Option<(String, u16)> {
 }
 
 /// Whether the address is `rediss://`.
-pub(super) fn is_tls(info: &ConnectionInfo) -> bool {
+pub(crate) fn is_tls(info: &ConnectionInfo) -> bool {
     matches!(info.addr(), ConnectionAddr::TcpTls { .. })
+}
+
+/// `info` with its address replaced (TLS settings kept).
+pub(crate) fn with_addr(info: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo {
+    let addr = match info.addr() {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host: host.to_string(),
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => ConnectionAddr::Tcp(host.to_string(), port),
+    };
+    info.clone().set_addr(addr)
 }
 
 /// The credential-free name of a target given as a URL: `host:port` (port 6379 when the URL has
