@@ -30,8 +30,8 @@ pub struct TargetMeta {
 pub struct Snapshot {
     pub meta: Arc<TargetMeta>,
     pub up: bool,
-    /// The last successful sample with what was derived from it, and when (monotonic offset).
-    pub last: Option<(Arc<Sample>, Arc<Derived>, Duration)>,
+    /// The last successful poll.
+    pub last: Option<LastSuccess>,
     pub last_poll_duration: Option<Duration>,
     /// Unix time of the last successful poll, seconds.
     pub last_success_unix: Option<f64>,
@@ -42,6 +42,15 @@ pub struct Snapshot {
     /// This snapshot's lines as /metrics renders them, kept from its second scrape on;
     /// replaced by every change.
     pub rendered: Arc<LineCache>,
+}
+
+/// The last successful poll of a target: its sample, what was derived from it, and when.
+#[derive(Debug, Clone)]
+pub struct LastSuccess {
+    pub sample: Arc<Sample>,
+    pub derived: Arc<Derived>,
+    /// Monotonic offset of the poll.
+    pub at: Duration,
 }
 
 /// A snapshot's rendered lines, stale form (index 0) and fresh form (index 1). A scrape writes
@@ -80,8 +89,9 @@ impl Snapshot {
 
     /// The sample and derivation if they are fresh at `now` (monotonic offset).
     pub fn fresh(&self, now: Duration) -> Option<(&Sample, &Derived)> {
-        let (s, d, at) = self.last.as_ref()?;
-        (now.saturating_sub(*at) <= self.meta.stale_after).then_some((s.as_ref(), d.as_ref()))
+        let last = self.last.as_ref()?;
+        (now.saturating_sub(last.at) <= self.meta.stale_after)
+            .then_some((last.sample.as_ref(), last.derived.as_ref()))
     }
 
     pub fn errors(&self, kind: ErrorKind) -> u64 {
@@ -195,7 +205,11 @@ impl Shared {
         match outcome {
             Outcome::Success { sample, derived } => {
                 snap.up = true;
-                snap.last = Some((sample, derived, at));
+                snap.last = Some(LastSuccess {
+                    sample,
+                    derived,
+                    at,
+                });
                 snap.last_success_unix = Some(unix_now);
             }
             Outcome::Failure(kind) => {

@@ -140,12 +140,9 @@ pub fn page(snaps: &[Snapshot], now: Duration) -> String {
         let policy = fresh
             .and_then(|(s, _)| s.maxmemory_policy.clone())
             .unwrap_or_else(|| "–".into());
-        let last = snap
-            .last
-            .as_ref()
-            .map_or("never".to_string(), |(_, _, at)| {
-                format!("{:.0} s ago", now.saturating_sub(*at).as_secs_f64())
-            });
+        let last = snap.last.as_ref().map_or("never".to_string(), |l| {
+            format!("{:.0} s ago", now.saturating_sub(l.at).as_secs_f64())
+        });
         let state = if snap.up { "up" } else { "down" };
         let _ = writeln!(
             rows,

@@ -650,8 +650,8 @@ pub static TABLE: &[MetricDef] = &[
         help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a counter went down).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
-            if let Some((_, d, _)) = &v.snap.last {
-                out(&[], d.resets_total as f64)
+            if let Some(last) = &v.snap.last {
+                out(&[], last.derived.resets_total as f64)
             }
         }),
     },

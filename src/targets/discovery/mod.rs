@@ -145,7 +145,7 @@ impl Members {
             if snap.polls_total > 0 && !snap.up {
                 return true;
             }
-            let info_role = snap.last.as_ref().and_then(|(s, _, _)| s.role.clone());
+            let info_role = snap.last.as_ref().and_then(|l| l.sample.role.clone());
             let role = if m.node.role == "master" {
                 Role::Master
             } else {
