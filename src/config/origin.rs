@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::ENV_PREFIX;
-use super::raw::line_of;
 
 /// Where a setting came from; every error names one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +132,16 @@ impl FileCtx<'_> {
     }
 }
 
+/// 1-based line number of a byte offset into `text`.
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// A refused value: where it came from, its target (if any), its key and what is wrong.
 pub(super) fn invalid(
     origin: Origin,
@@ -171,5 +180,18 @@ pub(super) fn pick<T>(
     match parse(&text) {
         Ok(value) => Ok(Some(Setting { value, origin })),
         Err(message) => Err(invalid(origin, None, key, message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_are_one_based() {
+        let t = "a = 1\nb = 2\n";
+        assert_eq!(line_of(t, 0), 1);
+        assert_eq!(line_of(t, 6), 2);
+        assert_eq!(line_of(t, 1000), 3);
     }
 }

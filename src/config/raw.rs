@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::origin::ConfigError;
+use super::origin::{ConfigError, line_of};
 
 /// The top level of the file.
 #[derive(Deserialize)]
@@ -121,16 +121,6 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// 1-based line number of a byte offset into `text`.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// The key whose value starts at byte `offset`, for errors the TOML parser reports without one
 /// (a value of the wrong type). Only the key is returned, never the value: values may be secret.
 pub(super) fn key_before(text: &str, offset: usize) -> Option<&str> {
@@ -149,14 +139,6 @@ pub(super) fn key_before(text: &str, offset: usize) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_numbers_are_one_based() {
-        let t = "a = 1\nb = 2\n";
-        assert_eq!(line_of(t, 0), 1);
-        assert_eq!(line_of(t, 6), 2);
-        assert_eq!(line_of(t, 1000), 3);
-    }
 
     #[test]
     fn key_before_a_value() {

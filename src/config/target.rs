@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::globals::{Globals, check_timeout_below};
-use super::origin::{ConfigError, FileCtx, Origin, Setting, env_setting, invalid};
-use super::raw::{RawFile, RawTarget, line_of};
+use super::origin::{ConfigError, FileCtx, Origin, Setting, env_setting, invalid, line_of};
+use super::raw::{RawFile, RawTarget};
 use super::redis_url::{self, ParsedUrl};
 use super::secrets::{self, PasswordKeys};
 use super::{

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::poller::PollerSettings;
 use super::schedule::backoff;
+use super::settings::PollerSettings;
 use crate::client::call::{PollError, classify, timeout_error};
 use crate::client::conn::{Conn, Connector};
 use crate::client::tls::ClientFactory;

@@ -6,3 +6,4 @@ pub mod link;
 pub mod poller;
 pub mod sampler_task;
 pub mod schedule;
+pub mod settings;

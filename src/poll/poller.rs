@@ -11,15 +11,15 @@
 //! backoff ([`Link`]), what the target accepts ([`Capabilities`]) and the history of samples.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::capabilities::Capabilities;
-use super::gate::LookupGate;
 use super::link::Link;
 use super::schedule::start_offset;
+use super::settings::PollerSettings;
 use crate::client::call::PollError;
 use crate::client::conn::Conn;
 use crate::core::derive::History;
@@ -27,24 +27,6 @@ use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 use crate::core::sampler::Lookups;
 use crate::state::{Outcome, Shared};
-
-/// What one poller needs to know about its target.
-#[derive(Clone)]
-pub struct PollerSettings {
-    pub name: String,
-    /// Shown in logs; never contains the password.
-    pub redacted_url: String,
-    pub connection: crate::config::ConnectionInfo,
-    pub interval: Duration,
-    pub timeout: Duration,
-    /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
-    pub config_command: Option<String>,
-    /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
-    pub tls: Option<crate::config::tls::TlsFiles>,
-    /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
-    /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
-    pub lookup_gate: Option<Arc<LookupGate>>,
-}
 
 /// One target's poll loop state.
 struct Poller {
@@ -197,6 +179,8 @@ impl Poller {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]

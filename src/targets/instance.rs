@@ -10,8 +10,9 @@ use tokio::time::Instant;
 
 use crate::config::TargetConfig;
 use crate::poll::gate::LookupGate;
-use crate::poll::poller::{self, PollerSettings};
+use crate::poll::poller;
 use crate::poll::sampler_task::{self, SamplerSettings};
+use crate::poll::settings::PollerSettings;
 use crate::state::{Shared, TargetMeta};
 
 /// A target's value series disappear after this many missed polls.

@@ -11,7 +11,7 @@ use crate::config::{
     Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig, connection_info, with_credentials,
 };
 use crate::core::glob::url_pattern_match;
-use crate::poll::poller::PollerSettings;
+use crate::poll::settings::PollerSettings;
 use crate::state::TargetMeta;
 use crate::targets::instance::{self, STALE_AFTER_POLLS};
 
