@@ -1,7 +1,9 @@
 //! The command line: the flags (each also settable by its `REDIS_CACHE_EXPORTER_*` variable),
 //! the `check` subcommand, and loading the configuration they name.
 //!
-//! Sits on top of `config` and `check`, so neither needs the other.
+//! Sits on top of `config`, `check` and the metric table, so none of them needs another: this
+//! is where a loaded configuration meets the table, and a static label that repeats one of the
+//! exporter's own labels is refused (at start, by `--check-config` and on reload alike).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::config::{self, Config, ConfigError, Flags, LogFormat, parse_duration};
+use crate::metrics;
 
 /// Command-line flags. Each value flag can also be set by an environment variable
 /// `REDIS_CACHE_EXPORTER_<FLAG>`; [`Cli::load`] applies them, so the fields here hold the
@@ -91,7 +94,7 @@ impl Cli {
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        config::load(&self.flags(), env)
+        with_our_labels_refused(config::load(&self.flags(), env)?)
     }
 
     /// The settings the configuration is merged from.
@@ -109,11 +112,96 @@ impl Cli {
     }
 }
 
+/// `config`, unless a target's static label repeats a label of the metric table.
+pub(crate) fn with_our_labels_refused(config: Config) -> Result<Config, ConfigError> {
+    config.refuse_labels(&metrics::table::reserved_labels())?;
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use clap::CommandFactory;
 
     use super::*;
+    use crate::metrics::table::Emit;
+
+    /// `toml` loaded as `test.toml` and checked as at start; the refusal's text.
+    #[track_caller]
+    fn refused(toml: &str) -> String {
+        let loaded = config::build(
+            &Flags::default(),
+            &|_| None,
+            Some((Path::new("test.toml"), toml)),
+        )
+        .and_then(with_our_labels_refused);
+        match loaded {
+            Ok(_) => panic!("expected a refusal of {toml:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn refuses_labels_of_prometheus_and_of_our_metrics() {
+        for (name, why) in [
+            ("instance", "reserved"),
+            ("job", "reserved"),
+            ("target", "reserved"),
+            ("db", "reserved"),
+            ("window", "reserved"),
+            ("cache", "reserved"),
+            ("redis_version", "reserved"),
+            ("version", "reserved"),
+        ] {
+            let msg = refused(&format!(
+                "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nlabels = {{ ok = \"1\",\n  {name} = \"x\" }}\n"
+            ));
+            for p in ["test.toml, line 5", "target \"a\"", "`labels`", why] {
+                assert!(msg.contains(p), "{msg:?} does not contain {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_label_of_every_family_is_refused() {
+        let mut checked = 0;
+        for def in metrics::TABLE {
+            let target = matches!(def.emit, Emit::PerTarget(_)).then_some("target");
+            for label in target.into_iter().chain(def.labels.iter().copied()) {
+                let msg = refused(&format!(
+                    "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\nlabels = {{ {label} = \"x\" }}\n"
+                ));
+                for part in [
+                    &format!("label name {label:?} is reserved"),
+                    "target \"t\"",
+                    "test.toml, line 4",
+                ] {
+                    assert!(
+                        msg.contains(part),
+                        "{}: {msg:?} does not contain {part:?}",
+                        def.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= metrics::TABLE.len(),
+            "only {checked} labels checked"
+        );
+        // Labels of no family stay allowed.
+        let ok = config::build(
+            &Flags::default(),
+            &|_| None,
+            Some((
+                Path::new("test.toml"),
+                "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\nlabels = { team = \"x\", env = \"y\" }\n",
+            )),
+        )
+        .and_then(with_our_labels_refused);
+        assert!(ok.is_ok(), "{ok:?}");
+    }
 
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("redis-cache-exporter").chain(args.iter().copied()))

@@ -62,29 +62,6 @@ pub const DEFAULT_CONFIG_COMMAND: &str = "CONFIG";
 /// Default `log_level` (an `EnvFilter` directive).
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 
-/// Label names a target's static `labels` may not use: Prometheus owns `instance` and `job`,
-/// `target` is ours, and the rest are labels of our own metrics.
-pub const RESERVED_LABELS: &[&str] = &[
-    "target",
-    "instance",
-    "job",
-    "db",
-    "cmd",
-    "window",
-    "limit",
-    "kind",
-    "policy",
-    "cache",
-    "role",
-    "redis_version",
-    "redis_mode",
-    "server",
-    "version",
-    "cause",
-    "prefix",
-    "bucket",
-];
-
 /// What the command line sets: the file to read and the global settings it overrides. The
 /// environment variables are applied by [`load`], so these hold the command line only.
 #[derive(Clone, Default)]
@@ -204,6 +181,8 @@ pub struct TargetConfig {
     pub timeout: Duration,
     /// Static labels added to every series of this target.
     pub labels: BTreeMap<String, String>,
+    /// Where each static label was set (for the error when one repeats a label of ours).
+    pub label_origins: BTreeMap<String, Origin>,
     /// Whether the instance is used as a cache (`redis_target_info{cache}`).
     pub cache: bool,
     /// Name of the CONFIG command; `None` means never send it.

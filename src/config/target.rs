@@ -91,6 +91,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
             .as_ref()
             .map_or(default_timeout(poll_interval), |t| t.value),
         labels: Default::default(),
+        label_origins: Default::default(),
         cache: true,
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,
@@ -132,7 +133,7 @@ fn file_target(
     };
     let password = secrets::password(&keys, ctx, env, &|o, k, m| entry.err(o, k, m))?;
     let (poll_interval, timeout) = entry.timing(globals)?;
-    let labels = labels::static_labels(t, ctx, &name)?;
+    let (labels, label_origins) = labels::static_labels(t, ctx, &name)?;
     let config_command = entry.config_command()?;
     let tls = tls::tls_files(t, ctx, &parsed.info).map_err(|(o, k, m)| entry.err(o, k, m))?;
     let sampler = match &t.sampler {
@@ -147,6 +148,7 @@ fn file_target(
         poll_interval,
         timeout,
         labels,
+        label_origins,
         cache: t.cache.unwrap_or(true),
         config_command,
         tls,

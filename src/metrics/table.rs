@@ -5,6 +5,8 @@
 //! Raw Redis counters keep the names `redis_exporter` uses where the meaning is identical, so
 //! existing PromQL keeps working.
 
+use std::collections::BTreeSet;
+
 use crate::core::derive::{Derived, MissCause};
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
@@ -791,3 +793,14 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::Global(|g, out| out(&[], g.reload_success_unix)),
     },
 ];
+
+/// The label names a target's static labels may not use: every label of every family (with
+/// `target`, which every per-target family carries), and `instance` and `job`, which
+/// Prometheus owns.
+pub fn reserved_labels() -> BTreeSet<&'static str> {
+    let mut names: BTreeSet<&'static str> = ["target", "instance", "job"].into();
+    for def in TABLE {
+        names.extend(def.labels.iter().copied());
+    }
+    names
+}
