@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
@@ -64,63 +66,55 @@ impl Report {
 
     /// The report as one JSON object (schema in the README, "JSON report").
     pub fn json(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{{\"schema\":{JSON_SCHEMA_VERSION},\"target\":{},\"duration_seconds\":{},\"server\":{},\"verdict\":\"{}\",\"exit_code\":{},\"findings\":[",
-            json_str(&self.target),
-            json_num(self.duration.as_secs_f64()),
-            self.server.as_deref().map_or("null".into(), json_str),
-            self.verdict().label(),
-            self.verdict().exit_code()
-        );
-        for (i, f) in self.findings.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            let _ = write!(
-                s,
-                "{{\"check\":\"{}\",\"subject\":{},\"verdict\":\"{}\",\"value\":{},\"summary\":{},\"advice\":{}}}",
-                f.check,
-                f.subject.as_deref().map_or("null".into(), json_str),
-                f.verdict.label(),
-                f.value.map_or("null".into(), json_num),
-                json_str(&f.summary),
-                json_str(&f.advice)
-            );
-        }
-        s.push_str("]}\n");
-        s
+        let verdict = self.verdict();
+        let report = JsonReport {
+            schema: JSON_SCHEMA_VERSION,
+            target: &self.target,
+            duration_seconds: self.duration.as_secs_f64(),
+            server: self.server.as_deref(),
+            verdict: verdict.label(),
+            exit_code: verdict.exit_code(),
+            findings: self
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    check: f.check,
+                    subject: f.subject.as_deref(),
+                    verdict: f.verdict.label(),
+                    value: f.value,
+                    summary: &f.summary,
+                    advice: &f.advice,
+                })
+                .collect(),
+        };
+        // Serializing strings and numbers cannot fail; a number that is not finite is null.
+        let mut text = serde_json::to_string(&report).unwrap_or_default();
+        text.push('\n');
+        text
     }
 }
 
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".into()
-    }
+/// The JSON report, fields in schema order.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: u32,
+    target: &'a str,
+    duration_seconds: f64,
+    server: Option<&'a str>,
+    verdict: &'static str,
+    exit_code: u8,
+    findings: Vec<JsonFinding<'a>>,
 }
 
-/// `v` as a JSON string literal.
-pub(crate) fn json_str(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+/// One finding of the JSON report.
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    check: &'static str,
+    subject: Option<&'a str>,
+    verdict: &'static str,
+    value: Option<f64>,
+    summary: &'a str,
+    advice: &'a str,
 }
 
 /// Output format of the report.

@@ -1,9 +1,13 @@
 //! `/sd/cluster` and `/sd/sentinel`: the instances Cluster and Sentinel entries discovered, as
 //! Prometheus `http_sd` JSON, so Prometheus can scrape them directly.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use serde::Serialize;
 
 use super::ExporterCollector;
 
@@ -13,12 +17,11 @@ use super::ExporterCollector;
 /// `__meta_redis_shard`, `__meta_redis_target` for relabeling (a role is not a target label by
 /// default: it changes at each failover).
 pub fn http_sd(globals: &crate::state::Globals, kind: crate::state::GroupKind) -> String {
-    use crate::check::json_str;
     let mut groups = Vec::new();
     for g in globals.groups.values().filter(|g| g.kind == kind) {
         for n in &g.nodes {
             // A BTreeMap: each name once, static labels never override ours.
-            let mut labels: std::collections::BTreeMap<&str, &str> = g
+            let mut labels: BTreeMap<&str, &str> = g
                 .meta
                 .labels
                 .iter()
@@ -31,18 +34,21 @@ pub fn http_sd(globals: &crate::state::Globals, kind: crate::state::GroupKind) -
                 labels.insert("__meta_redis_node_id", &n.node_id);
                 labels.insert("__meta_redis_shard", &n.shard);
             }
-            let labels: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
-                .collect();
-            groups.push(format!(
-                "{{\"targets\":[{}],\"labels\":{{{}}}}}",
-                json_str(&n.addr),
-                labels.join(",")
-            ));
+            groups.push(TargetGroup {
+                targets: [&n.addr],
+                labels,
+            });
         }
     }
-    format!("[{}]", groups.join(","))
+    // Serializing strings cannot fail.
+    serde_json::to_string(&groups).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// One `http_sd` target group.
+#[derive(Serialize)]
+struct TargetGroup<'a> {
+    targets: [&'a str; 1],
+    labels: BTreeMap<&'a str, &'a str>,
 }
 
 fn response(c: &ExporterCollector, kind: crate::state::GroupKind) -> Response {
