@@ -22,7 +22,11 @@ fn a_static_label_of_ours_is_refused_at_start_and_by_check_config() {
         }
         let out = cmd.output().expect("run redis-cache-exporter");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "check only: {check_only}; {err}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "check only: {check_only}; {err}"
+        );
         for part in [
             "invalid configuration",
             &format!("{}, line 6", path.display()),
