@@ -14,26 +14,26 @@ use serde::Serialize;
 use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
 /// The report of one check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// The URL checked, without password.
-    pub target: String,
-    pub duration: Duration,
+    pub(crate) target: String,
+    pub(crate) duration: Duration,
     /// `redis_version` and `role` of the server, when known.
-    pub server: Option<String>,
-    pub findings: Vec<Finding>,
+    pub(crate) server: Option<String>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     /// The worst verdict of all findings (`ok` when there are none).
-    pub fn verdict(&self) -> Verdict {
+    pub(crate) fn verdict(&self) -> Verdict {
         worst(&self.findings)
     }
 
     /// The report for humans: a header, then one block per finding.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -65,7 +65,7 @@ impl Report {
     }
 
     /// The report as one JSON object (schema in the README, "JSON report").
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         let verdict = self.verdict();
         let report = JsonReport {
             schema: JSON_SCHEMA_VERSION,
@@ -119,7 +119,7 @@ struct JsonFinding<'a> {
 
 /// Output format of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
@@ -130,26 +130,26 @@ pub enum Format {
 pub struct CheckArgs {
     /// Redis URL (redis://, rediss://, unix://); may carry user and password.
     #[arg(value_name = "URL", default_value = crate::config::DEFAULT_REDIS_URL)]
-    pub url: String,
+    pub(crate) url: String,
     /// How long to sample: INFO is read at the start and at the end.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = crate::config::parse_duration)]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Timeout of each Redis call.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = crate::config::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Key pattern of locks that must carry a TTL, repeatable; "" for none.
     #[arg(
         long = "lock-pattern",
         value_name = "PATTERN",
         default_value = "lock:*"
     )]
-    pub lock_patterns: Vec<String>,
+    pub(crate) lock_patterns: Vec<String>,
     /// Most keys the lock scan walks (SCAN, never KEYS).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
-    pub scan_budget: u64,
+    pub(crate) scan_budget: u64,
 }
 
 /// Runs the check and prints the report; returns the exit status.
@@ -175,7 +175,7 @@ pub fn main(args: &CheckArgs) -> u8 {
 
 /// Samples the instance and builds the report (a `connection` finding with verdict unknown when
 /// it cannot be reached).
-pub async fn run(args: &CheckArgs) -> Report {
+pub(crate) async fn run(args: &CheckArgs) -> Report {
     let (connection, target) = match crate::config::target_connection(&args.url) {
         Ok(c) => c,
         Err(e) => {

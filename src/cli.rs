@@ -98,7 +98,7 @@ impl Cli {
     }
 
     /// The settings the configuration is merged from.
-    pub fn flags(&self) -> Flags {
+    pub(crate) fn flags(&self) -> Flags {
         Flags {
             config: self.config.clone(),
             listen: self.listen,

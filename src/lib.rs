@@ -1,6 +1,8 @@
 //! redis-cache-exporter: polls Redis instances used as caches and serves their health as
 //! Prometheus metrics. See ARCHITECTURE.md for which file owns what.
 
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod check;
 pub mod cli;
@@ -9,7 +11,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod metrics;
-pub mod poll;
+pub(crate) mod poll;
 pub mod state;
-pub mod targets;
+pub(crate) mod targets;
 pub mod telemetry;

@@ -31,7 +31,7 @@ pub struct Snapshot {
     pub meta: Arc<TargetMeta>,
     pub up: bool,
     /// The last successful poll.
-    pub last: Option<LastSuccess>,
+    pub(crate) last: Option<LastSuccess>,
     pub last_poll_duration: Option<Duration>,
     /// Unix time of the last successful poll, seconds.
     pub last_success_unix: Option<f64>,
@@ -41,12 +41,12 @@ pub struct Snapshot {
     pub sampler: Option<Arc<SamplerStatus>>,
     /// This snapshot's lines as /metrics renders them, kept from its second scrape on;
     /// replaced by every change.
-    pub rendered: Arc<LineCache>,
+    pub(crate) rendered: Arc<LineCache>,
 }
 
 /// The last successful poll of a target: its sample, what was derived from it, and when.
 #[derive(Debug, Clone)]
-pub struct LastSuccess {
+pub(crate) struct LastSuccess {
     pub sample: Arc<Sample>,
     pub derived: Arc<Derived>,
     /// Monotonic offset of the poll.
@@ -59,7 +59,7 @@ pub struct LastSuccess {
 /// So a snapshot scraped once per poll (Prometheus scraping as often as targets are polled)
 /// costs no memory, and one scraped by several Prometheus servers is rendered at most twice.
 #[derive(Debug, Default)]
-pub struct LineCache {
+pub(crate) struct LineCache {
     pub lines: [OnceLock<Rendered>; 2],
     pub scraped: [AtomicBool; 2],
 }
@@ -67,7 +67,7 @@ pub struct LineCache {
 /// One target's rendered series: `text` holds every family's lines in table order, family
 /// `i` at `text[ends[i - 1]..ends[i]]` (from 0 for the first).
 #[derive(Debug, Default)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub text: String,
     pub ends: Vec<u32>,
 }
@@ -244,7 +244,7 @@ impl Shared {
     }
 
     /// Forgets a group (its entry was removed or restarted).
-    pub fn remove_group(&self, name: &str) {
+    pub(crate) fn remove_group(&self, name: &str) {
         let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
         g.groups.remove(name);
     }
@@ -266,7 +266,8 @@ impl Shared {
         self.read().values().cloned().collect()
     }
 
-    pub fn names(&self) -> Vec<String> {
+    #[cfg(test)]
+    fn names(&self) -> Vec<String> {
         self.read().keys().cloned().collect()
     }
 

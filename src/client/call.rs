@@ -24,7 +24,7 @@ impl std::fmt::Display for PollError {
 }
 
 /// Maps a redis client error to our closed set of kinds.
-pub fn classify(e: &RedisError) -> PollError {
+pub(crate) fn classify(e: &RedisError) -> PollError {
     use redis::ErrorKind as K;
     let code = e.code().unwrap_or("");
     let (kind, reconnect) = if e.is_timeout() {
@@ -53,12 +53,12 @@ pub fn classify(e: &RedisError) -> PollError {
 }
 
 /// Error texts from the client can span lines; a log line must not.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A call that took longer than `after`.
-pub fn timeout_error(what: &str, after: Duration) -> PollError {
+pub(crate) fn timeout_error(what: &str, after: Duration) -> PollError {
     PollError {
         kind: ErrorKind::Timeout,
         message: format!(

@@ -25,7 +25,7 @@ const FIRST_READ: usize = 8 << 10;
 
 /// Where and how to connect: address, TLS, credentials and database.
 #[derive(Clone)]
-pub struct Connector {
+pub(crate) struct Connector {
     addr: Addr,
     tls: Option<Tls>,
     username: Option<String>,
@@ -50,7 +50,7 @@ struct Tls {
 impl Connector {
     /// A plain connector for `info`'s address and credentials; `tls` for a `rediss://` address
     /// (the rustls configuration and the name to verify).
-    pub fn new(
+    pub(crate) fn new(
         info: &redis::ConnectionInfo,
         tls: Option<(Arc<rustls::ClientConfig>, String)>,
     ) -> Result<Connector, String> {
@@ -83,7 +83,7 @@ impl Connector {
 
     /// Connects, completes TLS, authenticates and selects the database. Unbounded: the
     /// caller applies its timeout.
-    pub async fn connect(&self) -> Result<Conn, RedisError> {
+    pub(crate) async fn connect(&self) -> Result<Conn, RedisError> {
         let stream: Box<dyn Io> = match (&self.addr, &self.tls) {
             (Addr::Tcp(host, port), tls) => {
                 let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
@@ -128,7 +128,7 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
 /// An open, authenticated connection: one command at a time.
-pub struct Conn {
+pub(crate) struct Conn {
     stream: Box<dyn Io>,
     buf: Vec<u8>,
 }
@@ -159,7 +159,7 @@ impl Conn {
     }
 
     /// Sends one command and reads its reply. An error reply is an `Err` with the server's code.
-    pub async fn call(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
+    pub(crate) async fn call(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
         let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
         encode(&mut out, args);
         self.stream.write_all(&out).await?;
@@ -168,7 +168,7 @@ impl Conn {
     }
 
     /// Drops the read buffer (between polls an idle connection holds only its socket).
-    pub fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         self.buf = Vec::new();
     }
 

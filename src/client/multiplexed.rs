@@ -7,7 +7,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Value};
 
 /// A connection commands can be sent on; clones share it.
-pub type Connection = MultiplexedConnection;
+pub(crate) type Connection = MultiplexedConnection;
 
 use super::call::classify;
 use super::reply::from_value;

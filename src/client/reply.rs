@@ -7,7 +7,7 @@ use crate::core::reply::Reply;
 
 /// `v` in the core's terms. Shapes no parser reads (sets, doubles, pushes, …) become
 /// [`Reply::Other`].
-pub fn from_value(v: Value) -> Reply {
+pub(crate) fn from_value(v: Value) -> Reply {
     match v {
         Value::Nil => Reply::Nil,
         Value::Int(i) => Reply::Int(i),

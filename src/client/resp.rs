@@ -4,7 +4,7 @@
 use redis::{ErrorKind, RedisError};
 
 /// The largest bulk reply accepted (an INFO reply is a few KiB; CONFIG GET a few hundred bytes).
-pub const MAX_BULK: usize = 64 << 20;
+pub(crate) const MAX_BULK: usize = 64 << 20;
 
 /// A command as a RESP array of bulk strings.
 pub(super) fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {

@@ -33,7 +33,7 @@ use crate::config::tls::TlsFiles;
 
 /// Makes the process-wide rustls crypto provider (ring) the default, once. The redis client's
 /// insecure mode asks for the default provider and fails without one.
-pub fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -191,7 +191,7 @@ fn client_config(tls: &TlsFiles, insecure: bool) -> Result<rustls::ClientConfig,
 }
 
 /// Builds the redis client of one target and rebuilds it when its TLS files change.
-pub struct ClientFactory {
+pub(crate) struct ClientFactory {
     connection: ConnectionInfo,
     tls: Option<TlsFiles>,
     stamp: Vec<Option<SystemTime>>,
@@ -200,7 +200,7 @@ pub struct ClientFactory {
 
 impl ClientFactory {
     /// A factory for `connection`, with `tls` applied when the address is `rediss://`.
-    pub fn new(connection: ConnectionInfo, tls: Option<TlsFiles>) -> ClientFactory {
+    pub(crate) fn new(connection: ConnectionInfo, tls: Option<TlsFiles>) -> ClientFactory {
         let tls = tls.filter(|_| matches!(connection.addr(), ConnectionAddr::TcpTls { .. }));
         ClientFactory {
             connection,
@@ -211,12 +211,12 @@ impl ClientFactory {
     }
 
     /// Whether the TLS files changed since the last [`ClientFactory::client`].
-    pub fn changed(&self) -> bool {
+    pub(crate) fn changed(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.stamp() != self.stamp)
     }
 
     /// A new client from the current files. The error names the file that could not be read.
-    pub fn client(&mut self) -> Result<Client, String> {
+    pub(crate) fn client(&mut self) -> Result<Client, String> {
         let Some(tls) = &self.tls else {
             self.resolver = None;
             return Client::open(self.connection.clone()).map_err(|e| e.to_string());
@@ -272,7 +272,7 @@ impl ClientFactory {
 
     /// The poller's connector from the current files: its own connection (see [`crate::client::conn`])
     /// with a rustls configuration built here. The error names the file that could not be read.
-    pub fn connector(&mut self) -> Result<Connector, String> {
+    pub(crate) fn connector(&mut self) -> Result<Connector, String> {
         let tls = match self.connection.addr() {
             ConnectionAddr::TcpTls { host, insecure, .. } => {
                 let files = self.tls.clone().unwrap_or_default();
@@ -287,7 +287,7 @@ impl ClientFactory {
     }
 
     /// `config` with the server name override's resolver, if any.
-    pub fn connection_config(&self, config: AsyncConnectionConfig) -> AsyncConnectionConfig {
+    pub(crate) fn connection_config(&self, config: AsyncConnectionConfig) -> AsyncConnectionConfig {
         match &self.resolver {
             Some(r) => config.set_dns_resolver(r.clone()),
             None => config,

@@ -45,27 +45,27 @@ pub(crate) use redis_url::{
 };
 
 /// Prefix of every environment variable the exporter reads.
-pub const ENV_PREFIX: &str = "REDIS_CACHE_EXPORTER_";
+pub(crate) const ENV_PREFIX: &str = "REDIS_CACHE_EXPORTER_";
 /// Default HTTP listen address. Not 9121, so it can run beside `redis_exporter`.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+pub(crate) const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::UNSPECIFIED,
     9122,
 ));
 /// Default interval between two polls of a target.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 /// Upper bound of the default per-call timeout; see [`default_timeout`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The target polled when neither a file nor `--redis` names one.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The CONFIG command name used unless a target renames or disables it.
-pub const DEFAULT_CONFIG_COMMAND: &str = "CONFIG";
+pub(crate) const DEFAULT_CONFIG_COMMAND: &str = "CONFIG";
 /// Default `log_level` (an `EnvFilter` directive).
-pub const DEFAULT_LOG_LEVEL: &str = "info";
+pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// What the command line sets: the file to read and the global settings it overrides. The
 /// environment variables are applied by [`load`], so these hold the command line only.
 #[derive(Clone, Default)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// `--config`.
     pub config: Option<PathBuf>,
     /// `--listen`.
@@ -86,7 +86,7 @@ pub struct Flags {
 
 /// The connection settings and the redacted form of a target URL, checked as a `url` in the
 /// file is (for one-shot commands such as `check`).
-pub fn target_connection(url: &str) -> Result<(ConnectionInfo, String), String> {
+pub(crate) fn target_connection(url: &str) -> Result<(ConnectionInfo, String), String> {
     redis_url::parse(url).map(|p| (p.info, redis_url::redact(url)))
 }
 
@@ -243,7 +243,7 @@ impl fmt::Debug for Discovery {
 
 impl TargetConfig {
     /// The URL with any password replaced by `***`, safe for logs.
-    pub fn redacted_url(&self) -> String {
+    pub(crate) fn redacted_url(&self) -> String {
         redis_url::redact(&self.url)
     }
 }
@@ -271,10 +271,10 @@ impl fmt::Debug for TargetConfig {
 
 /// Configuration and secret files are small; a larger one (or `/dev/zero`) is a mistake, not
 /// something to read until memory runs out.
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
-pub fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
+pub(crate) fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
     std::fs::File::open(path)?
@@ -300,7 +300,7 @@ pub(crate) fn modified_times<'a>(
 }
 
 /// Parses a humantime duration ("15s", "1m30s", "500ms"), refusing zero.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
         .map_err(|e| format!("invalid duration {s:?} ({e}); examples: 15s, 1m30s, 500ms"))?;
     if d.is_zero() {
@@ -311,7 +311,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// The timeout used when none is configured: 5 s, but at most half the poll interval, so a
 /// timed-out call always leaves time before the next poll.
-pub fn default_timeout(poll_interval: Duration) -> Duration {
+pub(crate) fn default_timeout(poll_interval: Duration) -> Duration {
     DEFAULT_TIMEOUT.min(poll_interval / 2)
 }
 
@@ -319,7 +319,10 @@ pub fn default_timeout(poll_interval: Duration) -> Duration {
 /// names), the environment and the flags, with environment variables (including those named by
 /// `password_env`) read through `env`. An empty variable counts as unset for the
 /// `REDIS_CACHE_EXPORTER_*` settings.
-pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub(crate) fn load(
+    flags: &Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let path = match &flags.config {
         Some(p) => Some(p.clone()),
         None => origin::env_setting(env, "CONFIG").map(|(v, _)| PathBuf::from(v)),

@@ -124,7 +124,7 @@ pub(super) struct FileCtx<'a> {
 }
 
 impl FileCtx<'_> {
-    pub fn origin<T>(&self, s: &Spanned<T>) -> Origin {
+    pub(super) fn origin<T>(&self, s: &Spanned<T>) -> Origin {
         Origin::File {
             path: self.path.to_path_buf(),
             line: line_of(self.text, s.span().start),

@@ -11,15 +11,15 @@ use super::raw::RawSampler;
 use crate::core::sampler::{MAX_PREFIX_CHARS, NONE, OTHER};
 
 /// Defaults of the `[targets.sampler]` keys.
-pub const DEFAULT_SEPARATOR: &str = ":";
-pub const DEFAULT_DEPTH: usize = 1;
-pub const DEFAULT_KEYS_PER_CYCLE: u64 = 10_000;
-pub const DEFAULT_BATCH_SIZE: u64 = 500;
-pub const DEFAULT_MAX_TIME_PER_CYCLE: Duration = Duration::from_secs(1);
-pub const DEFAULT_PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(10);
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
-pub const DEFAULT_TOP_K: usize = 20;
-pub const DEFAULT_MEMORY_SAMPLES: usize = 5;
+pub(crate) const DEFAULT_SEPARATOR: &str = ":";
+pub(crate) const DEFAULT_DEPTH: usize = 1;
+pub(crate) const DEFAULT_KEYS_PER_CYCLE: u64 = 10_000;
+pub(crate) const DEFAULT_BATCH_SIZE: u64 = 500;
+pub(crate) const DEFAULT_MAX_TIME_PER_CYCLE: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(10);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TOP_K: usize = 20;
+pub(crate) const DEFAULT_MEMORY_SAMPLES: usize = 5;
 
 /// The validated `[targets.sampler]` section of an enabled sampler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,9 +65,9 @@ impl Default for SamplerConfig {
 }
 
 /// Most `patterns` a sampler accepts.
-pub const MAX_PATTERNS: usize = 100;
+pub(crate) const MAX_PATTERNS: usize = 100;
 /// Largest `top_k`: the `prefix` label has at most this many values plus `(other)`.
-pub const MAX_TOP_K: i64 = 200;
+pub(crate) const MAX_TOP_K: i64 = 200;
 
 /// The sampler's settings, or `None` when it is not enabled (`enabled` defaults to false). The
 /// other keys are checked either way, so a typo never waits for the day the sampler is enabled.

@@ -28,7 +28,7 @@ pub struct TlsFiles {
 
 impl TlsFiles {
     /// Modification times of the files, to notice a rotation.
-    pub fn stamp(&self) -> Vec<Option<SystemTime>> {
+    pub(crate) fn stamp(&self) -> Vec<Option<SystemTime>> {
         modified_times(
             [&self.ca_file, &self.cert_file, &self.key_file]
                 .into_iter()

@@ -53,7 +53,7 @@ pub struct WebTls {
 
 /// Why a set of TLS files cannot be used: the `[web]` key of the file at fault and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebTlsError {
+pub(crate) struct WebTlsError {
     /// `tls_cert_file`, `tls_key_file` or `tls_client_ca_file`.
     pub key: &'static str,
     /// What is wrong, naming the file.
@@ -68,7 +68,7 @@ impl fmt::Display for WebTlsError {
 
 impl WebTls {
     /// Modification times of the files, to notice a rotation.
-    pub fn stamp(&self) -> Vec<Option<SystemTime>> {
+    pub(crate) fn stamp(&self) -> Vec<Option<SystemTime>> {
         modified_times(
             [
                 Some(&self.cert_file),
@@ -81,7 +81,7 @@ impl WebTls {
     }
 
     /// Reads the files into a rustls server configuration (HTTP/2 and HTTP/1.1 by ALPN).
-    pub fn server_config(&self) -> Result<ServerConfig, WebTlsError> {
+    pub(crate) fn server_config(&self) -> Result<ServerConfig, WebTlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let err = |key, message: String| WebTlsError { key, message };
         let certs = read_certs(&self.cert_file).map_err(|m| err("tls_cert_file", m))?;
@@ -152,7 +152,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// Checks that `hash` looks like a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, cost 4–31, 53
 /// characters of salt and digest). The message never repeats the value: a password typed where
 /// the hash belongs must not end up in a log.
-pub fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
+pub(crate) fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
     const HINT: &str = "expected a bcrypt hash such as $2y$10$… (make one with `htpasswd -nBC 10 USER`, keeping what follows the colon)";
     let parts: Vec<&str> = hash.split('$').collect();
     let [empty, version, cost, rest] = parts.as_slice() else {

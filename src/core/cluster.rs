@@ -27,7 +27,7 @@ impl Role {
     }
 
     /// Whether INFO replication's `role` (`master` | `slave`) says the same.
-    pub fn matches_info(self, info_role: &str) -> bool {
+    pub(crate) fn matches_info(self, info_role: &str) -> bool {
         match self {
             Role::Master => info_role == "master",
             Role::Replica => info_role == "slave" || info_role == "replica",
@@ -151,7 +151,7 @@ pub fn parse_nodes(text: &str) -> Result<Vec<Node>, String> {
 /// Parses a `CLUSTER SHARDS` reply (RESP2 or RESP3): shards of `slots` and `nodes`, each node
 /// with `id`, `endpoint`, `ip`, `hostname`, `port`/`tls-port` and `role`. A node is reached at
 /// its endpoint unless that is `?` or empty, then at its ip.
-pub fn parse_shards(reply: &Reply, tls: bool) -> Result<Vec<Node>, String> {
+pub(crate) fn parse_shards(reply: &Reply, tls: bool) -> Result<Vec<Node>, String> {
     let Reply::Array(shards) = reply else {
         return Err("CLUSTER SHARDS reply is not an array".into());
     };

@@ -180,7 +180,7 @@ pub struct Derived {
 }
 
 /// Most entries in [`Derived::hit_ratio_trend`].
-pub const TREND_POINTS: usize = 60;
+pub(crate) const TREND_POINTS: usize = 60;
 
 impl History {
     /// An empty history. `tolerance` is normally half the poll interval.
@@ -355,7 +355,7 @@ impl History {
 /// The likely cause of the misses in a window: a small closed set, so
 /// `redis_cache_miss_cause{window, cause}` has a fixed cardinality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MissCause {
+pub(crate) enum MissCause {
     /// Keys were evicted for memory (maxmemory too small for the working set).
     Evictions,
     /// Keys expired before being read again (TTLs too short).
@@ -366,13 +366,13 @@ pub enum MissCause {
 }
 
 impl MissCause {
-    pub const ALL: [MissCause; 3] = [
+    pub(crate) const ALL: [MissCause; 3] = [
         MissCause::Evictions,
         MissCause::Expirations,
         MissCause::Neither,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             MissCause::Evictions => "evictions",
             MissCause::Expirations => "expirations",
@@ -385,18 +385,18 @@ impl WindowStats {
     /// Keys evicted per miss in the window; `None` without misses. Each evicted key can cause
     /// at most one miss before it is cached again, so `min(1, x)` bounds the share of misses
     /// evictions explain.
-    pub fn evictions_per_miss(&self) -> Option<f64> {
+    pub(crate) fn evictions_per_miss(&self) -> Option<f64> {
         per_miss(self.evictions, self.misses)
     }
 
     /// Keys expired per miss in the window; `None` without misses (see
     /// [`WindowStats::evictions_per_miss`]).
-    pub fn expirations_per_miss(&self) -> Option<f64> {
+    pub(crate) fn expirations_per_miss(&self) -> Option<f64> {
         per_miss(self.expirations, self.misses)
     }
 
     /// The likely cause of the window's misses; `None` without misses.
-    pub fn miss_cause(&self) -> Option<MissCause> {
+    pub(crate) fn miss_cause(&self) -> Option<MissCause> {
         miss_cause(self.evictions_per_miss()?, self.expirations_per_miss()?)
     }
 }
@@ -409,7 +409,7 @@ fn per_miss(n: Option<u64>, misses: Option<u64>) -> Option<f64> {
 /// The largest of: evicted keys per miss, expired keys per miss, and the rest (1 − both, at
 /// least 0), the share of misses neither can explain. Ties go to evictions, then expirations
 /// (the more actionable causes).
-pub fn miss_cause(evictions_per_miss: f64, expirations_per_miss: f64) -> Option<MissCause> {
+pub(crate) fn miss_cause(evictions_per_miss: f64, expirations_per_miss: f64) -> Option<MissCause> {
     let (e, x) = (evictions_per_miss, expirations_per_miss);
     if !(e.is_finite() && x.is_finite()) || e < 0.0 || x < 0.0 {
         return None;
@@ -426,7 +426,7 @@ pub fn miss_cause(evictions_per_miss: f64, expirations_per_miss: f64) -> Option<
 
 /// Share of a database's keys that have a TTL (`expires / keys` of INFO keyspace); `None` for
 /// an empty database.
-pub fn ttl_coverage(db: &crate::core::info::DbStat) -> Option<f64> {
+pub(crate) fn ttl_coverage(db: &crate::core::info::DbStat) -> Option<f64> {
     (db.keys > 0).then(|| db.expires.min(db.keys) as f64 / db.keys as f64)
 }
 

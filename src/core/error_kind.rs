@@ -18,7 +18,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
+    pub(crate) const ALL: [ErrorKind; 5] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Auth,
@@ -37,7 +37,7 @@ impl ErrorKind {
     }
 
     /// Position in [`ErrorKind::ALL`], for per-kind counters.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }

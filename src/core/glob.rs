@@ -4,13 +4,13 @@
 
 /// Whether `key` matches the Redis-style `pattern`: `*` any run of bytes, `?` one byte, other
 /// bytes themselves.
-pub fn glob_match(pattern: &[u8], key: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], key: &[u8]) -> bool {
     matches(pattern, key, true, |p, k| p == k)
 }
 
 /// Whether `text` matches the URL `pattern`: `*` any run of characters, everything else
 /// itself, ASCII case-insensitively (`?` is not special: URLs we match never contain one).
-pub fn url_pattern_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn url_pattern_match(pattern: &str, text: &str) -> bool {
     matches(pattern.as_bytes(), text.as_bytes(), false, |p, t| {
         p.eq_ignore_ascii_case(&t)
     })

@@ -4,9 +4,9 @@
 pub mod cluster;
 pub mod derive;
 pub mod error_kind;
-pub mod glob;
+pub(crate) mod glob;
 pub mod info;
-pub mod reply;
+pub(crate) mod reply;
 pub mod sampler;
-pub mod sentinel;
-pub mod verdict;
+pub(crate) mod sentinel;
+pub(crate) mod verdict;

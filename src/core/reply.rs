@@ -4,7 +4,7 @@
 
 /// One reply, as far as the parsers care.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Null bulk string, null array, RESP3 null.
     Nil,
     /// Integer reply.
@@ -25,7 +25,7 @@ pub enum Reply {
 
 impl Reply {
     /// The text of a string reply; a bulk string that is not UTF-8 is read lossily.
-    pub fn text(&self) -> Option<String> {
+    pub(crate) fn text(&self) -> Option<String> {
         match self {
             Reply::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
             Reply::SimpleString(s) | Reply::VerbatimString(s) => Some(s.clone()),
@@ -34,7 +34,7 @@ impl Reply {
     }
 
     /// An integer reply, or a string reply holding one.
-    pub fn int(&self) -> Option<i64> {
+    pub(crate) fn int(&self) -> Option<i64> {
         match self {
             Reply::Int(i) => Some(*i),
             other => other.text()?.parse().ok(),
@@ -42,7 +42,7 @@ impl Reply {
     }
 
     /// Key/value pairs of a RESP2 flat array or a RESP3 map, keys as text.
-    pub fn pairs(&self) -> Option<Vec<(String, &Reply)>> {
+    pub(crate) fn pairs(&self) -> Option<Vec<(String, &Reply)>> {
         match self {
             Reply::Array(items) => items
                 .chunks(2)

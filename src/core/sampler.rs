@@ -17,15 +17,15 @@ use std::time::Duration;
 use super::glob::glob_match;
 
 /// Label value of the keys whose prefix is outside the top K.
-pub const OTHER: &str = "(other)";
+pub(crate) const OTHER: &str = "(other)";
 /// Label value of the keys with no prefix: no separator in the name and no pattern matched.
 pub const NONE: &str = "(none)";
 /// Longest prefix (in characters, before the trailing `*`) used as a label value.
-pub const MAX_PREFIX_CHARS: usize = 100;
+pub(crate) const MAX_PREFIX_CHARS: usize = 100;
 
 /// Maps key names to group labels.
 #[derive(Debug, Clone)]
-pub struct Grouper {
+pub(crate) struct Grouper {
     separator: Vec<u8>,
     depth: usize,
     patterns: Vec<String>,
@@ -33,7 +33,7 @@ pub struct Grouper {
 
 impl Grouper {
     /// Groups by `patterns` first, then by the name up to the `depth`-th `separator`.
-    pub fn new(separator: &str, depth: usize, patterns: &[String]) -> Grouper {
+    pub(crate) fn new(separator: &str, depth: usize, patterns: &[String]) -> Grouper {
         Grouper {
             separator: separator.as_bytes().to_vec(),
             depth: depth.max(1),
@@ -44,7 +44,7 @@ impl Grouper {
     /// The group of a key: the first matching pattern; else the name up to its `depth`-th
     /// separator (or its last one, when it has fewer) followed by `*`, e.g. `user:*`; else
     /// [`NONE`].
-    pub fn group(&self, key: &[u8]) -> String {
+    pub(crate) fn group(&self, key: &[u8]) -> String {
         if let Some(p) = self.patterns.iter().find(|p| glob_match(p.as_bytes(), key)) {
             return p.clone();
         }
@@ -81,7 +81,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// TTL buckets, fixed so `redis_keyspace_prefix_ttl_keys{bucket}` has five values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
+pub(crate) enum Bucket {
     /// No TTL (`PTTL` answered -1).
     None,
     Under1m,
@@ -91,7 +91,7 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
+    pub(crate) const ALL: [Bucket; 5] = [
         Bucket::None,
         Bucket::Under1m,
         Bucket::Under1h,
@@ -99,7 +99,7 @@ impl Bucket {
         Bucket::Over1d,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Bucket::None => "none",
             Bucket::Under1m => "<1m",
@@ -110,7 +110,7 @@ impl Bucket {
     }
 
     /// The bucket of a `PTTL` reply; `None` when the key no longer exists (-2).
-    pub fn of_pttl(ms: i64) -> Option<Bucket> {
+    pub(crate) fn of_pttl(ms: i64) -> Option<Bucket> {
         Some(match ms {
             -1 => Bucket::None,
             ms if ms < 0 => return None,
@@ -165,7 +165,7 @@ pub struct Cycle {
 
 impl Cycle {
     /// Whether another `MEMORY USAGE` for `group` fits `per_group`; if so, counts it as planned.
-    pub fn plan_memory(&mut self, group: &str, per_group: usize) -> bool {
+    pub(crate) fn plan_memory(&mut self, group: &str, per_group: usize) -> bool {
         let t = self.groups.entry(group.to_string()).or_default();
         if t.memory_planned < per_group as u64 {
             t.memory_planned += 1;
@@ -259,7 +259,7 @@ pub fn summarize(cycle: &Cycle, dbsize: u64, top_k: usize) -> Vec<PrefixEstimate
 /// proportion to the calls: when other clients sent the same command meanwhile, the cycle is
 /// charged its share of the calls (assuming equal cost per call). `None` when a counter went
 /// down (restart or `CONFIG RESETSTAT`) between the readings.
-pub fn redis_usec(
+pub(crate) fn redis_usec(
     before: &[crate::core::info::CommandStat],
     after: &[crate::core::info::CommandStat],
     own: &[(&[&str], u64)],
@@ -333,7 +333,7 @@ pub struct SamplerStatus {
 }
 
 /// Failed cycles in a row after which the last result is no longer shown.
-pub const STALE_AFTER_FAILED_CYCLES: u32 = 3;
+pub(crate) const STALE_AFTER_FAILED_CYCLES: u32 = 3;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ fn text(v: &Reply) -> Option<String> {
 }
 
 /// The master's `(host, port)`, or `None` when the sentinel does not monitor that name.
-pub fn parse_master_addr(reply: &Reply) -> Result<Option<(String, u16)>, String> {
+pub(crate) fn parse_master_addr(reply: &Reply) -> Result<Option<(String, u16)>, String> {
     match reply {
         Reply::Nil => Ok(None),
         Reply::Array(items) if items.len() == 2 => {
@@ -33,7 +33,7 @@ pub fn parse_master_addr(reply: &Reply) -> Result<Option<(String, u16)>, String>
 /// The replicas' `(host, port)`, leaving out those the sentinel sees as down (`s_down`,
 /// `o_down`) or not yet connected: a sentinel keeps listing a replica long after it is gone
 /// (the old master after a failover, until `SENTINEL RESET`).
-pub fn parse_replicas(reply: &Reply) -> Result<Vec<(String, u16)>, String> {
+pub(crate) fn parse_replicas(reply: &Reply) -> Result<Vec<(String, u16)>, String> {
     let Reply::Array(items) = reply else {
         return Err("REPLICAS reply is not an array".into());
     };

@@ -10,25 +10,25 @@ use super::derive::{MissCause, WindowStats, miss_cause, ttl_coverage};
 use super::info::Sample;
 
 /// Hit ratio below this is a warning.
-pub const HIT_RATIO_WARN: f64 = 0.9;
+pub(crate) const HIT_RATIO_WARN: f64 = 0.9;
 /// Hit ratio below this is critical.
-pub const HIT_RATIO_CRITICAL: f64 = 0.8;
+pub(crate) const HIT_RATIO_CRITICAL: f64 = 0.8;
 /// Fewer lookups than this in the period are too few to judge a hit ratio.
-pub const MIN_LOOKUPS: u64 = 10;
+pub(crate) const MIN_LOOKUPS: u64 = 10;
 /// Memory pressure at or above this with a policy that cannot evict is critical.
-pub const PRESSURE_FULL: f64 = 0.9;
+pub(crate) const PRESSURE_FULL: f64 = 0.9;
 /// TTL coverage below this on a database is a warning.
-pub const TTL_COVERAGE_WARN: f64 = 0.95;
+pub(crate) const TTL_COVERAGE_WARN: f64 = 0.95;
 /// Fragmentation (rss / used) above this is a warning …
-pub const FRAGMENTATION_WARN: f64 = 1.5;
+pub(crate) const FRAGMENTATION_WARN: f64 = 1.5;
 /// … but only once Redis uses this much memory (small heaps have meaningless ratios).
-pub const FRAGMENTATION_MIN_USED: u64 = 100 * 1024 * 1024;
+pub(crate) const FRAGMENTATION_MIN_USED: u64 = 100 * 1024 * 1024;
 /// Evictions per lookup above this are critical (one key evicted for every ten lookups).
-pub const EVICTIONS_PER_LOOKUP_CRITICAL: f64 = 0.1;
+pub(crate) const EVICTIONS_PER_LOOKUP_CRITICAL: f64 = 0.1;
 
 /// A finding's verdict. Ordered: the worst verdict decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ok,
     Warn,
     Critical,
@@ -37,7 +37,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
             Verdict::Warn => "warn",
@@ -47,7 +47,7 @@ impl Verdict {
     }
 
     /// The process exit status for this verdict (Nagios plugin convention).
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             Verdict::Ok => 0,
             Verdict::Warn => 1,
@@ -59,7 +59,7 @@ impl Verdict {
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Stable identifier: `connection`, `hit_ratio`, `evictions`, `expirations`, `memory`,
     /// `policy`, `fragmentation`, `ttl_coverage`, `keys_command`, `locks_without_ttl`.
     pub check: &'static str,
@@ -76,7 +76,7 @@ pub struct Finding {
 
 /// Counter increases over a period (the check's duration, or a window of history).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Period {
+pub(crate) struct Period {
     pub seconds: f64,
     pub hits: u64,
     pub misses: u64,
@@ -90,7 +90,7 @@ impl Period {
     /// Increases between two samples of the same server `seconds` apart. A counter that went
     /// down (restart, `CONFIG RESETSTAT`) is taken to have restarted from zero, as Prometheus's
     /// `rate()` does.
-    pub fn between(start: &Sample, end: &Sample, seconds: f64) -> Period {
+    pub(crate) fn between(start: &Sample, end: &Sample, seconds: f64) -> Period {
         let restarted = matches!((&start.run_id, &end.run_id), (Some(a), Some(b)) if a != b);
         let inc = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (_, None) => 0,
@@ -114,7 +114,7 @@ impl Period {
     }
 
     /// The increases of one window of the exporter's history (KEYS calls are not tracked there).
-    pub fn from_window(w: &WindowStats) -> Period {
+    pub(crate) fn from_window(w: &WindowStats) -> Period {
         Period {
             seconds: w.covered.as_secs_f64(),
             hits: w.hits.unwrap_or(0),
@@ -148,7 +148,7 @@ impl Period {
 
 /// Keys matching a lock pattern (e.g. `lock:*`), found by `SCAN`, with how many have no TTL.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LockScan {
+pub(crate) struct LockScan {
     pub pattern: String,
     pub matched: u64,
     pub without_ttl: u64,
@@ -160,7 +160,7 @@ pub struct LockScan {
 
 /// Everything the verdicts are computed from.
 #[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// The newest sample (gauges: memory, policy, keyspace, commandstats totals).
     pub sample: &'a Sample,
     /// Counter increases over the period judged; `None` before two samples exist.
@@ -210,7 +210,7 @@ fn evicts_any_key(policy: Option<&str>) -> bool {
 }
 
 /// Computes every finding. Pure; the order of the result is the order of the report.
-pub fn evaluate(input: &Input) -> Vec<Finding> {
+pub(crate) fn evaluate(input: &Input) -> Vec<Finding> {
     let s = input.sample;
     let mut out = Vec::new();
     if let Some(p) = &input.period {
@@ -226,7 +226,7 @@ pub fn evaluate(input: &Input) -> Vec<Finding> {
 }
 
 /// The worst verdict of `findings` (`ok` when there are none).
-pub fn worst(findings: &[Finding]) -> Verdict {
+pub(crate) fn worst(findings: &[Finding]) -> Verdict {
     findings
         .iter()
         .map(|f| f.verdict)

@@ -20,16 +20,16 @@ use base64::Engine;
 use tracing::debug;
 
 /// The realm sent in `WWW-Authenticate`.
-pub const REALM: &str = "redis-cache-exporter";
+pub(crate) const REALM: &str = "redis-cache-exporter";
 /// How long a successful basic auth verification is remembered.
-pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(300);
+pub(crate) const AUTH_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Most remembered verifications; beyond it expired ones are dropped, then all.
 const AUTH_CACHE_MAX: usize = 1024;
 
 /// Basic auth state shared by all requests: the users (replaced on reload) and the cache of
 /// successful verifications.
 #[derive(Clone, Default)]
-pub struct BasicAuth {
+pub(crate) struct BasicAuth {
     users: Arc<RwLock<Arc<BTreeMap<String, String>>>>,
     cache: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
 }
@@ -45,7 +45,7 @@ impl fmt::Debug for BasicAuth {
 
 impl BasicAuth {
     /// Authentication against `users` (name → bcrypt hash); none when empty.
-    pub fn new(users: &BTreeMap<String, String>) -> BasicAuth {
+    pub(crate) fn new(users: &BTreeMap<String, String>) -> BasicAuth {
         let auth = BasicAuth::default();
         auth.set_users(users);
         auth
@@ -53,7 +53,7 @@ impl BasicAuth {
 
     /// Replaces the users (a configuration reload). Cached verifications of changed hashes no
     /// longer match, since the hash is part of the cache key.
-    pub fn set_users(&self, users: &BTreeMap<String, String>) {
+    pub(crate) fn set_users(&self, users: &BTreeMap<String, String>) {
         *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(users.clone());
     }
 
@@ -62,12 +62,12 @@ impl BasicAuth {
     }
 
     /// Whether any user is configured (otherwise every request passes).
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         !self.users().is_empty()
     }
 
     /// Whether `user` with `password` may in.
-    pub async fn verify(&self, user: &str, password: &str) -> bool {
+    pub(crate) async fn verify(&self, user: &str, password: &str) -> bool {
         let hash = self.users().get(user).cloned();
         let key = cache_key(user, hash.as_deref().unwrap_or(""), password);
         if hash.is_some() && self.remembered(&key) {
@@ -125,7 +125,7 @@ fn cache_key(user: &str, hash: &str, password: &str) -> [u8; 32] {
 }
 
 /// User and password of an `Authorization: Basic` header.
-pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -141,7 +141,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Axum middleware: 401 with `WWW-Authenticate: Basic` unless the request carries the
 /// credentials of a configured user. `/healthz` and servers without users pass.
-pub async fn require_basic_auth(
+pub(crate) async fn require_basic_auth(
     State(auth): State<BasicAuth>,
     req: Request,
     next: Next,

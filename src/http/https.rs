@@ -24,7 +24,7 @@ use crate::config::web::{WebTls, WebTlsError};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The listener's TLS acceptor, rebuilt when the files change.
-pub struct TlsReloader {
+pub(crate) struct TlsReloader {
     state: Mutex<Loaded>,
 }
 
@@ -37,7 +37,7 @@ struct Loaded {
 
 impl TlsReloader {
     /// Loads `files` now; the error names the `[web]` key at fault.
-    pub fn new(files: WebTls) -> Result<TlsReloader, WebTlsError> {
+    pub(crate) fn new(files: WebTls) -> Result<TlsReloader, WebTlsError> {
         let stamp = files.stamp();
         let acceptor = TlsAcceptor::from(Arc::new(files.server_config()?));
         Ok(TlsReloader {
@@ -50,7 +50,7 @@ impl TlsReloader {
     }
 
     /// Uses other files from now on (a configuration reload); on error the current ones stay.
-    pub fn set_files(&self, files: WebTls) -> Result<(), WebTlsError> {
+    pub(crate) fn set_files(&self, files: WebTls) -> Result<(), WebTlsError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.files == files {
             return Ok(());
@@ -63,7 +63,7 @@ impl TlsReloader {
     }
 
     /// The acceptor for a new connection, after re-reading the files if they changed.
-    pub fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let stamp = state.files.stamp();
         if stamp != state.stamp {
@@ -88,7 +88,7 @@ impl TlsReloader {
 
 /// Serves `router` over HTTPS on `listener` until `stop` turns true, then lets open
 /// connections finish their requests (the caller bounds how long).
-pub async fn serve_tls(
+pub(crate) async fn serve_tls(
     listener: TcpListener,
     router: Router,
     tls: Arc<TlsReloader>,

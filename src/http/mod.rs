@@ -6,11 +6,11 @@
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
 
-pub mod basic_auth;
-pub mod https;
-pub mod scrape;
-pub mod sd;
-pub mod status;
+pub(crate) mod basic_auth;
+pub(crate) mod https;
+pub(crate) mod scrape;
+pub(crate) mod sd;
+pub(crate) mod status;
 
 use std::sync::Arc;
 
@@ -107,19 +107,19 @@ pub fn app(collector: ExporterCollector) -> Router {
 /// gzip when the client asks for it (Prometheus does), at the fastest level: a /metrics body of
 /// 10 000 targets is tens of megabytes. Measured on 2 000 targets (4.6 MB of text): 15–38 ms
 /// per gzip scrape instead of 90 ms at the default level, for a body a third larger.
-pub fn compression() -> CompressionLayer {
+pub(crate) fn compression() -> CompressionLayer {
     CompressionLayer::new()
         .gzip(true)
         .quality(tower_http::CompressionLevel::Fastest)
 }
 
 /// Asks the main loop to reload the configuration; the reply says whether it worked.
-pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
+pub(crate) type ReloadRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
 
 /// `POST /-/reload` (as Prometheus and Alertmanager have it): re-reads the configuration.
 /// 200 with a summary, 500 with the error when the new configuration is refused (the old one
 /// keeps running).
-pub fn reload_routes(requests: tokio::sync::mpsc::Sender<ReloadRequest>) -> Router {
+pub(crate) fn reload_routes(requests: tokio::sync::mpsc::Sender<ReloadRequest>) -> Router {
     Router::new()
         .route("/-/reload", axum::routing::post(reload_handler))
         .with_state(requests)

@@ -17,10 +17,10 @@ use crate::state::{Globals, Snapshot};
 use crate::targets::on_demand::{Scraper, TargetError};
 
 /// The Prometheus header carrying the scrape timeout in seconds.
-pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+pub(crate) const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
 /// The `/scrape` route, to be merged into the main router when the endpoint is enabled.
-pub fn routes(scraper: Scraper) -> Router {
+pub(crate) fn routes(scraper: Scraper) -> Router {
     Router::new()
         .route("/scrape", get(handler))
         .layer(crate::http::compression())
@@ -56,7 +56,7 @@ fn error_response(e: &TargetError) -> Response {
 }
 
 /// The HTTP status for a refused target.
-pub fn status(e: &TargetError) -> StatusCode {
+pub(crate) fn status(e: &TargetError) -> StatusCode {
     match e {
         TargetError::NotAllowed => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,

@@ -16,7 +16,7 @@ use super::ExporterCollector;
 /// `sentinel` (the entry's name), and `__meta_redis_role`, `__meta_redis_node_id`,
 /// `__meta_redis_shard`, `__meta_redis_target` for relabeling (a role is not a target label by
 /// default: it changes at each failover).
-pub fn http_sd(globals: &crate::state::Globals, kind: crate::state::GroupKind) -> String {
+pub(crate) fn http_sd(globals: &crate::state::Globals, kind: crate::state::GroupKind) -> String {
     let mut groups = Vec::new();
     for g in globals.groups.values().filter(|g| g.kind == kind) {
         for n in &g.nodes {

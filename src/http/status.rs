@@ -17,7 +17,7 @@ const SPARK_W: f32 = 120.0;
 const SPARK_H: f32 = 28.0;
 
 /// HTML-escapes text for element content and attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -26,7 +26,7 @@ pub fn escape(s: &str) -> String {
 
 /// An inline SVG sparkline of hit ratios (0–1, oldest first); gaps (`None`) break the line.
 /// A dashed line marks the 90 % guidance. Empty string for fewer than two points.
-pub fn sparkline(points: &[Option<f32>]) -> String {
+pub(crate) fn sparkline(points: &[Option<f32>]) -> String {
     if points.len() < 2 {
         return String::new();
     }
@@ -120,7 +120,7 @@ fn verdict_cell(snap: &Snapshot, now: Duration) -> String {
 }
 
 /// The whole page for these snapshots at monotonic offset `now`.
-pub fn page(snaps: &[Snapshot], now: Duration) -> String {
+pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
     let mut rows = String::new();
     for snap in snaps {
         let fresh = snap.fresh(now);

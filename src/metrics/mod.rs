@@ -4,12 +4,13 @@
 //!
 //! Pure: no IO, no tokio, no redis; only the core's values and the shared state's snapshots.
 
-pub mod families;
-pub mod reference;
-pub mod table;
-pub mod text;
+pub(crate) mod families;
+pub(crate) mod reference;
+pub(crate) mod table;
+pub(crate) mod text;
 
 pub use families::families;
 pub use reference::reference;
-pub use table::TABLE;
-pub use text::{render_chunks, render_text, render_text_uncached};
+pub use table::{MetricDef, TABLE};
+pub use text::render_text_uncached;
+pub(crate) use text::{render_chunks, render_text};

@@ -14,21 +14,13 @@ use crate::state::{Globals, GroupStatus, Snapshot};
 
 /// Counter or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Counter,
     Gauge,
 }
 
-/// Where a series comes from, for the reference table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    Raw,
-    Derived,
-    Exporter,
-}
-
 /// What an emitter sees of one target at scrape time.
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     pub snap: &'a Snapshot,
     /// Present only while the last successful poll is fresh (see `TargetMeta::stale_after`).
     pub fresh: Option<(&'a Sample, &'a Derived)>,
@@ -44,21 +36,20 @@ impl View<'_> {
 }
 
 /// Receives one value with the values of the metric's own labels.
-pub type Out<'o> = dyn FnMut(&[&str], f64) + 'o;
+pub(crate) type Out<'o> = dyn FnMut(&[&str], f64) + 'o;
 
 /// One row of the table.
 pub struct MetricDef {
     pub name: &'static str,
-    pub kind: Kind,
-    pub group: Group,
-    pub help: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) help: &'static str,
     /// The metric's own labels (besides `target` and static labels).
-    pub labels: &'static [&'static str],
-    pub emit: Emit,
+    pub(crate) labels: &'static [&'static str],
+    pub(crate) emit: Emit,
 }
 
 /// How a metric's values are produced.
-pub enum Emit {
+pub(crate) enum Emit {
     /// Once per target; the series carry `target` and the target's static labels.
     PerTarget(fn(&View, &mut Out)),
     /// Once per exporter (build info, reload status); no `target` label.
@@ -73,7 +64,6 @@ macro_rules! cluster {
         MetricDef {
             name: $name,
             kind: Kind::Gauge,
-            group: Group::Raw,
             help: $help,
             labels: &["target"],
             emit: Emit::PerGroup(|g, out| {
@@ -90,7 +80,6 @@ macro_rules! raw {
         MetricDef {
             name: $name,
             kind: Kind::$kind,
-            group: Group::Raw,
             help: $help,
             labels: &[],
             emit: Emit::PerTarget(|v, out| {
@@ -131,7 +120,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_up",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "1 if the last poll of the target succeeded (connection and INFO), else 0.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| out(&[], bool_value(v.snap.up))),
@@ -139,7 +127,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_target_info",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Always 1; cache=\"true\" when the target is configured as a cache (config key `cache`). Join with `and on(target)`.",
         labels: &["cache"],
         emit: Emit::PerTarget(|v, out| {
@@ -149,7 +136,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_instance_info",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Always 1; INFO server redis_version, redis_mode, server_name (server) and INFO replication role.",
         labels: &["redis_version", "redis_mode", "role", "server"],
         emit: Emit::PerTarget(|v, out| {
@@ -176,7 +162,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_maxmemory_policy_info",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Always 1; the eviction policy (INFO memory maxmemory_policy, or CONFIG GET maxmemory-policy).",
         labels: &["policy"],
         emit: Emit::PerTarget(|v, out| {
@@ -206,7 +191,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_master_link_up",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "On a replica, 1 if the link to its primary is up (INFO replication master_link_status).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -314,7 +298,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_commands_total",
         kind: Kind::Counter,
-        group: Group::Raw,
         help: "Calls per command (INFO commandstats cmdstat_<cmd> calls).",
         labels: &["cmd"],
         emit: Emit::PerTarget(|v, out| {
@@ -326,7 +309,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_commands_duration_seconds_total",
         kind: Kind::Counter,
-        group: Group::Raw,
         help: "CPU time spent per command (INFO commandstats cmdstat_<cmd> usec).",
         labels: &["cmd"],
         emit: Emit::PerTarget(|v, out| {
@@ -338,7 +320,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_keys",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Keys per database (INFO keyspace dbN keys).",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
@@ -350,7 +331,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_keys_expiring",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Keys with a TTL per database (INFO keyspace dbN expires).",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
@@ -362,7 +342,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_avg_ttl_seconds",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Average TTL of keys with a TTL per database, estimated by Redis (INFO keyspace dbN avg_ttl).",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
@@ -374,7 +353,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_hit_ratio",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "keyspace_hits / (keyspace_hits + keyspace_misses) over the window, 0-1; absent when the window saw no lookups.",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -388,7 +366,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_lookups_per_second",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "(keyspace_hits + keyspace_misses) per second over the window.",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -402,7 +379,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_evictions",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Keys evicted during the window (increase of INFO stats evicted_keys, reset-safe).",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -416,7 +392,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_expirations",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Keys expired during the window (increase of INFO stats expired_keys, reset-safe).",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -430,7 +405,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_window_seconds",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Seconds of history the window's values cover (less than the window after a start).",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -442,7 +416,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_memory_pressure_ratio",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "(used_memory - mem_not_counted_for_evict) / maxmemory, as Redis counts for eviction; limit=\"system\" divides by total_system_memory when maxmemory is 0.",
         labels: &["limit"],
         emit: Emit::PerTarget(|v, out| {
@@ -454,7 +427,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_ttl_coverage_ratio",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Share of the database's keys that have a TTL, 0-1 (INFO keyspace dbN expires / keys); absent for an empty database. Below 1 on a cache means keys that never expire.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
@@ -468,7 +440,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_evictions_per_miss",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Keys evicted per keyspace miss over the window (increase of evicted_keys / increase of keyspace_misses); absent without misses. An evicted key causes at most one miss, so min(1, value) bounds the share of misses evictions explain.",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -482,7 +453,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_expirations_per_miss",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Keys expired per keyspace miss over the window (increase of expired_keys / increase of keyspace_misses); absent without misses. An expired key causes at most one miss, so min(1, value) bounds the share of misses short TTLs explain.",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
@@ -496,7 +466,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_miss_cause",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "1 for the likely cause of the window's misses, 0 for the others; absent without misses. cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when that per-miss value is the largest of evictions per miss, expirations per miss and the rest (1 - both); \"neither\" (keys never cached, a key space too large or unique, or deleted by the application) otherwise.",
         labels: &["window", "cause"],
         emit: Emit::PerTarget(|v, out| {
@@ -512,7 +481,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_keys_estimated",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Keys per prefix, estimated by the key-prefix sampler (opt-in): the prefix's share of the keys the last cycle examined (SCAN) times DBSIZE. prefix is a configured pattern, the name up to the separator followed by *, (none) without one, or (other) beyond the top K.",
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
@@ -524,7 +492,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_no_ttl_ratio",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Share of the prefix's sampled keys without a TTL (PTTL -1), 0-1.",
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
@@ -536,7 +503,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_ttl_keys",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Estimated keys of the prefix by remaining TTL (PTTL): bucket none (no TTL), <1m, <1h, <1d, >=1d.",
         labels: &["prefix", "bucket"],
         emit: Emit::PerTarget(|v, out| {
@@ -550,7 +516,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_memory_bytes_estimated",
         kind: Kind::Gauge,
-        group: Group::Derived,
         help: "Average MEMORY USAGE of up to memory_samples keys of the prefix per cycle times its estimated key count; absent when MEMORY USAGE is refused.",
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
@@ -564,7 +529,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_last_cycle_keys",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Keys the last sampler cycle examined (returned by SCAN), at most keys_per_cycle.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -576,7 +540,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_last_cycle_duration_seconds",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Wall time of the last sampler cycle, pauses between batches included.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -588,7 +551,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_last_cycle_redis_seconds",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Redis-side CPU time of the last sampler cycle's SCAN, PTTL and MEMORY USAGE calls (INFO commandstats usec before and after the cycle, the cycle's share of each command's calls).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -600,7 +562,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_cycles_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Completed key-prefix sampler cycles.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -612,7 +573,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_cycle_errors_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Sampler cycles that failed (connection, timeout, or SCAN/PTTL refused).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -624,7 +584,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_keyspace_hits_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Keyspace hits the sampler's PTTL calls caused, as of the same INFO as redis_keyspace_hits_total (which includes them): subtract it for the application's hits. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -636,7 +595,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_keyspace_misses_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN), as of the same INFO as redis_keyspace_misses_total (which includes them): subtract it for the application's misses. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -648,7 +606,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_resets_detected_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a counter went down).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -660,7 +617,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_polls_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Polls of the target, successful or not.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| out(&[], v.snap.polls_total as f64)),
@@ -668,7 +624,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_poll_errors_total",
         kind: Kind::Counter,
-        group: Group::Exporter,
         help: "Failed polls by kind: connect, timeout, auth, protocol, command.",
         labels: &["kind"],
         emit: Emit::PerTarget(|v, out| {
@@ -680,7 +635,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_last_poll_duration_seconds",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Duration of the last poll (connect if needed, INFO, CONFIG GET).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -692,7 +646,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_last_poll_success_timestamp_seconds",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Unix time of the last successful poll.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
@@ -704,7 +657,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cluster_state",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Redis Cluster entries: 1 if CLUSTER INFO cluster_state is ok, 0 if fail (asked of one node each poll interval; target is the entry's name).",
         labels: &["target"],
         emit: Emit::PerGroup(|g, out| {
@@ -746,7 +698,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cluster_node_info",
         kind: Kind::Gauge,
-        group: Group::Raw,
         help: "Always 1; one series per discovered node: its target, the Cluster entry, node id, role (master|replica) and shard (the node id of the shard's master), from CLUSTER SHARDS or CLUSTER NODES.",
         labels: &["target", "cluster", "node_id", "role", "shard"],
         emit: Emit::PerGroup(|g, out| {
@@ -763,7 +714,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_discovery_up",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Cluster and Sentinel entries: 1 if the last discovery (CLUSTER INFO and topology, or the sentinels' answer) succeeded, else 0; kind is cluster|sentinel. Its instances are the targets `<target>/<host:port>`.",
         labels: &["target", "kind"],
         emit: Emit::PerGroup(|g, out| out(&[&g.meta.name, g.kind.label()], bool_value(g.up))),
@@ -771,7 +721,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_build_info",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Always 1; the exporter's version.",
         labels: &["version"],
         emit: Emit::Global(|_, out| out(&[env!("CARGO_PKG_VERSION")], 1.0)),
@@ -779,7 +728,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_config_last_reload_successful",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "1 if the last configuration load (start, SIGHUP or POST /-/reload) succeeded, else 0.",
         labels: &[],
         emit: Emit::Global(|g, out| out(&[], bool_value(g.reload_successful))),
@@ -787,7 +735,6 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_config_last_reload_success_timestamp_seconds",
         kind: Kind::Gauge,
-        group: Group::Exporter,
         help: "Unix time of the last successful configuration load.",
         labels: &[],
         emit: Emit::Global(|g, out| out(&[], g.reload_success_unix)),
@@ -797,7 +744,7 @@ pub static TABLE: &[MetricDef] = &[
 /// The label names a target's static labels may not use: every label of every family (with
 /// `target`, which every per-target family carries), and `instance` and `job`, which
 /// Prometheus owns.
-pub fn reserved_labels() -> BTreeSet<&'static str> {
+pub(crate) fn reserved_labels() -> BTreeSet<&'static str> {
     let mut names: BTreeSet<&'static str> = ["target", "instance", "job"].into();
     for def in TABLE {
         names.extend(def.labels.iter().copied());

@@ -195,7 +195,7 @@ fn lines_of(snap: &Snapshot, now: Duration, keep: bool) -> Lines<'_> {
 /// Writes the text exposition (format 0.0.4) of every family into `out`: the same bytes as
 /// `prometheus::TextEncoder` produces from [`super::families`], without building the intermediate
 /// protobuf structures. Lines of snapshots scraped before come from their [`LineCache`](crate::state::LineCache).
-pub fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &mut String) {
+pub(crate) fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &mut String) {
     render(snaps, globals, now, true, out, usize::MAX, &mut |_| true);
 }
 
@@ -214,7 +214,7 @@ pub fn render_text_uncached(
 /// lines), so a large exposition is never held whole; `sink`'s flag is true for the last piece
 /// (an exposition that fits in one piece comes whole, flagged last). Stops early when `sink`
 /// returns false (the client went away).
-pub fn render_chunks(
+pub(crate) fn render_chunks(
     snaps: &[Snapshot],
     globals: &Globals,
     now: Duration,

@@ -9,11 +9,11 @@ use crate::core::sampler::Lookups;
 /// Serializes the sampler's lookups with the poller's `INFO` on one target; holds the
 /// sampler's cumulative lookup counts.
 #[derive(Debug, Default)]
-pub struct LookupGate(Mutex<Lookups>);
+pub(crate) struct LookupGate(Mutex<Lookups>);
 
 impl LookupGate {
     /// Waits for a sampler batch in flight to finish; while the guard lives no batch starts.
-    pub async fn lock(&self) -> MutexGuard<'_, Lookups> {
+    pub(crate) async fn lock(&self) -> MutexGuard<'_, Lookups> {
         self.0.lock().await
     }
 }

@@ -1,9 +1,9 @@
 //! The tasks that talk to one target: the poller and the key-prefix sampler.
 
-pub mod capabilities;
-pub mod gate;
-pub mod link;
-pub mod poller;
-pub mod sampler_task;
-pub mod schedule;
-pub mod settings;
+pub(crate) mod capabilities;
+pub(crate) mod gate;
+pub(crate) mod link;
+pub(crate) mod poller;
+pub(crate) mod sampler_task;
+pub(crate) mod schedule;
+pub(crate) mod settings;

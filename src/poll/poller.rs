@@ -44,7 +44,7 @@ struct Poller {
 ///
 /// Not an `async fn`: the poller is built here, so the spawned task holds one copy of it and
 /// its ticker, not the arguments as well.
-pub fn run(
+pub(crate) fn run(
     settings: PollerSettings,
     shared: Shared,
     origin: Instant,
@@ -54,7 +54,7 @@ pub fn run(
 }
 
 /// Like [`run`], with the first poll at once (an on-demand target's first scrape waits for it).
-pub fn run_now(
+pub(crate) fn run_now(
     settings: PollerSettings,
     shared: Shared,
     origin: Instant,

@@ -43,7 +43,7 @@ use crate::state::Shared;
 
 /// What a sampler task needs to know about its target.
 #[derive(Clone)]
-pub struct SamplerSettings {
+pub(crate) struct SamplerSettings {
     pub name: String,
     pub connection: ConnectionInfo,
     /// Timeout of each Redis call.
@@ -66,7 +66,7 @@ struct Sampler {
 }
 
 /// Runs the sampler of one target until the task is aborted.
-pub async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate>) {
+pub(crate) async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<LookupGate>) {
     let interval = settings.config.interval;
     // Spread a fleet's first cycles over (at most) a minute after start.
     let offset =

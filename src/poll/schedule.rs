@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Delay after failed connection attempt number `failures` (1-based): 0.5 s doubling, capped at the
 /// larger of 30 s and the poll interval.
-pub fn backoff(failures: u32, interval: Duration) -> Duration {
+pub(crate) fn backoff(failures: u32, interval: Duration) -> Duration {
     let cap = interval.max(Duration::from_secs(30));
     let exp = failures.saturating_sub(1).min(16);
     Duration::from_millis(500).saturating_mul(1 << exp).min(cap)
@@ -21,7 +21,7 @@ const SLOT: Duration = Duration::from_secs(1);
 /// one wake-up of the exporter instead of one each (measured: a third to a half less CPU per
 /// poll, and Redis answers the INFO calls that arrive together faster), while the load still
 /// spreads over the interval (15 slots at 15 s).
-pub fn start_offset(name: &str, interval: Duration) -> Duration {
+pub(crate) fn start_offset(name: &str, interval: Duration) -> Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     name.hash(&mut h);
     let slots = (interval.as_nanos() / SLOT.as_nanos()).max(1) as u64;

@@ -8,7 +8,7 @@ use super::gate::LookupGate;
 
 /// What one poller needs to know about its target.
 #[derive(Clone)]
-pub struct PollerSettings {
+pub(crate) struct PollerSettings {
     pub name: String,
     /// Shown in logs; never contains the password.
     pub redacted_url: String,

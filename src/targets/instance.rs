@@ -16,7 +16,7 @@ use crate::poll::settings::PollerSettings;
 use crate::state::{Shared, TargetMeta};
 
 /// A target's value series disappear after this many missed polls.
-pub const STALE_AFTER_POLLS: u32 = 3;
+pub(crate) const STALE_AFTER_POLLS: u32 = 3;
 
 /// What the state and /metrics know about a configured target.
 pub(crate) fn meta(t: &TargetConfig) -> TargetMeta {

@@ -1,7 +1,7 @@
 //! Which targets run: the configured ones, the instances Cluster and Sentinel entries
 //! discover, and the on-demand ones of `/scrape`.
 
-pub mod discovery;
-pub mod instance;
-pub mod on_demand;
-pub mod supervisor;
+pub(crate) mod discovery;
+pub(crate) mod instance;
+pub(crate) mod on_demand;
+pub(crate) mod supervisor;

@@ -56,7 +56,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
 
 /// What an `apply` changed, for the log and for tests.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub restarted: Vec<String>,
@@ -64,14 +64,14 @@ pub struct Changes {
 }
 
 /// The running pollers.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     shared: Shared,
     origin: Instant,
     running: BTreeMap<String, (Fingerprint, Vec<JoinHandle<()>>)>,
 }
 
 impl Supervisor {
-    pub fn new(shared: Shared, origin: Instant) -> Supervisor {
+    pub(crate) fn new(shared: Shared, origin: Instant) -> Supervisor {
         Supervisor {
             shared,
             origin,
@@ -80,7 +80,7 @@ impl Supervisor {
     }
 
     /// Makes the running pollers match `config`'s targets.
-    pub async fn apply(&mut self, config: &Config) -> Changes {
+    pub(crate) async fn apply(&mut self, config: &Config) -> Changes {
         let mut changes = Changes::default();
         let wanted: BTreeMap<&str, &TargetConfig> = config
             .targets
@@ -152,20 +152,12 @@ impl Supervisor {
     }
 
     /// Stops every poller (at shutdown).
-    pub fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         for (_, (_, tasks)) in std::mem::take(&mut self.running) {
             for task in tasks {
                 task.abort();
             }
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.running.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.running.is_empty()
     }
 }
 

@@ -36,7 +36,7 @@ mod cluster;
 mod sentinel;
 
 /// The topology is asked for at least every this many poll intervals.
-pub const REFRESH_POLLS: u32 = 5;
+pub(crate) const REFRESH_POLLS: u32 = 5;
 
 /// One discovered instance: its poller (and sampler) and what the topology said of it.
 struct Member {
@@ -73,7 +73,7 @@ impl Drop for Members {
 
 /// The target of one instance of `group`: the group's settings and static labels, named
 /// `<group>/<host:port>`, connecting to `host:port` with the group's credentials and TLS.
-pub fn member_target(group: &TargetConfig, host: &str, port: u16) -> TargetConfig {
+pub(crate) fn member_target(group: &TargetConfig, host: &str, port: u16) -> TargetConfig {
     let addr = with_addr(&group.connection, host, port);
     let scheme = if is_tls(&addr) { "rediss" } else { "redis" };
     let hostport = if host.contains(':') {
@@ -161,7 +161,7 @@ impl Members {
 }
 
 /// Runs the discovery of one Cluster or Sentinel entry until the task is aborted.
-pub async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
+pub(crate) async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
     let Some(discovery) = group.discovery.clone() else {
         return;
     };

@@ -13,7 +13,7 @@
 //! URLs), credentials never come from the query string (a URL with user info is refused) but
 //! from `[[scrape.credentials]]` by URL pattern. The route itself is `crate::http::scrape`.
 
-pub mod rules;
+pub(crate) mod rules;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-pub use rules::TargetError;
+pub(crate) use rules::TargetError;
 use rules::{Rules, first_poll_wait};
 
 use crate::config::Config;
@@ -72,7 +72,7 @@ impl Source {
 
 /// The registry of on-demand pollers. Cheap to clone; all clones share it.
 #[derive(Clone)]
-pub struct Scraper {
+pub(crate) struct Scraper {
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -80,7 +80,7 @@ impl Scraper {
     /// A registry for `config`, with a background task that stops idle pollers. Needs a tokio
     /// runtime. `configured` is the state the configured targets' pollers write: a scrape of a
     /// configured target is served from it, without a second poller or connection.
-    pub fn start(config: &Config, origin: Instant, configured: Shared) -> Scraper {
+    pub(crate) fn start(config: &Config, origin: Instant, configured: Shared) -> Scraper {
         let scraper = Scraper {
             inner: Arc::new(Mutex::new(Inner {
                 origin,
@@ -101,7 +101,7 @@ impl Scraper {
 
     /// Applies a reloaded configuration: pollers whose settings changed or that are no longer
     /// allowed stop (the next scrape starts a new one); the others keep their connection.
-    pub fn apply(&self, config: &Config) {
+    pub(crate) fn apply(&self, config: &Config) {
         let mut inner = self.lock();
         inner.rules = Rules::new(config);
         let rules = inner.rules.clone();
@@ -118,28 +118,18 @@ impl Scraper {
     }
 
     /// Whether the endpoint is enabled by the current configuration.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.lock().rules.enabled
     }
 
-    /// Number of running on-demand pollers.
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    /// Whether no on-demand poller runs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Stops every on-demand poller (at shutdown).
-    pub fn stop_all(&self) {
+    pub(crate) fn stop_all(&self) {
         self.lock().entries.clear();
     }
 
     /// The snapshot of one scrape of `raw_target`, waiting for a new target's first poll as
     /// long as Prometheus's scrape timeout (`timeout_header`) allows.
-    pub async fn scrape(
+    pub(crate) async fn scrape(
         &self,
         raw_target: &str,
         timeout_header: Option<&str>,
@@ -183,7 +173,7 @@ impl Scraper {
 }
 
 /// What one scrape shows: the target's snapshot, and the monotonic offset it is judged at.
-pub struct Scraped {
+pub(crate) struct Scraped {
     pub snapshots: Vec<Snapshot>,
     pub now: Duration,
 }

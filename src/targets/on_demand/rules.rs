@@ -17,15 +17,15 @@ use crate::targets::instance::{self, STALE_AFTER_POLLS};
 
 /// Subtracted from Prometheus's scrape timeout so the answer arrives before Prometheus gives up
 /// (blackbox_exporter uses the same margin).
-pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+pub(crate) const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 /// The shortest wait for a first poll, whatever the header says.
 const MIN_WAIT: Duration = Duration::from_millis(100);
 /// On-demand targets expire after this many poll intervals without a scrape, by default.
-pub const IDLE_POLLS: u32 = 10;
+pub(crate) const IDLE_POLLS: u32 = 10;
 
 /// Why a `target` parameter is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     /// No `target` parameter, or an empty one.
     #[error("missing ?target=URL parameter")]
     Missing,
@@ -46,7 +46,7 @@ pub enum TargetError {
 /// given; lowercase scheme and host, the default port 6379 made explicit, no credentials, query
 /// or fragment. A bare `host:port` means `redis://host:port`. This is the registry key, the
 /// `target` label of non-configured targets and what `scrape.allow` patterns are matched against.
-pub fn canonical(raw: &str) -> Result<String, TargetError> {
+pub(crate) fn canonical(raw: &str) -> Result<String, TargetError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(TargetError::Missing);
@@ -115,7 +115,7 @@ fn configured_canonical(t: &TargetConfig) -> Option<String> {
 
 /// What the configuration says about on-demand targets, prepared for lookups.
 #[derive(Debug, Clone, Default)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Whether the endpoint is served.
     pub enabled: bool,
     allow: Vec<String>,
@@ -128,7 +128,7 @@ pub struct Rules {
 
 /// Everything a poller of one on-demand target needs.
 #[derive(Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// Registry key.
     pub key: String,
     /// The poller's settings (name = the `target` label).
@@ -160,7 +160,7 @@ impl Resolved {
 
 impl Rules {
     /// The rules of a (re)loaded configuration.
-    pub fn new(config: &Config) -> Rules {
+    pub(crate) fn new(config: &Config) -> Rules {
         let configured: HashMap<String, TargetConfig> = config
             .targets
             .iter()
@@ -197,7 +197,7 @@ impl Rules {
 
     /// Resolves a `target` parameter: canonical, allowed, with its credentials or the settings
     /// of the configured target it names.
-    pub fn resolve(&self, raw: &str) -> Result<Resolved, TargetError> {
+    pub(crate) fn resolve(&self, raw: &str) -> Result<Resolved, TargetError> {
         let key = canonical(raw)?;
         if !self.allow.iter().any(|p| url_pattern_match(p, &key)) {
             return Err(TargetError::NotAllowed);
@@ -247,7 +247,7 @@ impl Rules {
 
 /// How long a first scrape waits for the first poll: Prometheus's scrape timeout minus
 /// [`TIMEOUT_MARGIN`], or twice the target's call timeout without the header.
-pub fn first_poll_wait(header: Option<&str>, target_timeout: Duration) -> Duration {
+pub(crate) fn first_poll_wait(header: Option<&str>, target_timeout: Duration) -> Duration {
     header
         .and_then(|h| h.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
