@@ -289,6 +289,23 @@ pub(crate) fn read_small_file(path: &std::path::Path) -> std::io::Result<String>
     Ok(text)
 }
 
+/// The first of `files` (key and value as written) that cannot be opened: where it was set,
+/// its key and why. The files are read later (at connect or when the listener starts).
+fn first_unreadable(
+    files: &[(&'static str, &Option<toml::Spanned<PathBuf>>)],
+    ctx: &FileCtx,
+) -> Option<(Origin, &'static str, String)> {
+    files.iter().find_map(|(key, v)| {
+        let p = v.as_ref()?;
+        let e = std::fs::File::open(p.get_ref()).err()?;
+        Some((
+            ctx.origin(p),
+            *key,
+            format!("cannot read {}: {e}", p.get_ref().display()),
+        ))
+    })
+}
+
 /// Modification times of `paths` (`None` for a file that cannot be stat-ed), compared between
 /// connections to notice rotated certificate files.
 pub(crate) fn modified_times<'a>(

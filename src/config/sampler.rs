@@ -76,43 +76,125 @@ pub(super) fn validate(
     ctx: &FileCtx,
     target: &str,
 ) -> Result<Option<SamplerConfig>, ConfigError> {
-    let err = |origin, key: &str, m: String| invalid(origin, Some(target), key, m);
-    let int = |v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64, default: i64| match v {
-        None => Ok(default),
-        Some(s) => {
-            let n = *s.get_ref();
-            if (min..=max).contains(&n) {
-                Ok(n)
-            } else {
-                Err(err(
-                    ctx.origin(s),
-                    key,
-                    format!("{n} is out of range: expected {min} to {max}"),
-                ))
+    let t = Table { ctx, target };
+    let d = SamplerConfig::default();
+    let config = SamplerConfig {
+        separator: t.separator(&raw.separator)?,
+        patterns: t.patterns(&raw.patterns)?,
+        depth: t.int(&raw.depth, "sampler.depth", 1, 16, d.depth as i64)? as usize,
+        keys_per_cycle: t.int(
+            &raw.keys_per_cycle,
+            "sampler.keys_per_cycle",
+            1,
+            10_000_000,
+            d.keys_per_cycle as i64,
+        )? as u64,
+        batch_size: t.int(
+            &raw.batch_size,
+            "sampler.batch_size",
+            1,
+            100_000,
+            d.batch_size as i64,
+        )? as u64,
+        max_time_per_cycle: t.duration(
+            &raw.max_time_per_cycle,
+            "sampler.max_time_per_cycle",
+            d.max_time_per_cycle,
+        )?,
+        pause_between_batches: t.duration(
+            &raw.pause_between_batches,
+            "sampler.pause_between_batches",
+            d.pause_between_batches,
+        )?,
+        interval: t.duration(&raw.interval, "sampler.interval", d.interval)?,
+        top_k: t.int(&raw.top_k, "sampler.top_k", 1, MAX_TOP_K, d.top_k as i64)? as usize,
+        memory_samples: t.int(
+            &raw.memory_samples,
+            "sampler.memory_samples",
+            0,
+            1000,
+            d.memory_samples as i64,
+        )? as usize,
+    };
+    t.cycle_within_interval(raw, &config)?;
+    let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
+    Ok(enabled.then_some(config))
+}
+
+/// One target's `[targets.sampler]` table under validation.
+struct Table<'a> {
+    ctx: &'a FileCtx<'a>,
+    target: &'a str,
+}
+
+impl Table<'_> {
+    fn err(&self, origin: Origin, key: &str, message: String) -> ConfigError {
+        invalid(origin, Some(self.target), key, message)
+    }
+
+    /// An integer key within `min..=max`, or `default`.
+    fn int(
+        &self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> Result<i64, ConfigError> {
+        let Some(s) = v else {
+            return Ok(default);
+        };
+        let n = *s.get_ref();
+        if (min..=max).contains(&n) {
+            return Ok(n);
+        }
+        Err(self.err(
+            self.ctx.origin(s),
+            key,
+            format!("{n} is out of range: expected {min} to {max}"),
+        ))
+    }
+
+    /// A duration key, or `default`.
+    fn duration(
+        &self,
+        v: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(s) => {
+                parse_duration(s.get_ref()).map_err(|m| self.err(self.ctx.origin(s), key, m))
             }
         }
-    };
-    let duration = |v: &Option<Spanned<String>>, key: &str, default| match v {
-        None => Ok(default),
-        Some(s) => parse_duration(s.get_ref()).map_err(|m| err(ctx.origin(s), key, m)),
-    };
-    let d = SamplerConfig::default();
-    let separator = match &raw.separator {
-        None => d.separator.clone(),
-        Some(s) if s.get_ref().is_empty() => {
-            return Err(err(
-                ctx.origin(s),
+    }
+
+    /// `separator`: not empty.
+    fn separator(&self, v: &Option<Spanned<String>>) -> Result<String, ConfigError> {
+        match v {
+            None => Ok(DEFAULT_SEPARATOR.to_string()),
+            Some(s) if s.get_ref().is_empty() => Err(self.err(
+                self.ctx.origin(s),
                 "sampler.separator",
                 "the separator is empty".into(),
-            ));
+            )),
+            Some(s) => Ok(s.get_ref().clone()),
         }
-        Some(s) => s.get_ref().clone(),
-    };
-    let mut patterns: Vec<String> = Vec::new();
-    if let Some(list) = &raw.patterns {
+    }
+
+    /// `patterns`: at most [`MAX_PATTERNS`], none empty, twice, too long or a built-in label.
+    fn patterns(
+        &self,
+        v: &Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut patterns: Vec<String> = Vec::new();
+        let Some(list) = v else {
+            return Ok(patterns);
+        };
         if list.get_ref().len() > MAX_PATTERNS {
-            return Err(err(
-                ctx.origin(list),
+            return Err(self.err(
+                self.ctx.origin(list),
                 "sampler.patterns",
                 format!("at most {MAX_PATTERNS} patterns"),
             ));
@@ -124,67 +206,36 @@ pub(super) fn validate(
             } else if text == OTHER || text == NONE {
                 Some(format!("{text:?} is the label of a built-in group"))
             } else if text.chars().count() > MAX_PREFIX_CHARS {
-                Some(format!(
-                    "pattern longer than {} characters",
-                    MAX_PREFIX_CHARS
-                ))
+                Some(format!("pattern longer than {MAX_PREFIX_CHARS} characters"))
             } else if patterns.contains(text) {
                 Some(format!("pattern {text:?} is given twice"))
             } else {
                 None
             };
             if let Some(m) = problem {
-                return Err(err(ctx.origin(p), "sampler.patterns", m));
+                return Err(self.err(self.ctx.origin(p), "sampler.patterns", m));
             }
             patterns.push(text.clone());
         }
+        Ok(patterns)
     }
-    let config = SamplerConfig {
-        separator,
-        depth: int(&raw.depth, "sampler.depth", 1, 16, d.depth as i64)? as usize,
-        patterns,
-        keys_per_cycle: int(
-            &raw.keys_per_cycle,
-            "sampler.keys_per_cycle",
-            1,
-            10_000_000,
-            d.keys_per_cycle as i64,
-        )? as u64,
-        batch_size: int(
-            &raw.batch_size,
-            "sampler.batch_size",
-            1,
-            100_000,
-            d.batch_size as i64,
-        )? as u64,
-        max_time_per_cycle: duration(
-            &raw.max_time_per_cycle,
-            "sampler.max_time_per_cycle",
-            d.max_time_per_cycle,
-        )?,
-        pause_between_batches: duration(
-            &raw.pause_between_batches,
-            "sampler.pause_between_batches",
-            d.pause_between_batches,
-        )?,
-        interval: duration(&raw.interval, "sampler.interval", d.interval)?,
-        top_k: int(&raw.top_k, "sampler.top_k", 1, MAX_TOP_K, d.top_k as i64)? as usize,
-        memory_samples: int(
-            &raw.memory_samples,
-            "sampler.memory_samples",
-            0,
-            1000,
-            d.memory_samples as i64,
-        )? as usize,
-    };
-    if config.max_time_per_cycle >= config.interval {
+
+    /// A cycle must end before the next one is due.
+    fn cycle_within_interval(
+        &self,
+        raw: &RawSampler,
+        config: &SamplerConfig,
+    ) -> Result<(), ConfigError> {
+        if config.max_time_per_cycle < config.interval {
+            return Ok(());
+        }
         let origin = raw
             .max_time_per_cycle
             .as_ref()
-            .map(|s| ctx.origin(s))
-            .or_else(|| raw.interval.as_ref().map(|s| ctx.origin(s)))
+            .map(|s| self.ctx.origin(s))
+            .or_else(|| raw.interval.as_ref().map(|s| self.ctx.origin(s)))
             .unwrap_or(Origin::Default);
-        return Err(err(
+        Err(self.err(
             origin,
             "sampler.max_time_per_cycle",
             format!(
@@ -192,10 +243,8 @@ pub(super) fn validate(
                 humantime::format_duration(config.max_time_per_cycle),
                 humantime::format_duration(config.interval)
             ),
-        ));
+        ))
     }
-    let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
-    Ok(enabled.then_some(config))
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 
-use super::modified_times;
-use super::origin::{ConfigError, FileCtx, invalid};
+use super::origin::{ConfigError, FileCtx, Origin, invalid};
 use super::raw::RawWeb;
+use super::{first_unreadable, modified_times};
 
 /// The validated `[web]` table.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -178,24 +178,30 @@ pub(crate) fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `[web]` table, validated; the certificate files are loaded once.
 pub(super) fn validate(raw: &RawWeb, ctx: &FileCtx) -> Result<WebConfig, ConfigError> {
-    let err = |origin, key: &str, m: String| invalid(origin, None, &format!("web.{key}"), m);
-    for (key, v) in [
+    Ok(WebConfig {
+        tls: listener_tls(raw, ctx)?,
+        basic_auth_users: users(raw, ctx)?,
+    })
+}
+
+fn err(origin: Origin, key: &str, message: String) -> ConfigError {
+    invalid(origin, None, &format!("web.{key}"), message)
+}
+
+/// `tls_cert_file`, `tls_key_file` (both or neither) and `tls_client_ca_file` (only with both):
+/// readable, and loading into a server configuration.
+fn listener_tls(raw: &RawWeb, ctx: &FileCtx) -> Result<Option<WebTls>, ConfigError> {
+    let files = [
         ("tls_cert_file", &raw.tls_cert_file),
         ("tls_key_file", &raw.tls_key_file),
         ("tls_client_ca_file", &raw.tls_client_ca_file),
-    ] {
-        if let Some(p) = v
-            && let Err(e) = std::fs::File::open(p.get_ref())
-        {
-            return Err(err(
-                ctx.origin(p),
-                key,
-                format!("cannot read {}: {e}", p.get_ref().display()),
-            ));
-        }
+    ];
+    if let Some((origin, key, message)) = first_unreadable(&files, ctx) {
+        return Err(err(origin, key, message));
     }
-    let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+    match (&raw.tls_cert_file, &raw.tls_key_file) {
         (Some(cert), Some(key)) => {
             let files = WebTls {
                 cert_file: cert.get_ref().clone(),
@@ -213,33 +219,31 @@ pub(super) fn validate(raw: &RawWeb, ctx: &FileCtx) -> Result<WebConfig, ConfigE
                 };
                 return Err(err(origin, e.key, e.message));
             }
-            Some(files)
+            Ok(Some(files))
         }
-        (Some(cert), None) => {
-            return Err(err(
-                ctx.origin(cert),
-                "tls_key_file",
-                "tls_cert_file needs tls_key_file (both or neither)".into(),
-            ));
-        }
-        (None, Some(key)) => {
-            return Err(err(
-                ctx.origin(key),
-                "tls_cert_file",
-                "tls_key_file needs tls_cert_file (both or neither)".into(),
-            ));
-        }
-        (None, None) => {
-            if let Some(ca) = &raw.tls_client_ca_file {
-                return Err(err(
-                    ctx.origin(ca),
-                    "tls_client_ca_file",
-                    "client certificates need HTTPS: set tls_cert_file and tls_key_file too".into(),
-                ));
-            }
-            None
-        }
-    };
+        (Some(cert), None) => Err(err(
+            ctx.origin(cert),
+            "tls_key_file",
+            "tls_cert_file needs tls_key_file (both or neither)".into(),
+        )),
+        (None, Some(key)) => Err(err(
+            ctx.origin(key),
+            "tls_cert_file",
+            "tls_key_file needs tls_cert_file (both or neither)".into(),
+        )),
+        (None, None) => match &raw.tls_client_ca_file {
+            Some(ca) => Err(err(
+                ctx.origin(ca),
+                "tls_client_ca_file",
+                "client certificates need HTTPS: set tls_cert_file and tls_key_file too".into(),
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// `basic_auth_users`: user names without colons or control characters, bcrypt hashes.
+fn users(raw: &RawWeb, ctx: &FileCtx) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut users = BTreeMap::new();
     for (name, hash) in raw.basic_auth_users.iter().flatten() {
         let n = name.get_ref();
@@ -259,10 +263,7 @@ pub(super) fn validate(raw: &RawWeb, ctx: &FileCtx) -> Result<WebConfig, ConfigE
         })?;
         users.insert(n.clone(), hash.get_ref().clone());
     }
-    Ok(WebConfig {
-        tls,
-        basic_auth_users: users,
-    })
+    Ok(users)
 }
 
 #[cfg(test)]
