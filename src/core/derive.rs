@@ -214,7 +214,35 @@ impl History {
     /// the lookup rate describe the application only. Reset detection still uses the raw
     /// counters.
     pub fn observe_excluding(&mut self, at: Duration, s: &Sample, own: Option<Lookups>) -> Derived {
-        let own_inc = match (self.last.own, own) {
+        let own_inc = self.own_increase(own);
+        let raw = counters(s);
+        let restarted = self.restarted(s);
+        let (reset, total) = self.add_increases(&raw, restarted, own_inc);
+        if reset && !self.points.is_empty() {
+            self.resets += 1;
+        }
+        for (last, cur) in self.last.raw.iter_mut().zip(raw) {
+            if cur.is_some() {
+                *last = cur;
+            }
+        }
+        self.last.run_id = s.run_id.clone().or(self.last.run_id.take());
+        self.last.uptime = s.uptime_in_seconds.or(self.last.uptime);
+        self.push(at, total);
+        Derived {
+            windows: Window::ALL.iter().filter_map(|w| self.window(*w)).collect(),
+            pressure: memory_pressure(s),
+            reset: reset && self.points.len() > 1,
+            resets_total: self.resets,
+            hit_ratio_trend: self.trend(),
+            own_lookups: self.last.own,
+        }
+    }
+
+    /// The increase of the exporter's own hits and misses since the last observation that
+    /// had them; remembers `own`.
+    fn own_increase(&mut self, own: Option<Lookups>) -> [u64; 2] {
+        let inc = match (self.last.own, own) {
             (Some(a), Some(b)) => [
                 b.hits.saturating_sub(a.hits),
                 b.misses.saturating_sub(a.misses),
@@ -224,11 +252,27 @@ impl History {
         if own.is_some() {
             self.last.own = own;
         }
-        let raw = counters(s);
-        let restarted = match (&self.last.run_id, &s.run_id) {
+        inc
+    }
+
+    /// Whether the server restarted since the last observation: another `run_id`, or a lower
+    /// uptime.
+    fn restarted(&self, s: &Sample) -> bool {
+        let new_run = match (&self.last.run_id, &s.run_id) {
             (Some(a), Some(b)) => a != b,
             _ => false,
-        } || matches!((self.last.uptime, s.uptime_in_seconds), (Some(a), Some(b)) if b < a);
+        };
+        new_run || matches!((self.last.uptime, s.uptime_in_seconds), (Some(a), Some(b)) if b < a)
+    }
+
+    /// Adds each counter's increase (the new value after a reset, the own lookups taken out)
+    /// to its running total; whether any counter was reset, and the totals of this point.
+    fn add_increases(
+        &mut self,
+        raw: &[Option<u64>; COUNTERS],
+        restarted: bool,
+        own_inc: [u64; 2],
+    ) -> (bool, [Option<u64>; COUNTERS]) {
         let mut reset = restarted;
         let mut total = [None; COUNTERS];
         for i in 0..COUNTERS {
@@ -251,17 +295,11 @@ impl History {
             self.totals[i] = self.totals[i].saturating_add(inc);
             total[i] = Some(self.totals[i]);
         }
-        if reset && !self.points.is_empty() {
-            self.resets += 1;
-        }
-        for (last, cur) in self.last.raw.iter_mut().zip(raw) {
-            if cur.is_some() {
-                *last = cur;
-            }
-        }
-        self.last.run_id = s.run_id.clone().or(self.last.run_id.take());
-        self.last.uptime = s.uptime_in_seconds.or(self.last.uptime);
+        (reset, total)
+    }
 
+    /// Appends the point at `at` and drops those older than the longest window needs.
+    fn push(&mut self, at: Duration, total: [Option<u64>; COUNTERS]) {
         // A clock that went backwards (it should not: callers pass monotonic time) must not
         // create negative spans; treat it as no time passing.
         let at = self.points.back().map_or(at, |p| p.at().max(at));
@@ -273,15 +311,6 @@ impl History {
             .is_some_and(|p| at.saturating_sub(p.at()) > keep)
         {
             self.points.pop_front();
-        }
-
-        Derived {
-            windows: Window::ALL.iter().filter_map(|w| self.window(*w)).collect(),
-            pressure: memory_pressure(s),
-            reset: reset && self.points.len() > 1,
-            resets_total: self.resets,
-            hit_ratio_trend: self.trend(),
-            own_lookups: self.last.own,
         }
     }
 
