@@ -52,27 +52,46 @@ pub(super) fn password(
         ));
     }
     if let Some(f) = keys.file {
-        let path = f.get_ref();
-        let text = read_small_file(path).map_err(|e| {
-            err(
-                ctx.origin(f),
-                "password_file",
-                format!("cannot read password file {}: {e}", path.display()),
-            )
-        })?;
-        let password = text.trim_end_matches(['\n', '\r']);
-        if password.is_empty() {
-            return Err(err(
-                ctx.origin(f),
-                "password_file",
-                format!("password file {} is empty", path.display()),
-            ));
-        }
-        return Ok(Some(password.to_string()));
+        return from_file(f, ctx, err).map(Some);
     }
-    let Some(e) = keys.env else {
-        return Ok(None);
-    };
+    match keys.env {
+        Some(e) => from_env(e, ctx, env, err).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The password in the file `f` names, without its trailing newlines; not empty.
+fn from_file(
+    f: &Spanned<PathBuf>,
+    ctx: &FileCtx,
+    err: &dyn Fn(Origin, &str, String) -> ConfigError,
+) -> Result<String, ConfigError> {
+    let path = f.get_ref();
+    let text = read_small_file(path).map_err(|e| {
+        err(
+            ctx.origin(f),
+            "password_file",
+            format!("cannot read password file {}: {e}", path.display()),
+        )
+    })?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(err(
+            ctx.origin(f),
+            "password_file",
+            format!("password file {} is empty", path.display()),
+        ));
+    }
+    Ok(password.to_string())
+}
+
+/// The password in the variable `e` names; set and not empty.
+fn from_env(
+    e: &Spanned<String>,
+    ctx: &FileCtx,
+    env: &dyn Fn(&str) -> Option<String>,
+    err: &dyn Fn(Origin, &str, String) -> ConfigError,
+) -> Result<String, ConfigError> {
     let var = e.get_ref();
     match env(var) {
         None => Err(err(
@@ -85,6 +104,6 @@ pub(super) fn password(
             "password_env",
             format!("environment variable {var} is empty"),
         )),
-        Some(v) => Ok(Some(v)),
+        Some(v) => Ok(v),
     }
 }

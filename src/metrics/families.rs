@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
-use super::table::{Emit, Kind, TABLE, View};
-use crate::state::{Globals, Snapshot};
+use super::table::{Emit, Kind, MetricDef, Out, TABLE, View};
+use crate::state::{Globals, GroupStatus, Snapshot};
 
 fn pair(name: &str, value: &str) -> LabelPair {
     let mut p = LabelPair::default();
@@ -43,64 +43,79 @@ pub fn families(snaps: &[Snapshot], globals: &Globals, now: Duration) -> Vec<Met
             fresh: snap.fresh(now),
         })
         .collect();
-    let mut out = Vec::with_capacity(TABLE.len());
-    for def in TABLE {
-        let mut metrics = Vec::new();
-        match def.emit {
-            Emit::PerTarget(emit) => {
-                for v in &views {
-                    let meta = &v.snap.meta;
-                    emit(v, &mut |values: &[&str], value: f64| {
-                        let mut labels = Vec::with_capacity(1 + values.len() + meta.labels.len());
-                        labels.push(pair("target", &meta.name));
-                        for (n, val) in def.labels.iter().zip(values) {
-                            labels.push(pair(n, val));
-                        }
-                        for (n, val) in &meta.labels {
-                            labels.push(pair(n, val));
-                        }
-                        metrics.push(metric(def.kind, labels, value));
-                    });
-                }
+    TABLE
+        .iter()
+        .filter_map(|def| {
+            let metrics = match def.emit {
+                Emit::PerTarget(emit) => per_target(def, emit, &views),
+                Emit::Global(emit) => global(def, emit, globals),
+                Emit::PerGroup(emit) => per_group(def, emit, globals),
+            };
+            (!metrics.is_empty()).then(|| family(def, metrics))
+        })
+        .collect()
+}
+
+/// The series of a per-target family: `target`, the family's labels, the static labels.
+fn per_target(def: &MetricDef, emit: fn(&View, &mut Out), views: &[View]) -> Vec<Metric> {
+    let mut metrics = Vec::new();
+    for v in views {
+        let meta = &v.snap.meta;
+        emit(v, &mut |values: &[&str], value: f64| {
+            let mut labels = Vec::with_capacity(1 + values.len() + meta.labels.len());
+            labels.push(pair("target", &meta.name));
+            for (n, val) in def.labels.iter().zip(values) {
+                labels.push(pair(n, val));
             }
-            Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
-                let labels = def
-                    .labels
-                    .iter()
-                    .zip(values)
-                    .map(|(n, v)| pair(n, v))
-                    .collect();
-                metrics.push(metric(def.kind, labels, value));
-            }),
-            Emit::PerGroup(emit) => {
-                for g in globals.groups.values() {
-                    emit(g, &mut |values: &[&str], value: f64| {
-                        let mut labels: Vec<LabelPair> = def
-                            .labels
-                            .iter()
-                            .zip(values)
-                            .map(|(n, v)| pair(n, v))
-                            .collect();
-                        for (n, val) in &g.meta.labels {
-                            labels.push(pair(n, val));
-                        }
-                        metrics.push(metric(def.kind, labels, value));
-                    });
-                }
+            for (n, val) in &meta.labels {
+                labels.push(pair(n, val));
             }
-        }
-        if metrics.is_empty() {
-            continue;
-        }
-        let mut mf = MetricFamily::default();
-        mf.set_name(def.name.to_string());
-        mf.set_help(def.help.to_string());
-        mf.set_field_type(match def.kind {
-            Kind::Counter => MetricType::COUNTER,
-            Kind::Gauge => MetricType::GAUGE,
+            metrics.push(metric(def.kind, labels, value));
         });
-        mf.set_metric(metrics);
-        out.push(mf);
     }
-    out
+    metrics
+}
+
+/// The series of an exporter-wide family: its own labels only.
+fn global(def: &MetricDef, emit: fn(&Globals, &mut Out), globals: &Globals) -> Vec<Metric> {
+    let mut metrics = Vec::new();
+    emit(globals, &mut |values: &[&str], value: f64| {
+        metrics.push(metric(def.kind, own_labels(def, values), value));
+    });
+    metrics
+}
+
+/// The series of a per-group family: its own labels, then the entry's static labels.
+fn per_group(def: &MetricDef, emit: fn(&GroupStatus, &mut Out), globals: &Globals) -> Vec<Metric> {
+    let mut metrics = Vec::new();
+    for g in globals.groups.values() {
+        emit(g, &mut |values: &[&str], value: f64| {
+            let mut labels = own_labels(def, values);
+            for (n, val) in &g.meta.labels {
+                labels.push(pair(n, val));
+            }
+            metrics.push(metric(def.kind, labels, value));
+        });
+    }
+    metrics
+}
+
+fn own_labels(def: &MetricDef, values: &[&str]) -> Vec<LabelPair> {
+    def.labels
+        .iter()
+        .zip(values)
+        .map(|(n, v)| pair(n, v))
+        .collect()
+}
+
+fn family(def: &MetricDef, metrics: Vec<Metric>) -> MetricFamily {
+    let mut mf = MetricFamily::default();
+    mf.set_name(def.name.to_string());
+    mf.set_help(def.help.to_string());
+    mf.set_field_type(match def.kind {
+        Kind::Counter => MetricType::COUNTER,
+        Kind::Gauge => MetricType::GAUGE,
+    });
+    mf.set_metric(metrics);
+    mf
 }
