@@ -2,8 +2,8 @@
 //! (ok, warn, critical) and one sentence of likely cause and action per finding, and an exit
 //! status by the worst verdict (Nagios style: 0 ok, 1 warn, 2 critical, 3 unknown).
 //!
-//! The verdicts are [`crate::core::verdict`]'s (pure, shared with the status page). Here: the
-//! IO ([`run`] connects, samples INFO at the start and at the end of `--duration`, scans for
+//! The verdicts are `crate::core::verdict`'s (pure, shared with the status page). Here: the
+//! IO (`run` connects, samples INFO at the start and at the end of `--duration`, scans for
 //! lock keys without a TTL) and the report as text or JSON.
 
 use std::fmt::Write as _;

@@ -1,4 +1,10 @@
-//! Connections to Redis: the poller's own connection and TLS to `rediss://` targets.
+//! Connections to Redis: the poller's own request/response connection (`conn`, framing in
+//! `resp`), TLS to `rediss://` targets (`tls`), the redis crate's multiplexed connection
+//! as discovery uses it (`multiplexed`), the classification of failed calls and INFO-like
+//! replies ([`call`]), and the redis crate's values as the core's replies (`reply`).
+//!
+//! Imports `config` (the targets' connection settings and TLS files) and `core` (the reply
+//! type, the error kinds); nothing above them.
 
 pub mod call;
 pub(crate) mod conn;

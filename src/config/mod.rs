@@ -1,5 +1,10 @@
 //! Configuration: command-line flags, `REDIS_CACHE_EXPORTER_*` environment variables and the
-//! TOML file, merged into one validated [`Config`].
+//! TOML file, merged into one validated [`Config`]. One file per table or concern: `raw` (the
+//! file as written), `origin` (where a value came from, the errors), `globals`, `target`,
+//! `discovery`, `tls`, `secrets`, `labels`, `sampler`, `scrape`, `web`, `redis_url`.
+//!
+//! Imports only `core` (the sampler's built-in group labels); the label names the metric
+//! table reserves are checked by the caller (`crate::cli`), where both meet.
 //!
 //! Precedence for the global settings is command line > environment > file > built-in default.
 //! Per-target settings (`poll_interval`, `timeout`) exist only in the file and, being more
@@ -13,7 +18,7 @@
 //! and the key. Secrets never appear in errors or `Debug` output: URLs are shown redacted and
 //! passwords as `***`.
 //!
-//! Environment variables are read through a lookup function ([`load`]) so tests never depend
+//! Environment variables are read through a lookup function (`load`) so tests never depend
 //! on, or change, the process environment.
 
 mod discovery;
@@ -134,7 +139,7 @@ pub struct Config {
 }
 
 /// The `[scrape]` table: which targets `/scrape?target=URL` may poll and with which
-/// credentials. Patterns are matched by [`crate::targets::on_demand`].
+/// credentials. Patterns are matched by `crate::targets::on_demand`.
 #[derive(Debug, Clone, Default)]
 pub struct ScrapeConfig {
     /// Whether `/scrape` is served (`scrape.enabled`, `--no-scrape-endpoint`).
@@ -173,7 +178,7 @@ impl fmt::Debug for Credential {
 pub struct TargetConfig {
     /// Unique name; the value of the `target` label.
     pub name: String,
-    /// The URL as configured. May contain a password: show [`TargetConfig::redacted_url`].
+    /// The URL as configured. May contain a password: show `TargetConfig::redacted_url`.
     pub url: String,
     /// Interval between polls of this target.
     pub poll_interval: Duration,

@@ -3,7 +3,7 @@
 //! and the test of whether the topology a poll saw still matches the nodes' own view.
 //!
 //! Pure: replies in, typed values out; no IO. The discovery task that sends the commands and
-//! runs a poller per node is [`crate::targets::discovery`]. Reply formats:
+//! runs a poller per node is `crate::targets::discovery`. Reply formats:
 //! <https://redis.io/docs/latest/commands/cluster-shards/>,
 //! <https://redis.io/docs/latest/commands/cluster-nodes/>,
 //! <https://redis.io/docs/latest/commands/cluster-info/>.

@@ -170,7 +170,7 @@ pub struct Derived {
     /// Resets seen since the exporter started.
     pub resets_total: u64,
     /// Hit ratio over the last 15 minutes (or the history there is), oldest first, for a
-    /// sparkline: at most [`TREND_POINTS`] steps of at least 1/60 of the span each (15 s once 15
+    /// sparkline: at most `TREND_POINTS` steps of at least 1/60 of the span each (15 s once 15
     /// minutes of history exist); `None` for a step without lookups.
     pub hit_ratio_trend: Vec<Option<f32>>,
     /// The key-prefix sampler's lookups as of the INFO this derivation comes from (read under

@@ -1,5 +1,9 @@
-//! The pure core: INFO parsing, derivation, the sampler's arithmetic and the Cluster and
-//! Sentinel reply parsers. No tokio, no redis, no IO.
+//! The pure core: INFO text → [`info::Sample`], history → [`derive::Derived`], the sampler's
+//! arithmetic, the Cluster and Sentinel reply parsers (on a reply type of its own), the verdicts
+//! of `check` and the status page, one glob matcher, and the closed set of error kinds.
+//!
+//! Imports no other module of the crate, and neither tokio, nor the redis crate, nor any IO:
+//! values in, values out, and most of the unit tests.
 
 pub mod cluster;
 pub mod derive;

@@ -4,7 +4,7 @@
 //!
 //! Pure: no tokio, no redis. The IO loop (one task per target, its own connection, `SCAN`
 //! under a budget, pipelined `PTTL`, `MEMORY USAGE` on a few keys per prefix) is in
-//! [`crate::poll::sampler_task`]; this file holds the arithmetic and most of the unit tests.
+//! `crate::poll::sampler_task`; this file holds the arithmetic and most of the unit tests.
 //!
 //! Estimation: a cycle examines at most `keys_per_cycle` keys in `SCAN` order, which follows the
 //! hash table's buckets and so is unrelated to key names. A prefix seen on `n` of the cycle's
@@ -131,7 +131,7 @@ impl Bucket {
 pub struct Tally {
     /// Existing keys examined.
     pub keys: u64,
-    /// Keys per TTL bucket, in [`Bucket::ALL`] order.
+    /// Keys per TTL bucket, in `Bucket::ALL` order.
     pub ttl: [u64; 5],
     /// Sum of the `MEMORY USAGE` replies received.
     pub memory_bytes: u64,
@@ -206,7 +206,7 @@ pub struct PrefixEstimate {
     pub keys_estimated: f64,
     /// Share of the sampled keys without a TTL, 0-1.
     pub no_ttl_ratio: f64,
-    /// Estimated keys per TTL bucket, in [`Bucket::ALL`] order.
+    /// Estimated keys per TTL bucket, in `Bucket::ALL` order.
     pub ttl_keys: [f64; 5],
     /// Average sampled `MEMORY USAGE` times the estimated count; `None` without samples.
     pub memory_bytes_estimated: Option<f64>,
@@ -306,7 +306,7 @@ pub struct CycleReport {
     /// Wall time of the cycle, pauses included.
     pub duration: Duration,
     /// Redis-side CPU time of the cycle's `SCAN`, `PTTL` and `MEMORY USAGE` calls
-    /// (see [`redis_usec`]); `None` when INFO commandstats could not tell.
+    /// (see `redis_usec`); `None` when INFO commandstats could not tell.
     pub redis_usec: Option<u64>,
     /// `DBSIZE` at the end of the cycle.
     pub dbsize: u64,
@@ -328,7 +328,7 @@ pub struct SamplerStatus {
     pub cycle_errors_total: u64,
     /// Lookups caused so far (cumulative; exported as counters).
     pub lookups: Lookups,
-    /// The last completed cycle; dropped after [`STALE_AFTER_FAILED_CYCLES`] failed cycles.
+    /// The last completed cycle; dropped after `STALE_AFTER_FAILED_CYCLES` failed cycles.
     pub last: Option<std::sync::Arc<CycleReport>>,
 }
 

@@ -1,10 +1,13 @@
 //! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` (a status page,
-//! [`status`]), `/sd/cluster` and `/sd/sentinel` ([`sd`]), `POST /-/reload`; `/scrape`
-//! ([`scrape`]) and the listener's security ([`https`], [`basic_auth`]) beside them.
+//! `status`), `/sd/cluster` and `/sd/sentinel` (`sd`), `POST /-/reload`; `/scrape`
+//! (`scrape`) and the listener's security (`https`, `basic_auth`) beside them.
 //!
 //! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
 //! depend on how targets behave.
+//!
+//! Imports `metrics`, `state`, `core`, `config` (the `[web]` table) and, of `targets`, only
+//! `targets::on_demand` (the `/scrape` registry).
 
 pub(crate) mod basic_auth;
 pub(crate) mod https;

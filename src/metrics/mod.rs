@@ -1,8 +1,8 @@
-//! The metrics: the table of every family ([`table`]), the families as protobuf structures
-//! ([`families`]), the text exposition written from the snapshots ([`text`]), and the Markdown
-//! reference ([`reference`]).
+//! The metrics: the table of every family (`table`), the families as protobuf structures
+//! ([`families`]), the text exposition written from the snapshots (`text`), and the Markdown
+//! reference (`reference`).
 //!
-//! Pure: no IO, no tokio, no redis; only the core's values and the shared state's snapshots.
+//! Pure: no IO, no tokio, no redis. Imports `core` (the values) and `state` (the snapshots).
 
 pub(crate) mod families;
 pub(crate) mod reference;

@@ -199,7 +199,7 @@ pub(crate) fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, 
     render(snaps, globals, now, true, out, usize::MAX, &mut |_| true);
 }
 
-/// [`render_text`] without the per-snapshot cache: every line rendered afresh, nothing kept.
+/// `render_text` without the per-snapshot cache: every line rendered afresh, nothing kept.
 /// The reference the cached path is tested against.
 pub fn render_text_uncached(
     snaps: &[Snapshot],
