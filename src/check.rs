@@ -64,7 +64,7 @@ impl Report {
         s
     }
 
-    /// The report as one JSON object (schema in the README, "JSON report").
+    /// The report as one JSON object (schema in docs/check.md, "JSON report").
     pub(crate) fn json(&self) -> String {
         let verdict = self.verdict();
         let report = JsonReport {

@@ -1,9 +1,9 @@
-//! The metric reference as a Markdown table, generated from the metric table (the README and
-//! docs/metrics.md are checked against it).
+//! The metric reference as a Markdown table, generated from the metric table (docs/metrics.md
+//! is checked against it).
 
 use super::table::{Emit, Kind, TABLE};
 
-/// The metric reference as a Markdown table (README and docs/metrics.md are checked against it).
+/// The metric reference as a Markdown table (docs/metrics.md is checked against it).
 pub fn reference() -> String {
     let mut s = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
     for def in TABLE {

@@ -1,6 +1,6 @@
 //! The metric table: every exported name, type, HELP text (citing the INFO field it comes from)
 //! and label set in one place, each with the function that yields its values from a target's
-//! snapshot. The README's metric reference is generated from [`TABLE`] (`super::reference`).
+//! snapshot. docs/metrics.md's metric reference is generated from [`TABLE`] (`super::reference`).
 //!
 //! Raw Redis counters keep the names `redis_exporter` uses where the meaning is identical, so
 //! existing PromQL keeps working.
