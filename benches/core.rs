@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use redis_cache_exporter::derive::History;
+use redis_cache_exporter::core::derive::History;
+use redis_cache_exporter::core::info::{self, Sample};
 use redis_cache_exporter::http::ExporterCollector;
-use redis_cache_exporter::info::{self, Sample};
 use redis_cache_exporter::metrics;
 use redis_cache_exporter::state::{Outcome, Shared, TargetMeta};
 

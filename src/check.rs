@@ -2,562 +2,38 @@
 //! (ok, warn, critical) and one sentence of likely cause and action per finding, and an exit
 //! status by the worst verdict (Nagios style: 0 ok, 1 warn, 2 critical, 3 unknown).
 //!
-//! Two halves. The verdict logic ([`evaluate`]) is pure: it sees a [`Sample`] (the gauges at the
-//! end), an optional [`Period`] (counter increases over the check, or over a window of the
-//! exporter's history: the status page reuses it) and optional [`LockScan`] results. The IO half
-//! ([`run`]) connects, samples INFO at the start and at the end of `--duration`, scans for lock
-//! keys without a TTL, and prints the report as text or JSON.
-//!
-//! Thresholds follow the project's guidance: a cache should hit more than 90 % of lookups.
+//! The verdicts are `crate::core::verdict`'s (pure, shared with the status page). Here: the
+//! IO (`run` connects, samples INFO at the start and at the end of `--duration`, scans for
+//! lock keys without a TTL) and the report as text or JSON.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::derive::{MissCause, WindowStats, miss_cause, ttl_coverage};
-use crate::info::Sample;
+use serde::Serialize;
+
+use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
-/// Hit ratio below this is a warning.
-pub const HIT_RATIO_WARN: f64 = 0.9;
-/// Hit ratio below this is critical.
-pub const HIT_RATIO_CRITICAL: f64 = 0.8;
-/// Fewer lookups than this in the period are too few to judge a hit ratio.
-pub const MIN_LOOKUPS: u64 = 10;
-/// Memory pressure at or above this with a policy that cannot evict is critical.
-pub const PRESSURE_FULL: f64 = 0.9;
-/// TTL coverage below this on a database is a warning.
-pub const TTL_COVERAGE_WARN: f64 = 0.95;
-/// Fragmentation (rss / used) above this is a warning …
-pub const FRAGMENTATION_WARN: f64 = 1.5;
-/// … but only once Redis uses this much memory (small heaps have meaningless ratios).
-pub const FRAGMENTATION_MIN_USED: u64 = 100 * 1024 * 1024;
-/// Evictions per lookup above this are critical (one key evicted for every ten lookups).
-pub const EVICTIONS_PER_LOOKUP_CRITICAL: f64 = 0.1;
-
-/// A finding's verdict. Ordered: the worst verdict decides the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
-    Ok,
-    Warn,
-    Critical,
-    /// The instance could not be checked (connection or INFO failed).
-    Unknown,
-}
-
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Ok => "ok",
-            Verdict::Warn => "warn",
-            Verdict::Critical => "critical",
-            Verdict::Unknown => "unknown",
-        }
-    }
-
-    /// The process exit status for this verdict (Nagios plugin convention).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Ok => 0,
-            Verdict::Warn => 1,
-            Verdict::Critical => 2,
-            Verdict::Unknown => 3,
-        }
-    }
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    /// Stable identifier: `connection`, `hit_ratio`, `evictions`, `expirations`, `memory`,
-    /// `policy`, `fragmentation`, `ttl_coverage`, `keys_command`, `locks_without_ttl`.
-    pub check: &'static str,
-    /// What the finding is about when a check has several (a database such as `db0`, a pattern).
-    pub subject: Option<String>,
-    pub verdict: Verdict,
-    /// The main number (a ratio 0–1, a rate per second, a count), when there is one.
-    pub value: Option<f64>,
-    /// The measurement in words, e.g. `42.0 % of 1200 lookups (40.0/s)`.
-    pub summary: String,
-    /// One sentence: the likely cause and what to do.
-    pub advice: String,
-}
-
-/// Counter increases over a period (the check's duration, or a window of history).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Period {
-    pub seconds: f64,
-    pub hits: u64,
-    pub misses: u64,
-    pub evictions: u64,
-    pub expirations: u64,
-    /// Calls of `KEYS` (INFO commandstats), when known.
-    pub keys_calls: Option<u64>,
-}
-
-impl Period {
-    /// Increases between two samples of the same server `seconds` apart. A counter that went
-    /// down (restart, `CONFIG RESETSTAT`) is taken to have restarted from zero, as Prometheus's
-    /// `rate()` does.
-    pub fn between(start: &Sample, end: &Sample, seconds: f64) -> Period {
-        let restarted = matches!((&start.run_id, &end.run_id), (Some(a), Some(b)) if a != b);
-        let inc = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (_, None) => 0,
-            (Some(a), Some(b)) if b >= a && !restarted => b - a,
-            (_, Some(b)) => b,
-        };
-        let keys = |s: &Sample| {
-            s.commands
-                .iter()
-                .find(|c| c.name == "keys")
-                .map_or(0, |c| c.calls)
-        };
-        Period {
-            seconds,
-            hits: inc(start.keyspace_hits, end.keyspace_hits),
-            misses: inc(start.keyspace_misses, end.keyspace_misses),
-            evictions: inc(start.evicted_keys, end.evicted_keys),
-            expirations: inc(start.expired_keys, end.expired_keys),
-            keys_calls: Some(inc(Some(keys(start)), Some(keys(end)))),
-        }
-    }
-
-    /// The increases of one window of the exporter's history (KEYS calls are not tracked there).
-    pub fn from_window(w: &WindowStats) -> Period {
-        Period {
-            seconds: w.covered.as_secs_f64(),
-            hits: w.hits.unwrap_or(0),
-            misses: w.misses.unwrap_or(0),
-            evictions: w.evictions.unwrap_or(0),
-            expirations: w.expirations.unwrap_or(0),
-            keys_calls: None,
-        }
-    }
-
-    fn lookups(&self) -> u64 {
-        self.hits + self.misses
-    }
-
-    fn rate(&self, n: u64) -> f64 {
-        if self.seconds > 0.0 {
-            n as f64 / self.seconds
-        } else {
-            0.0
-        }
-    }
-
-    fn cause(&self) -> Option<MissCause> {
-        if self.misses == 0 {
-            return None;
-        }
-        let m = self.misses as f64;
-        miss_cause(self.evictions as f64 / m, self.expirations as f64 / m)
-    }
-}
-
-/// Keys matching a lock pattern (e.g. `lock:*`), found by `SCAN`, with how many have no TTL.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LockScan {
-    pub pattern: String,
-    pub matched: u64,
-    pub without_ttl: u64,
-    /// A few of the keys without TTL, for the report.
-    pub examples: Vec<String>,
-    /// The scan stopped at its budget before covering the whole key space.
-    pub partial: bool,
-}
-
-/// Everything the verdicts are computed from.
-#[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
-    /// The newest sample (gauges: memory, policy, keyspace, commandstats totals).
-    pub sample: &'a Sample,
-    /// Counter increases over the period judged; `None` before two samples exist.
-    pub period: Option<Period>,
-    pub locks: &'a [LockScan],
-}
-
-fn pct(r: f64) -> String {
-    format!("{:.1} %", r * 100.0)
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn finding(
-    check: &'static str,
-    verdict: Verdict,
-    value: Option<f64>,
-    summary: String,
-    advice: impl Into<String>,
-) -> Finding {
-    Finding {
-        check,
-        subject: None,
-        verdict,
-        value,
-        summary,
-        advice: advice.into(),
-    }
-}
-
-/// Whether the policy can remove keys without a TTL when memory is full.
-fn evicts_any_key(policy: Option<&str>) -> bool {
-    policy.is_some_and(|p| p.starts_with("allkeys-"))
-}
-
-/// Computes every finding. Pure; the order of the result is the order of the report.
-pub fn evaluate(input: &Input) -> Vec<Finding> {
-    let s = input.sample;
-    let mut out = Vec::new();
-    let policy = s.maxmemory_policy.as_deref();
-    let maxmemory = s.maxmemory.unwrap_or(0);
-
-    // Hit ratio, with the likely cause of the misses.
-    if let Some(p) = input.period {
-        let lookups = p.lookups();
-        let summary_rate = format!("{lookups} lookups ({:.1}/s)", p.rate(lookups));
-        if lookups < MIN_LOOKUPS {
-            out.push(finding(
-                "hit_ratio",
-                Verdict::Ok,
-                (lookups > 0).then(|| p.hits as f64 / lookups as f64),
-                summary_rate,
-                "Too few lookups during the period to judge the hit ratio; check again under normal traffic or with a longer --duration.",
-            ));
-        } else {
-            let r = p.hits as f64 / lookups as f64;
-            let verdict = if r >= HIT_RATIO_WARN {
-                Verdict::Ok
-            } else if r >= HIT_RATIO_CRITICAL {
-                Verdict::Warn
-            } else {
-                Verdict::Critical
-            };
-            let m = p.misses.max(1) as f64;
-            let advice = if verdict == Verdict::Ok {
-                "The cache serves more than 90 % of lookups.".to_string()
-            } else {
-                match p.cause() {
-                    Some(MissCause::Evictions) => format!(
-                        "Misses follow evictions ({:.2} evicted keys per miss): memory is too small for the working set; raise maxmemory or cache fewer, smaller or shorter-lived values.",
-                        p.evictions as f64 / m
-                    ),
-                    Some(MissCause::Expirations) => format!(
-                        "Misses follow expirations ({:.2} expired keys per miss): TTLs are shorter than the time between reads; lengthen the TTLs of keys that are read again.",
-                        p.expirations as f64 / m
-                    ),
-                    _ => "Neither evictions nor expirations explain the misses: the keys read were never cached, the key space is too large or too unique, or the application deletes keys; check the key design and that misses are written back.".to_string(),
-                }
-            };
-            out.push(finding(
-                "hit_ratio",
-                verdict,
-                Some(r),
-                format!("{} of {summary_rate}", pct(r)),
-                advice,
-            ));
-        }
-
-        // Evictions.
-        let per_lookup = p.evictions as f64 / lookups.max(1) as f64;
-        let (verdict, advice) = if p.evictions == 0 {
-            (Verdict::Ok, "No keys were evicted.".to_string())
-        } else if per_lookup > EVICTIONS_PER_LOOKUP_CRITICAL {
-            (
-                Verdict::Critical,
-                format!(
-                    "Memory is full and {:.2} keys are evicted per lookup: the cache throws data away faster than it serves it; raise maxmemory or shorten TTLs so cold keys leave first.",
-                    per_lookup
-                ),
-            )
-        } else {
-            (
-                Verdict::Warn,
-                "Memory is full and keys are being evicted: watch the hit ratio; raise maxmemory if it drops, or shorten TTLs of cold keys.".to_string(),
-            )
-        };
-        out.push(finding(
-            "evictions",
-            verdict,
-            Some(p.rate(p.evictions)),
-            format!("{:.1}/s ({} keys)", p.rate(p.evictions), p.evictions),
-            advice,
-        ));
-
-        // Expirations: normal for a cache, unless they explain a low hit ratio.
-        let low_hit = lookups >= MIN_LOOKUPS && (p.hits as f64 / lookups as f64) < HIT_RATIO_WARN;
-        let (verdict, advice) = if low_hit && p.cause() == Some(MissCause::Expirations) {
-            (
-                Verdict::Warn,
-                "Keys expire before they are read again and cause most misses: lengthen the TTLs (or refresh hot keys before they expire).",
-            )
-        } else {
-            (Verdict::Ok, "Expirations do not explain a low hit ratio.")
-        };
-        out.push(finding(
-            "expirations",
-            verdict,
-            Some(p.rate(p.expirations)),
-            format!("{:.1}/s ({} keys)", p.rate(p.expirations), p.expirations),
-            advice,
-        ));
-    }
-
-    // Memory against maxmemory.
-    let used = s
-        .used_memory
-        .unwrap_or(0)
-        .saturating_sub(s.mem_not_counted_for_evict.unwrap_or(0));
-    if maxmemory == 0 {
-        out.push(finding(
-            "memory",
-            Verdict::Warn,
-            None,
-            format!("{} used, no maxmemory", bytes(used)),
-            "Without maxmemory the cache grows until the host runs out of memory and Redis is killed; set maxmemory (e.g. 75 % of the memory available to Redis) with an allkeys-lru or allkeys-lfu policy.",
-        ));
-    } else {
-        let ratio = used as f64 / maxmemory as f64;
-        let summary = format!("{} of {} ({})", bytes(used), bytes(maxmemory), pct(ratio));
-        let evicting = policy.is_some_and(|p| p != "noeviction");
-        let (verdict, advice) = if ratio >= PRESSURE_FULL && !evicting {
-            (
-                Verdict::Critical,
-                "Memory is nearly full and the policy cannot evict: writes will fail with OOM errors; raise maxmemory or use allkeys-lru.",
-            )
-        } else if ratio >= PRESSURE_FULL {
-            (
-                Verdict::Ok,
-                "Memory is nearly full, which is normal for an evicting cache; the evictions and hit ratio findings tell whether it is too small.",
-            )
-        } else {
-            (Verdict::Ok, "Memory is below the limit.")
-        };
-        out.push(finding("memory", verdict, Some(ratio), summary, advice));
-    }
-
-    // Policy.
-    let p = policy.unwrap_or("unknown");
-    let (verdict, advice) = if maxmemory == 0 {
-        (
-            Verdict::Ok,
-            "The policy has no effect without maxmemory.".to_string(),
-        )
-    } else if p == "noeviction" {
-        (
-            Verdict::Warn,
-            "noeviction makes writes fail with OOM errors when memory is full; a cache wants allkeys-lru or allkeys-lfu.".to_string(),
-        )
-    } else if p.starts_with("volatile-") {
-        let total: u64 = s.keyspace.iter().map(|d| d.keys).sum();
-        let expires: u64 = s.keyspace.iter().map(|d| d.expires).sum();
-        if total > 0 && (expires as f64) < total as f64 * 0.5 {
-            (
-                Verdict::Warn,
-                format!(
-                    "{p} evicts only keys with a TTL, but only {} of the keys have one: memory fills with keys that cannot be evicted; use allkeys-lru or set TTLs.",
-                    pct(expires as f64 / total as f64)
-                ),
-            )
-        } else {
-            (
-                Verdict::Ok,
-                format!("{p} evicts keys with a TTL, and most keys have one."),
-            )
-        }
-    } else if evicts_any_key(policy) {
-        (
-            Verdict::Ok,
-            format!("{p} evicts any key when memory is full."),
-        )
-    } else {
-        (
-            Verdict::Ok,
-            "The policy is not known to this check.".to_string(),
-        )
-    };
-    out.push(finding("policy", verdict, None, p.to_string(), advice));
-
-    // Fragmentation.
-    if let Some(f) = s.mem_fragmentation_ratio {
-        let used_all = s.used_memory.unwrap_or(0);
-        let (verdict, advice) = if used_all < FRAGMENTATION_MIN_USED {
-            (
-                Verdict::Ok,
-                "Too little memory in use for the ratio to matter.",
-            )
-        } else if f > FRAGMENTATION_WARN {
-            (
-                Verdict::Warn,
-                "The process holds much more memory than its data (fragmentation); enable activedefrag or restart the instance in a quiet hour.",
-            )
-        } else if f < 0.9 {
-            (
-                Verdict::Warn,
-                "Resident memory is below used memory: part of Redis is swapped out, which makes it slow; give the host more memory or lower maxmemory.",
-            )
-        } else {
-            (Verdict::Ok, "Fragmentation is normal.")
-        };
-        out.push(finding(
-            "fragmentation",
-            verdict,
-            Some(f),
-            format!("{f:.2} (rss / used)"),
-            advice,
-        ));
-    }
-
-    // TTL coverage, per database.
-    let removable = maxmemory > 0 && evicts_any_key(policy);
-    for d in &s.keyspace {
-        let Some(cov) = ttl_coverage(d) else { continue };
-        let without = d.keys - d.expires.min(d.keys);
-        let (verdict, advice) = if cov >= TTL_COVERAGE_WARN {
-            (Verdict::Ok, "Nearly every key has a TTL.".to_string())
-        } else if removable {
-            (
-                Verdict::Warn,
-                format!(
-                    "{without} keys have no TTL: they stay until evicted and crowd out keys with one; set a TTL on every cache write (SET key value EX seconds)."
-                ),
-            )
-        } else {
-            (
-                Verdict::Critical,
-                format!(
-                    "{without} keys have no TTL and nothing evicts them (no maxmemory, or a noeviction or volatile policy): the cache leaks memory; set a TTL on every cache write."
-                ),
-            )
-        };
-        out.push(Finding {
-            subject: Some(format!("db{}", d.db)),
-            ..finding(
-                "ttl_coverage",
-                verdict,
-                Some(cov),
-                format!("{} of {} keys have a TTL", pct(cov), d.keys),
-                advice,
-            )
-        });
-    }
-    if s.keyspace.iter().all(|d| d.keys == 0) {
-        out.push(finding(
-            "ttl_coverage",
-            Verdict::Ok,
-            None,
-            "no keys".to_string(),
-            "The key space is empty.",
-        ));
-    }
-
-    // KEYS usage.
-    let keys = s.commands.iter().find(|c| c.name == "keys");
-    let total = keys.map_or(0, |c| c.calls);
-    let during = input.period.and_then(|p| p.keys_calls);
-    let avg_ms = keys
-        .filter(|c| c.calls > 0)
-        .map_or(0.0, |c| c.usec as f64 / c.calls as f64 / 1e3);
-    let (verdict, summary, advice) = match during {
-        Some(n) if n > 0 => (
-            Verdict::Warn,
-            format!("{n} calls during the check, {total} since start ({avg_ms:.1} ms each)"),
-            "KEYS walks the whole key space and blocks every other client meanwhile; find the caller (CLIENT LIST, MONITOR briefly) and replace it with SCAN.".to_string(),
-        ),
-        _ if total > 0 => (
-            Verdict::Ok,
-            format!(
-                "{total} calls since start ({avg_ms:.1} ms each){}",
-                if during.is_some() { ", none during the check" } else { "" }
-            ),
-            "KEYS was used since the server started but not during this period; if it comes back, replace it with SCAN.".to_string(),
-        ),
-        _ => (
-            Verdict::Ok,
-            "never called".to_string(),
-            "No client uses KEYS.".to_string(),
-        ),
-    };
-    out.push(finding(
-        "keys_command",
-        verdict,
-        Some(during.unwrap_or(total) as f64),
-        summary,
-        advice,
-    ));
-
-    // Lock keys without a TTL.
-    for l in input.locks {
-        let (verdict, advice) = if l.without_ttl > 0 {
-            (
-                Verdict::Warn,
-                format!(
-                    "{} {} keys have no TTL (e.g. {}): a holder that crashes keeps the lock forever; take locks with SET key token NX PX milliseconds.",
-                    l.without_ttl,
-                    l.pattern,
-                    l.examples.join(", ")
-                ),
-            )
-        } else if l.matched == 0 {
-            (Verdict::Ok, format!("No {} keys found.", l.pattern))
-        } else {
-            (Verdict::Ok, "Every lock key has a TTL.".to_string())
-        };
-        out.push(Finding {
-            subject: Some(l.pattern.clone()),
-            ..finding(
-                "locks_without_ttl",
-                verdict,
-                Some(l.without_ttl as f64),
-                format!(
-                    "{} of {} matching keys without TTL{}",
-                    l.without_ttl,
-                    l.matched,
-                    if l.partial { " (partial scan)" } else { "" }
-                ),
-                advice,
-            )
-        });
-    }
-    out
-}
-
+pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
 /// The report of one check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// The URL checked, without password.
-    pub target: String,
-    pub duration: Duration,
+    pub(crate) target: String,
+    pub(crate) duration: Duration,
     /// `redis_version` and `role` of the server, when known.
-    pub server: Option<String>,
-    pub findings: Vec<Finding>,
+    pub(crate) server: Option<String>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     /// The worst verdict of all findings (`ok` when there are none).
-    pub fn verdict(&self) -> Verdict {
-        self.findings
-            .iter()
-            .map(|f| f.verdict)
-            .max()
-            .unwrap_or(Verdict::Ok)
+    pub(crate) fn verdict(&self) -> Verdict {
+        worst(&self.findings)
     }
 
     /// The report for humans: a header, then one block per finding.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -589,69 +65,61 @@ impl Report {
     }
 
     /// The report as one JSON object (schema in docs/check.md, "JSON report").
-    pub fn json(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{{\"schema\":{JSON_SCHEMA_VERSION},\"target\":{},\"duration_seconds\":{},\"server\":{},\"verdict\":\"{}\",\"exit_code\":{},\"findings\":[",
-            json_str(&self.target),
-            json_num(self.duration.as_secs_f64()),
-            self.server.as_deref().map_or("null".into(), json_str),
-            self.verdict().label(),
-            self.verdict().exit_code()
-        );
-        for (i, f) in self.findings.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            let _ = write!(
-                s,
-                "{{\"check\":\"{}\",\"subject\":{},\"verdict\":\"{}\",\"value\":{},\"summary\":{},\"advice\":{}}}",
-                f.check,
-                f.subject.as_deref().map_or("null".into(), json_str),
-                f.verdict.label(),
-                f.value.map_or("null".into(), json_num),
-                json_str(&f.summary),
-                json_str(&f.advice)
-            );
-        }
-        s.push_str("]}\n");
-        s
+    pub(crate) fn json(&self) -> String {
+        let verdict = self.verdict();
+        let report = JsonReport {
+            schema: JSON_SCHEMA_VERSION,
+            target: &self.target,
+            duration_seconds: self.duration.as_secs_f64(),
+            server: self.server.as_deref(),
+            verdict: verdict.label(),
+            exit_code: verdict.exit_code(),
+            findings: self
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    check: f.check,
+                    subject: f.subject.as_deref(),
+                    verdict: f.verdict.label(),
+                    value: f.value,
+                    summary: &f.summary,
+                    advice: &f.advice,
+                })
+                .collect(),
+        };
+        // Serializing strings and numbers cannot fail; a number that is not finite is null.
+        let mut text = serde_json::to_string(&report).unwrap_or_default();
+        text.push('\n');
+        text
     }
 }
 
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".into()
-    }
+/// The JSON report, fields in schema order.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: u32,
+    target: &'a str,
+    duration_seconds: f64,
+    server: Option<&'a str>,
+    verdict: &'static str,
+    exit_code: u8,
+    findings: Vec<JsonFinding<'a>>,
 }
 
-/// `v` as a JSON string literal.
-pub(crate) fn json_str(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+/// One finding of the JSON report.
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    check: &'static str,
+    subject: Option<&'a str>,
+    verdict: &'static str,
+    value: Option<f64>,
+    summary: &'a str,
+    advice: &'a str,
 }
 
 /// Output format of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
@@ -662,26 +130,26 @@ pub enum Format {
 pub struct CheckArgs {
     /// Redis URL (redis://, rediss://, unix://); may carry user and password.
     #[arg(value_name = "URL", default_value = crate::config::DEFAULT_REDIS_URL)]
-    pub url: String,
+    pub(crate) url: String,
     /// How long to sample: INFO is read at the start and at the end.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = crate::config::parse_duration)]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Timeout of each Redis call.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = crate::config::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Key pattern of locks that must carry a TTL, repeatable; "" for none.
     #[arg(
         long = "lock-pattern",
         value_name = "PATTERN",
         default_value = "lock:*"
     )]
-    pub lock_patterns: Vec<String>,
+    pub(crate) lock_patterns: Vec<String>,
     /// Most keys the lock scan walks (SCAN, never KEYS).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
-    pub scan_budget: u64,
+    pub(crate) scan_budget: u64,
 }
 
 /// Runs the check and prints the report; returns the exit status.
@@ -707,7 +175,7 @@ pub fn main(args: &CheckArgs) -> u8 {
 
 /// Samples the instance and builds the report (a `connection` finding with verdict unknown when
 /// it cannot be reached).
-pub async fn run(args: &CheckArgs) -> Report {
+pub(crate) async fn run(args: &CheckArgs) -> Report {
     let (connection, target) = match crate::config::target_connection(&args.url) {
         Ok(c) => c,
         Err(e) => {
@@ -790,16 +258,16 @@ mod io {
     use redis::{AsyncConnectionConfig, Client, ConnectionInfo, Value};
 
     use super::LockScan;
-    use crate::info::Sample;
+    use crate::client::call::one_line;
+    use crate::client::without_lib_name;
+    use crate::core::info::Sample;
 
     pub(super) async fn connect(
         info: ConnectionInfo,
         timeout: Duration,
     ) -> Result<MultiplexedConnection, String> {
-        let info = info
-            .clone()
-            .set_redis_settings(info.redis_settings().clone().set_skip_set_lib_name());
-        let client = Client::open(info).map_err(|e| format!("cannot connect: {e}"))?;
+        let client =
+            Client::open(without_lib_name(&info)).map_err(|e| format!("cannot connect: {e}"))?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
@@ -807,10 +275,6 @@ mod io {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| format!("cannot connect: {}", one_line(&e.to_string())))
-    }
-
-    fn one_line(s: &str) -> String {
-        s.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// `INFO all` (accepted by every version) parsed into a sample.
@@ -829,7 +293,7 @@ mod io {
             Value::SimpleString(s) => s,
             _ => return Err("INFO answered with an unexpected reply type".into()),
         };
-        crate::info::parse(&text).map_err(|e| format!("INFO: {e}"))
+        crate::core::info::parse(&text).map_err(|e| format!("INFO: {e}"))
     }
 
     /// Walks the key space with `SCAN MATCH pattern` (at most `budget` keys examined) and asks
@@ -904,48 +368,7 @@ mod io {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::info::{CommandStat, DbStat};
-
-    fn cache(maxmemory: u64, policy: &str, keys: u64, expires: u64) -> Sample {
-        Sample {
-            used_memory: Some(50 << 20),
-            maxmemory: Some(maxmemory),
-            maxmemory_policy: Some(policy.into()),
-            mem_fragmentation_ratio: Some(1.1),
-            keyspace: vec![DbStat {
-                db: 0,
-                keys,
-                expires,
-                avg_ttl_ms: 1000,
-            }],
-            ..Sample::default()
-        }
-    }
-
-    fn period(hits: u64, misses: u64, evictions: u64, expirations: u64) -> Period {
-        Period {
-            seconds: 10.0,
-            hits,
-            misses,
-            evictions,
-            expirations,
-            keys_calls: Some(0),
-        }
-    }
-
-    fn get<'a>(f: &'a [Finding], check: &str) -> &'a Finding {
-        f.iter()
-            .find(|x| x.check == check)
-            .unwrap_or_else(|| panic!("no {check} finding in {f:#?}"))
-    }
-
-    fn eval(s: &Sample, p: Period) -> Vec<Finding> {
-        evaluate(&Input {
-            sample: s,
-            period: Some(p),
-            locks: &[],
-        })
-    }
+    use crate::core::verdict::tests::{cache, eval, get, period};
 
     #[test]
     fn healthy_cache_is_ok_everywhere() {
@@ -959,120 +382,6 @@ mod tests {
         };
         assert_eq!(report.verdict(), Verdict::Ok, "{}", report.text());
         assert_eq!(get(&f, "hit_ratio").value, Some(0.95));
-    }
-
-    #[test]
-    fn evictions_are_named_as_the_cause() {
-        let s = cache(100 << 20, "allkeys-lru", 100, 100);
-        let f = eval(&s, period(500, 500, 450, 0));
-        let h = get(&f, "hit_ratio");
-        assert_eq!(h.verdict, Verdict::Critical);
-        assert!(
-            h.advice.starts_with("Misses follow evictions"),
-            "{}",
-            h.advice
-        );
-        assert_eq!(get(&f, "evictions").verdict, Verdict::Critical);
-        let f = eval(&s, period(880, 120, 10, 0));
-        assert_eq!(get(&f, "hit_ratio").verdict, Verdict::Warn);
-        assert_eq!(get(&f, "evictions").verdict, Verdict::Warn);
-    }
-
-    #[test]
-    fn expirations_are_named_as_the_cause() {
-        let s = cache(100 << 20, "allkeys-lru", 100, 100);
-        let f = eval(&s, period(300, 700, 0, 650));
-        assert!(
-            get(&f, "hit_ratio")
-                .advice
-                .starts_with("Misses follow expirations")
-        );
-        assert_eq!(get(&f, "expirations").verdict, Verdict::Warn);
-        assert_eq!(get(&f, "evictions").verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn neither_cause_and_too_few_lookups() {
-        let s = cache(100 << 20, "allkeys-lru", 100, 100);
-        let f = eval(&s, period(100, 900, 0, 10));
-        assert!(get(&f, "hit_ratio").advice.starts_with("Neither"));
-        assert_eq!(get(&f, "expirations").verdict, Verdict::Ok);
-        let f = eval(&s, period(1, 5, 0, 0));
-        assert_eq!(get(&f, "hit_ratio").verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn memory_and_policy() {
-        let f = eval(&cache(0, "noeviction", 10, 10), period(0, 0, 0, 0));
-        assert_eq!(get(&f, "memory").verdict, Verdict::Warn);
-        assert!(get(&f, "memory").advice.contains("maxmemory"));
-        assert_eq!(get(&f, "policy").verdict, Verdict::Ok);
-        let mut s = cache(52 << 20, "noeviction", 10, 10);
-        let f = eval(&s, period(0, 0, 0, 0));
-        assert_eq!(get(&f, "memory").verdict, Verdict::Critical);
-        assert_eq!(get(&f, "policy").verdict, Verdict::Warn);
-        s.maxmemory_policy = Some("volatile-lru".into());
-        s.keyspace[0].expires = 1;
-        let f = eval(&s, period(0, 0, 0, 0));
-        assert_eq!(get(&f, "policy").verdict, Verdict::Warn);
-        assert_eq!(get(&f, "memory").verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn ttl_coverage_and_keys_and_locks() {
-        let mut s = cache(100 << 20, "allkeys-lru", 100, 40);
-        s.commands.push(CommandStat {
-            name: "keys".into(),
-            calls: 3,
-            usec: 3000,
-            rejected_calls: None,
-            failed_calls: None,
-        });
-        let locks = [LockScan {
-            pattern: "lock:*".into(),
-            matched: 4,
-            without_ttl: 2,
-            examples: vec!["lock:a".into()],
-            partial: false,
-        }];
-        let f = evaluate(&Input {
-            sample: &s,
-            period: Some(Period {
-                keys_calls: Some(2),
-                ..period(10, 0, 0, 0)
-            }),
-            locks: &locks,
-        });
-        let t = get(&f, "ttl_coverage");
-        assert_eq!(
-            (t.verdict, t.subject.as_deref()),
-            (Verdict::Warn, Some("db0"))
-        );
-        assert!(t.advice.contains("60 keys have no TTL"));
-        assert_eq!(get(&f, "keys_command").verdict, Verdict::Warn);
-        assert_eq!(get(&f, "locks_without_ttl").verdict, Verdict::Warn);
-        // Without maxmemory nothing removes them: critical.
-        let s = cache(0, "allkeys-lru", 100, 40);
-        let f = eval(&s, period(10, 0, 0, 0));
-        assert_eq!(get(&f, "ttl_coverage").verdict, Verdict::Critical);
-        assert_eq!(get(&f, "keys_command").verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn period_between_samples_is_reset_safe() {
-        let a = Sample {
-            run_id: Some("x".into()),
-            keyspace_hits: Some(100),
-            keyspace_misses: Some(10),
-            ..Sample::default()
-        };
-        let b = Sample {
-            keyspace_hits: Some(150),
-            keyspace_misses: Some(5),
-            ..a.clone()
-        };
-        let p = Period::between(&a, &b, 5.0);
-        assert_eq!((p.hits, p.misses), (50, 5));
     }
 
     #[test]

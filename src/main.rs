@@ -1,36 +1,24 @@
-//! The `redis-cache-exporter` binary: reads the configuration, starts one poller per target and
-//! serves HTTP until SIGTERM or Ctrl-C. SIGHUP and `POST /-/reload` re-read the configuration.
+//! The `redis-cache-exporter` binary: the command line, then the `check` subcommand or the
+//! exporter itself.
 
-use std::io::IsTerminal;
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
 
-use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::Parser;
-use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::error;
 
-use redis_cache_exporter::config::{Cli, Command, Config, LogFormat};
-use redis_cache_exporter::http::{ExporterCollector, ReloadRequest, app, reload_routes};
-use redis_cache_exporter::scrape::{self, Scraper};
-use redis_cache_exporter::state::Shared;
-use redis_cache_exporter::supervisor::Supervisor;
-use redis_cache_exporter::web::{self, BasicAuth, TlsReloader};
+use redis_cache_exporter::cli::{Cli, Command};
+use redis_cache_exporter::{app, check, telemetry};
 
-/// How long in-flight HTTP responses get after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
-
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Check(args)) = &cli.command {
-        return std::process::ExitCode::from(redis_cache_exporter::check::main(args));
+        return ExitCode::from(check::main(args));
     }
     let config = match cli.load() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("redis-cache-exporter: invalid configuration: {e}");
-            return std::process::ExitCode::from(1);
+            return ExitCode::from(1);
         }
     };
     if cli.check_config {
@@ -43,233 +31,21 @@ fn main() -> std::process::ExitCode {
             config.targets.len(),
             config.listen
         );
-        return std::process::ExitCode::SUCCESS;
+        return ExitCode::SUCCESS;
     }
-    init_logging(&config);
+    telemetry::init_logging(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "Cannot start the async runtime.");
-            return std::process::ExitCode::from(1);
+            return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(cli, config)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match runtime.block_on(app::run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = format!("{e:#}"), "Exiting.");
-            std::process::ExitCode::from(1)
+            ExitCode::from(1)
         }
-    }
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
-    let origin = Instant::now();
-    let shared = Shared::new();
-    let mut supervisor = Supervisor::new(shared.clone(), origin);
-    supervisor.apply(&config).await;
-    let scraper = Scraper::start(&config, origin, shared.clone());
-    shared.set_reload(true, unix_now());
-
-    let tls = match &config.web.tls {
-        Some(files) => Some(std::sync::Arc::new(
-            TlsReloader::new(files.clone()).map_err(anyhow::Error::msg)?,
-        )),
-        None => None,
-    };
-    let auth = BasicAuth::new(&config.web.basic_auth_users);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    info!(
-        listen = %config.listen,
-        targets = config.targets.len(),
-        scheme = if tls.is_some() { "https" } else { "http" },
-        basic_auth = auth.enabled(),
-        version = env!("CARGO_PKG_VERSION"),
-        "Serving /metrics."
-    );
-    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<ReloadRequest>(4);
-    let router = app(ExporterCollector::new(shared.clone(), origin))
-        .merge(reload_routes(reload_tx))
-        .merge(scrape::routes(scraper.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
-            web::require_basic_auth,
-        ));
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
-        Some(tls) => Box::pin(web::serve_tls(listener, router, tls.clone(), stop_rx)),
-        None => Box::pin(
-            // Responses go out as soon as they are written (a streamed /metrics ends with a
-            // small piece that Nagle's algorithm would hold back for the peer's delayed ACK).
-            axum::serve(
-                listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                }),
-                router,
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .into_future(),
-        ),
-    };
-    let mut server = server;
-    let listener_security = ListenerSecurity {
-        tls: tls.clone(),
-        auth,
-    };
-    let mut hangup = hangup_signal();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            r = &mut server => return r.context("HTTP server failed"),
-            signal = &mut shutdown => {
-                info!(signal, "Shutting down.");
-                supervisor.stop_all();
-                scraper.stop_all();
-                let _ = stop_tx.send(true);
-                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
-                    info!("In-flight requests did not finish in time; exiting anyway.");
-                }
-                return Ok(());
-            }
-            Some(()) = hangup.recv() => {
-                let _ = reload(&cli, &config, &listener_security, &mut supervisor, &shared, &scraper).await;
-            }
-            Some(reply) = reload_rx.recv() => {
-                let result = reload(&cli, &config, &listener_security, &mut supervisor, &shared, &scraper).await;
-                let _ = reply.send(result);
-            }
-        }
-    }
-}
-
-/// What the listener's `[web]` settings became at start: a reload may change the users and the
-/// certificate files, but not switch HTTPS on or off.
-struct ListenerSecurity {
-    tls: Option<std::sync::Arc<TlsReloader>>,
-    auth: BasicAuth,
-}
-
-impl ListenerSecurity {
-    /// Applies the `[web]` table of a reloaded configuration.
-    fn apply(&self, new: &Config) {
-        self.auth.set_users(&new.web.basic_auth_users);
-        match (&self.tls, &new.web.tls) {
-            (Some(tls), Some(files)) => {
-                if let Err(e) = tls.set_files(files.clone()) {
-                    warn!(error = %e, "New listener certificate files cannot be used; the previous ones keep serving.");
-                }
-            }
-            (None, None) => {}
-            (Some(_), None) | (None, Some(_)) => {
-                warn!("HTTPS cannot be switched on or off on reload; restart to apply it.");
-            }
-        }
-    }
-}
-
-/// Re-reads the configuration and applies it by difference; on error the old one keeps running.
-async fn reload(
-    cli: &Cli,
-    running: &Config,
-    security: &ListenerSecurity,
-    supervisor: &mut Supervisor,
-    shared: &Shared,
-    scraper: &Scraper,
-) -> Result<String, String> {
-    let listen: SocketAddr = running.listen;
-    match cli.load() {
-        Ok(new) => {
-            if new.listen != listen {
-                warn!(listen = %listen, requested = %new.listen, "The listen address cannot change on reload; restart to apply it.");
-            }
-            security.apply(&new);
-            let changes = supervisor.apply(&new).await;
-            scraper.apply(&new);
-            shared.set_reload(true, unix_now());
-            let summary = format!(
-                "configuration reloaded: {} added, {} removed, {} restarted, {} unchanged",
-                changes.added.len(),
-                changes.removed.len(),
-                changes.restarted.len(),
-                changes.unchanged
-            );
-            info!("{summary}");
-            Ok(summary)
-        }
-        Err(e) => {
-            shared.set_reload(false, unix_now());
-            error!(error = %e, "Configuration reload refused; the previous configuration keeps running.");
-            Err(format!("configuration reload refused: {e}"))
-        }
-    }
-}
-
-/// A stream of SIGHUPs (never yields where signals are unavailable).
-fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut hup) = signal(SignalKind::hangup()) {
-            tokio::spawn(async move {
-                while hup.recv().await.is_some() {
-                    if tx.send(()).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    }
-    #[cfg(not(unix))]
-    drop(tx);
-    rx
-}
-
-/// Resolves on SIGTERM or Ctrl-C (SIGINT), naming which.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = ctrl_c => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                ctrl_c.await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        ctrl_c.await;
-        "SIGINT"
     }
 }

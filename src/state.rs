@@ -10,49 +10,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use crate::derive::Derived;
-use crate::info::Sample;
-use crate::sampler::SamplerStatus;
-
-/// Why a poll failed. A small closed set, so `redis_exporter_poll_errors_total{kind}` stays
-/// bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// TCP/unix connect or TLS handshake failed, or the connection dropped.
-    Connect,
-    /// A call exceeded the configured timeout.
-    Timeout,
-    /// Authentication was refused (WRONGPASS, NOAUTH, NOPERM on AUTH).
-    Auth,
-    /// The server's reply was not what the protocol or INFO format promises.
-    Protocol,
-    /// The server answered INFO with an error (LOADING, BUSY, NOPERM …).
-    Command,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Auth,
-        ErrorKind::Protocol,
-        ErrorKind::Command,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Auth => "auth",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Command => "command",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::core::derive::Derived;
+use crate::core::error_kind::ErrorKind;
+use crate::core::info::Sample;
+use crate::core::sampler::SamplerStatus;
 
 /// What the configuration says about a target (fixed while it runs).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +30,8 @@ pub struct TargetMeta {
 pub struct Snapshot {
     pub meta: Arc<TargetMeta>,
     pub up: bool,
-    /// The last successful sample with what was derived from it, and when (monotonic offset).
-    pub last: Option<(Arc<Sample>, Arc<Derived>, Duration)>,
+    /// The last successful poll.
+    pub(crate) last: Option<LastSuccess>,
     pub last_poll_duration: Option<Duration>,
     /// Unix time of the last successful poll, seconds.
     pub last_success_unix: Option<f64>,
@@ -80,7 +41,16 @@ pub struct Snapshot {
     pub sampler: Option<Arc<SamplerStatus>>,
     /// This snapshot's lines as /metrics renders them, kept from its second scrape on;
     /// replaced by every change.
-    pub rendered: Arc<LineCache>,
+    pub(crate) rendered: Arc<LineCache>,
+}
+
+/// The last successful poll of a target: its sample, what was derived from it, and when.
+#[derive(Debug, Clone)]
+pub(crate) struct LastSuccess {
+    pub sample: Arc<Sample>,
+    pub derived: Arc<Derived>,
+    /// Monotonic offset of the poll.
+    pub at: Duration,
 }
 
 /// A snapshot's rendered lines, stale form (index 0) and fresh form (index 1). A scrape writes
@@ -89,7 +59,7 @@ pub struct Snapshot {
 /// So a snapshot scraped once per poll (Prometheus scraping as often as targets are polled)
 /// costs no memory, and one scraped by several Prometheus servers is rendered at most twice.
 #[derive(Debug, Default)]
-pub struct LineCache {
+pub(crate) struct LineCache {
     pub lines: [OnceLock<Rendered>; 2],
     pub scraped: [AtomicBool; 2],
 }
@@ -97,7 +67,7 @@ pub struct LineCache {
 /// One target's rendered series: `text` holds every family's lines in table order, family
 /// `i` at `text[ends[i - 1]..ends[i]]` (from 0 for the first).
 #[derive(Debug, Default)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub text: String,
     pub ends: Vec<u32>,
 }
@@ -119,8 +89,9 @@ impl Snapshot {
 
     /// The sample and derivation if they are fresh at `now` (monotonic offset).
     pub fn fresh(&self, now: Duration) -> Option<(&Sample, &Derived)> {
-        let (s, d, at) = self.last.as_ref()?;
-        (now.saturating_sub(*at) <= self.meta.stale_after).then_some((s.as_ref(), d.as_ref()))
+        let last = self.last.as_ref()?;
+        (now.saturating_sub(last.at) <= self.meta.stale_after)
+            .then_some((last.sample.as_ref(), last.derived.as_ref()))
     }
 
     pub fn errors(&self, kind: ErrorKind) -> u64 {
@@ -197,7 +168,7 @@ pub struct GroupStatus {
     pub up: bool,
     pub nodes: Vec<GroupNode>,
     /// `CLUSTER INFO` of one node at the last attempt (Cluster entries).
-    pub health: Option<crate::cluster::Health>,
+    pub health: Option<crate::core::cluster::Health>,
 }
 
 impl Shared {
@@ -234,7 +205,11 @@ impl Shared {
         match outcome {
             Outcome::Success { sample, derived } => {
                 snap.up = true;
-                snap.last = Some((sample, derived, at));
+                snap.last = Some(LastSuccess {
+                    sample,
+                    derived,
+                    at,
+                });
                 snap.last_success_unix = Some(unix_now);
             }
             Outcome::Failure(kind) => {
@@ -269,7 +244,7 @@ impl Shared {
     }
 
     /// Forgets a group (its entry was removed or restarted).
-    pub fn remove_group(&self, name: &str) {
+    pub(crate) fn remove_group(&self, name: &str) {
         let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
         g.groups.remove(name);
     }
@@ -291,7 +266,8 @@ impl Shared {
         self.read().values().cloned().collect()
     }
 
-    pub fn names(&self) -> Vec<String> {
+    #[cfg(test)]
+    fn names(&self) -> Vec<String> {
         self.read().keys().cloned().collect()
     }
 

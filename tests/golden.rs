@@ -24,13 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Encoder, TextEncoder};
-use redis_cache_exporter::derive::History;
-use redis_cache_exporter::info::{self, Sample};
+use redis_cache_exporter::core::derive::History;
+use redis_cache_exporter::core::error_kind::ErrorKind;
+use redis_cache_exporter::core::info::{self, Sample};
+use redis_cache_exporter::core::sampler::{self, Cycle, CycleReport, Lookups, SamplerStatus, Stop};
 use redis_cache_exporter::metrics;
-use redis_cache_exporter::sampler::{self, Cycle, CycleReport, Lookups, SamplerStatus, Stop};
-use redis_cache_exporter::state::{
-    ErrorKind, GroupKind, GroupNode, GroupStatus, Outcome, Shared, TargetMeta,
-};
+use redis_cache_exporter::state::{GroupKind, GroupNode, GroupStatus, Outcome, Shared, TargetMeta};
 
 /// Comment lines at the top of `tests/golden/metrics.txt` (the text format allows `#` comments).
 const GOLDEN_HEADER: &str = "# Expected /metrics for the fixed inputs in tests/golden.rs.\n\
@@ -114,7 +113,7 @@ fn inputs() -> Shared {
     // A Redis Cluster entry's discovery (its nodes' own series are ordinary targets).
     let text = std::fs::read_to_string(root().join("tests/fixtures/cluster/nodes-7.0.txt"))
         .expect("read CLUSTER NODES fixture");
-    let mut nodes = redis_cache_exporter::cluster::parse_nodes(&text).expect("CLUSTER NODES");
+    let mut nodes = redis_cache_exporter::core::cluster::parse_nodes(&text).expect("CLUSTER NODES");
     nodes.sort_by_key(|n| n.port);
     let info = std::fs::read_to_string(root().join("tests/fixtures/cluster/info-7.0.txt"))
         .expect("read CLUSTER INFO fixture");
@@ -138,7 +137,7 @@ fn inputs() -> Shared {
                 shard: n.shard.clone(),
             })
             .collect(),
-        health: Some(redis_cache_exporter::cluster::parse_info(&info).expect("CLUSTER INFO")),
+        health: Some(redis_cache_exporter::core::cluster::parse_info(&info).expect("CLUSTER INFO")),
     });
 
     // An evicting LRU cache with static labels; the last minute is healthier than the five

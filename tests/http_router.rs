@@ -10,10 +10,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use redis_cache_exporter::derive::History;
+use redis_cache_exporter::core::derive::History;
+use redis_cache_exporter::core::error_kind::ErrorKind;
+use redis_cache_exporter::core::info;
 use redis_cache_exporter::http::{ExporterCollector, app};
-use redis_cache_exporter::info;
-use redis_cache_exporter::state::{ErrorKind, Outcome, Shared, TargetMeta};
+use redis_cache_exporter::state::{Outcome, Shared, TargetMeta};
 use tokio::time::Instant;
 use tower::ServiceExt;
 

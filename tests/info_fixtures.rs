@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use redis_cache_exporter::derive::{History, Limit, Pressure, Window, memory_pressure};
-use redis_cache_exporter::info::{CommandStat, DbStat, InfoError, Sample, parse};
+use redis_cache_exporter::core::derive::{History, Limit, Pressure, Window, memory_pressure};
+use redis_cache_exporter::core::info::{CommandStat, DbStat, InfoError, Sample, parse};
 
 /// `(file name, contents)` of one fixture, embedded at compile time.
 macro_rules! fixture {
@@ -1022,7 +1022,9 @@ fn empty_reply_is_an_error() {
     assert_eq!(parse(text("malformed-empty.txt")), Err(InfoError::Empty));
 }
 
-fn m1(d: &redis_cache_exporter::derive::Derived) -> &redis_cache_exporter::derive::WindowStats {
+fn m1(
+    d: &redis_cache_exporter::core::derive::Derived,
+) -> &redis_cache_exporter::core::derive::WindowStats {
     d.windows
         .iter()
         .find(|w| w.window == Window::M1)

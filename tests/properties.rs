@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use redis::Value;
-use redis_cache_exporter::config::Cli;
-use redis_cache_exporter::derive::{History, Window};
-use redis_cache_exporter::info::{self, Sample};
-use redis_cache_exporter::poller;
+use redis_cache_exporter::cli::Cli;
+use redis_cache_exporter::client::call;
+use redis_cache_exporter::core::derive::{History, Window};
+use redis_cache_exporter::core::info::{self, Sample};
 
 /// Field names the parser knows, plus a few it must ignore, to steer generated lines towards
 /// the interesting paths.
@@ -161,9 +161,9 @@ proptest! {
     #[test]
     fn resp_replies_never_panic(bytes in resp_bytes()) {
         if let Ok(v) = redis::parse_redis_value(&bytes) {
-            let pairs = poller::config_pairs(v.clone());
+            let pairs = call::config_pairs(v.clone());
             prop_assert!(pairs.len() <= bytes.len());
-            if let Ok(text) = poller::reply_text(v) {
+            if let Ok(text) = call::reply_text(v) {
                 let _ = info::parse(&text);
             }
         }
@@ -176,8 +176,8 @@ proptest! {
     ) {
         let b = framed(&items, kind);
         if let Ok(v) = redis::parse_redis_value(&b) {
-            prop_assert!(poller::config_pairs(v.clone()).len() <= items.len());
-            let _ = poller::reply_text(v);
+            prop_assert!(call::config_pairs(v.clone()).len() <= items.len());
+            let _ = call::reply_text(v);
         }
     }
 }
@@ -469,8 +469,8 @@ fn draws<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
 /// a loop over windows would otherwise hold for want of a single case.
 #[test]
 fn generators_reach_every_branch_the_properties_check() {
-    assert!(poller::reply_text(Value::BulkString(b"# Server\r\nrun_id:x\r\n".to_vec())).is_ok());
-    assert!(poller::reply_text(Value::Nil).is_err());
+    assert!(call::reply_text(Value::BulkString(b"# Server\r\nrun_id:x\r\n".to_vec())).is_ok());
+    assert!(call::reply_text(Value::Nil).is_err());
     let count = |n: usize, what: &str| {
         eprintln!("{what}: {n}, from 512 generated cases");
         assert!(n > 0, "no generated case reaches {what}");
@@ -504,14 +504,14 @@ fn generators_reach_every_branch_the_properties_check() {
     count(
         replies
             .iter()
-            .filter(|v| !poller::config_pairs((*v).clone()).is_empty())
+            .filter(|v| !call::config_pairs((*v).clone()).is_empty())
             .count(),
         "CONFIG pairs from damaged bytes",
     );
     count(
         replies
             .iter()
-            .filter(|v| poller::reply_text((*v).clone()).is_ok())
+            .filter(|v| call::reply_text((*v).clone()).is_ok())
             .count(),
         "INFO text from damaged bytes",
     );

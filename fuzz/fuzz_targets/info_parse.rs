@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_cache_exporter::derive::History;
-use redis_cache_exporter::info;
+use redis_cache_exporter::core::derive::History;
+use redis_cache_exporter::core::info;
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {

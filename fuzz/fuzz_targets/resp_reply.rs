@@ -3,12 +3,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_cache_exporter::{info, poller};
+use redis_cache_exporter::core::info;
+use redis_cache_exporter::client::call;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = redis::parse_redis_value(data) {
-        let _ = poller::config_pairs(v.clone());
-        if let Ok(text) = poller::reply_text(v) {
+        let _ = call::config_pairs(v.clone());
+        if let Ok(text) = call::reply_text(v) {
             let _ = info::parse(&text);
         }
     }

@@ -1,12 +1,15 @@
 //! The configuration file exactly as written: serde structs that mirror the TOML keys, every
 //! value wrapped in `toml::Spanned` so that validation errors can point at the line. Nothing
-//! here is checked beyond TOML syntax, unknown keys and value types; `config.rs` validates.
+//! here is checked beyond TOML syntax, unknown keys and value types; the other files of
+//! `config` validate.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::origin::{ConfigError, line_of};
 
 /// The top level of the file.
 #[derive(Deserialize)]
@@ -98,14 +101,24 @@ pub(super) struct RawSampler {
     pub memory_samples: Option<Spanned<i64>>,
 }
 
-/// 1-based line number of a byte offset into `text`.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// The file's text as [`RawFile`]: TOML syntax, unknown keys and value types checked.
+pub(super) fn parse(path: &std::path::Path, text: &str) -> Result<RawFile, ConfigError> {
+    toml::from_str::<RawFile>(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: syntax_message(text, &e),
+    })
+}
+
+/// The parser's message, prefixed with the key when the parser did not name it.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span().and_then(|s| key_before(text, s.start)) {
+        Some(key) if !message.starts_with("unknown field") => {
+            format!("`{key}`: {message}")
+        }
+        _ => message.to_string(),
+    }
 }
 
 /// The key whose value starts at byte `offset`, for errors the TOML parser reports without one
@@ -126,14 +139,6 @@ pub(super) fn key_before(text: &str, offset: usize) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_numbers_are_one_based() {
-        let t = "a = 1\nb = 2\n";
-        assert_eq!(line_of(t, 0), 1);
-        assert_eq!(line_of(t, 6), 2);
-        assert_eq!(line_of(t, 1000), 3);
-    }
 
     #[test]
     fn key_before_a_value() {

@@ -1,8 +1,12 @@
-//! Target URLs: which schemes we accept, turning a URL into a `redis::ConnectionInfo`, the
+//! Target URLs: which schemes we accept, turning a URL into a [`ConnectionInfo`], the
 //! credential-free name a `--redis` target gets, and the redacted form used in logs and `Debug`.
 //! No function here returns or formats a password.
+//!
+//! The connection settings are the redis crate's `ConnectionInfo`, and this is the one file of
+//! the configuration that knows it: the rest of the crate names it through `config`.
 
-use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+pub use redis::ConnectionInfo;
+use redis::{ConnectionAddr, IntoConnectionInfo};
 use url::Url;
 
 /// Schemes accepted in `url`. The redis crate also knows the `valkey` spellings; they mean the
@@ -63,6 +67,62 @@ pub(super) fn parse(raw: &str) -> Result<ParsedUrl, String> {
     })
 }
 
+/// `url` as connection settings, as the redis crate reads it (no scheme or host checks: for
+/// URLs already in canonical form).
+pub(crate) fn connection_info(url: &str) -> Result<ConnectionInfo, String> {
+    url.into_connection_info().map_err(|e| e.to_string())
+}
+
+/// `info` with the user name and password replaced where given.
+pub(crate) fn with_credentials(
+    info: ConnectionInfo,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> ConnectionInfo {
+    let mut settings = info.redis_settings().clone();
+    if let Some(u) = username {
+        settings = settings.set_username(u);
+    }
+    if let Some(p) = password {
+        settings = settings.set_password(p);
+    }
+    info.set_redis_settings(settings)
+}
+
+/// `(host, port)` of a TCP address (`redis://` or `rediss://`); `None` for a unix socket.
+pub(super) fn host_port(info: &ConnectionInfo) -> Option<(String, u16)> {
+    match info.addr() {
+        ConnectionAddr::Tcp(h, p)
+        | ConnectionAddr::TcpTls {
+            host: h, port: p, ..
+        } => Some((h.clone(), *p)),
+        _ => None,
+    }
+}
+
+/// Whether the address is `rediss://`.
+pub(crate) fn is_tls(info: &ConnectionInfo) -> bool {
+    matches!(info.addr(), ConnectionAddr::TcpTls { .. })
+}
+
+/// `info` with its address replaced (TLS settings kept).
+pub(crate) fn with_addr(info: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo {
+    let addr = match info.addr() {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host: host.to_string(),
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => ConnectionAddr::Tcp(host.to_string(), port),
+    };
+    info.clone().set_addr(addr)
+}
+
 /// The credential-free name of a target given as a URL: `host:port` (port 6379 when the URL has
 /// none; IPv6 hosts in brackets) or, for unix sockets, the socket path.
 pub(super) fn display_name(info: &ConnectionInfo) -> String {
@@ -82,7 +142,7 @@ pub(super) fn display_name(info: &ConnectionInfo) -> String {
 
 /// `raw` with any password replaced by `***`. A string that does not parse as a URL is
 /// replaced as a whole, since we cannot tell where a password would be in it.
-pub(super) fn redact(raw: &str) -> String {
+pub(crate) fn redact(raw: &str) -> String {
     let Ok(mut url) = Url::parse(raw) else {
         return "<unparseable URL>".to_string();
     };

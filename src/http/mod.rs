@@ -1,0 +1,196 @@
+//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` (a status page,
+//! `status`), `/sd/cluster` and `/sd/sentinel` (`sd`), `POST /-/reload`; `/scrape`
+//! (`scrape`) and the listener's security (`https`, `basic_auth`) beside them.
+//!
+//! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
+//! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
+//! depend on how targets behave.
+//!
+//! Imports `metrics`, `state`, `core`, `config` (the `[web]` table) and, of `targets`, only
+//! `targets::on_demand` (the `/scrape` registry).
+
+pub(crate) mod basic_auth;
+pub(crate) mod https;
+pub(crate) mod scrape;
+pub(crate) mod sd;
+pub(crate) mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use tokio::time::Instant;
+use tower_http::compression::CompressionLayer;
+
+use crate::metrics::{self, table::Emit};
+use crate::state::Shared;
+
+/// A `prometheus` collector over the shared state: families are built from the snapshots on each
+/// `collect()`, never kept between scrapes.
+#[derive(Clone)]
+pub struct ExporterCollector {
+    shared: Shared,
+    /// The monotonic origin the pollers measure time from (freshness is judged against it).
+    origin: Instant,
+    /// Shared: the collector is cloned for every request (axum state).
+    descs: Arc<[Desc]>,
+}
+
+impl ExporterCollector {
+    pub fn new(shared: Shared, origin: Instant) -> ExporterCollector {
+        // Descriptions list `target` and each metric's own labels; static labels differ per
+        // target and are not part of the description.
+        let descs = metrics::TABLE
+            .iter()
+            .filter_map(|def| {
+                let mut labels: Vec<String> = Vec::new();
+                if matches!(def.emit, Emit::PerTarget(_)) {
+                    labels.push("target".into());
+                }
+                labels.extend(def.labels.iter().map(|l| l.to_string()));
+                Desc::new(def.name.into(), def.help.into(), labels, Default::default()).ok()
+            })
+            .collect();
+        ExporterCollector {
+            shared,
+            origin,
+            descs,
+        }
+    }
+
+    /// The exposition text of one scrape, written straight from the snapshots (the same bytes
+    /// `TextEncoder` makes of [`Collector::collect`]'s families, in a fraction of the time).
+    pub fn render(&self) -> String {
+        let now = Instant::now().duration_since(self.origin);
+        let snaps = self.shared.snapshots();
+        // About 5 KiB per target with a typical commandstats section.
+        let mut out = String::with_capacity(4096 + snaps.len() * 6 * 1024);
+        metrics::render_text(&snaps, &self.shared.globals(), now, &mut out);
+        out
+    }
+
+    /// [`ExporterCollector::render`] in pieces of about `chunk` bytes, handed to `sink` as they
+    /// are ready with a flag for the last one; stops when `sink` returns false.
+    pub fn render_chunks(&self, chunk: usize, sink: &mut dyn FnMut(String, bool) -> bool) {
+        let now = Instant::now().duration_since(self.origin);
+        let snaps = self.shared.snapshots();
+        metrics::render_chunks(&snaps, &self.shared.globals(), now, chunk, sink);
+    }
+}
+
+impl Collector for ExporterCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let now = Instant::now().duration_since(self.origin);
+        metrics::families(&self.shared.snapshots(), &self.shared.globals(), now)
+    }
+}
+
+/// The router: `/metrics`, `/healthz`, `/`.
+pub fn app(collector: ExporterCollector) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(index))
+        .route("/sd/cluster", get(sd::cluster))
+        .route("/sd/sentinel", get(sd::sentinel))
+        .layer(compression())
+        .with_state(collector)
+}
+
+/// gzip when the client asks for it (Prometheus does), at the fastest level: a /metrics body of
+/// 10 000 targets is tens of megabytes. Measured on 2 000 targets (4.6 MB of text): 15–38 ms
+/// per gzip scrape instead of 90 ms at the default level, for a body a third larger.
+pub(crate) fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .gzip(true)
+        .quality(tower_http::CompressionLevel::Fastest)
+}
+
+/// Asks the main loop to reload the configuration; the reply says whether it worked.
+pub(crate) type ReloadRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
+
+/// `POST /-/reload` (as Prometheus and Alertmanager have it): re-reads the configuration.
+/// 200 with a summary, 500 with the error when the new configuration is refused (the old one
+/// keeps running).
+pub(crate) fn reload_routes(requests: tokio::sync::mpsc::Sender<ReloadRequest>) -> Router {
+    Router::new()
+        .route("/-/reload", axum::routing::post(reload_handler))
+        .with_state(requests)
+}
+
+async fn reload_handler(
+    State(requests): State<tokio::sync::mpsc::Sender<ReloadRequest>>,
+) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if requests.send(tx).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match rx.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Ok(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
+}
+
+/// Bytes of exposition text per piece of a streamed /metrics body.
+const CHUNK: usize = 128 * 1024;
+
+/// A piece of a /metrics body, and whether it is the last.
+type Piece = Result<(Bytes, bool), std::io::Error>;
+
+/// `/metrics`: an exposition that fits in one piece (up to hundreds of targets) is sent whole,
+/// with its length; a larger one is streamed as it is rendered, so a scrape of thousands of
+/// targets never holds the whole text (tens of megabytes).
+async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    // Rendering thousands of targets takes milliseconds of CPU: done off the async workers so
+    // pollers keep their slots while a scrape is served.
+    tokio::task::spawn_blocking(move || {
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.render_chunks(CHUNK, &mut |piece, last| {
+                tx.blocking_send(Ok((Bytes::from(piece), last))).is_ok()
+            })
+        }));
+        if rendered.is_err() {
+            // An error ends the body without its last chunk: the scrape fails rather than
+            // passing for a complete exposition with series missing.
+            let _ = tx.blocking_send(Err(std::io::Error::other("rendering /metrics failed")));
+        }
+    });
+    let headers = [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)];
+    let mut first = match rx.recv().await {
+        Some(Ok((whole, true))) => return (headers, whole).into_response(),
+        Some(Ok((piece, false))) => Some(piece),
+        Some(Err(_)) | None => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering /metrics failed\n",
+            )
+                .into_response();
+        }
+    };
+    // Polled again after its end by the gzip encoder: `poll_recv` answers that with `None`.
+    let rest = futures_util::stream::poll_fn(move |cx| match first.take() {
+        Some(piece) => std::task::Poll::Ready(Some(Ok(piece))),
+        None => rx
+            .poll_recv(cx)
+            .map(|p| p.map(|r| r.map(|(piece, _)| piece))),
+    });
+    (headers, Body::from_stream(rest)).into_response()
+}
+
+async fn index(State(c): State<ExporterCollector>) -> Response {
+    let now = Instant::now().duration_since(c.origin);
+    let page = crate::http::status::page(&c.shared.snapshots(), now);
+    (StatusCode::OK, Html(page)).into_response()
+}
