@@ -627,6 +627,24 @@ def targets_table_overrides():
     ]
 
 
+def merged_worst_first(index, rename, hidden):
+    """Transformations of a table of instant queries: rows merged on their labels (one per
+    target), columns ordered and renamed, the `hidden` column (a query that only brings a
+    label) and Time left out, lowest hit ratio first."""
+    return [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True, hidden: True},
+                "indexByName": index,
+                "renameByName": rename,
+            },
+        },
+        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
+    ]
+
+
 def targets_table(L):
     """Which target is worst, and what is wrong with it: one row per target, several instant
     queries merged on the `target` column, sorted by hit ratio."""
@@ -651,18 +669,7 @@ def targets_table(L):
             rename[f"Value #{ref}"] = name
             index[f"Value #{ref}"] = i
     index["policy"] = 5
-    table["transformations"] = [
-        {"id": "merge", "options": {}},
-        {
-            "id": "organize",
-            "options": {
-                "excludeByName": {"Time": True, "Value #E": True},
-                "indexByName": index,
-                "renameByName": rename,
-            },
-        },
-        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
-    ]
+    table["transformations"] = merged_worst_first(index, rename, hidden="Value #E")
     table["fieldConfig"]["defaults"]["custom"] = {
         "align": "auto",
         "cellOptions": {"type": "auto"},
@@ -1289,18 +1296,7 @@ def fleet_miss_causes(L):
     for ref, name, _ in cols:
         if name:
             rename[f"Value #{ref}"] = name
-    table["transformations"] = [
-        {"id": "merge", "options": {}},
-        {
-            "id": "organize",
-            "options": {
-                "excludeByName": {"Time": True, "Value #E": True},
-                "indexByName": index,
-                "renameByName": rename,
-            },
-        },
-        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
-    ]
+    table["transformations"] = merged_worst_first(index, rename, hidden="Value #E")
     table["fieldConfig"]["defaults"]["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
     table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
     table["fieldConfig"]["overrides"] = [
