@@ -570,6 +570,18 @@ def targets_table_columns():
     ]
 
 
+def percent_column(name, steps):
+    """A table column of 0-1 ratios shown as percentages, its text coloured by `steps`."""
+    return override(
+        "byName",
+        name,
+        unit="percentunit",
+        decimals=1,
+        thresholds=steps,
+        custom__cellOptions={"type": "color-text"},
+    )
+
+
 def targets_table_overrides():
     """Per-column units, colours and value texts of the targets table; Target links to its
     instance dashboard."""
@@ -598,14 +610,7 @@ def targets_table_overrides():
         ),
         override("byName", "Lookups/s", unit="ops"),
         override("byName", "Evictions/s", unit="ops"),
-        override(
-            "byName",
-            "Memory pressure",
-            unit="percentunit",
-            decimals=1,
-            thresholds=PRESSURE_STEPS,
-            custom__cellOptions={"type": "color-text"},
-        ),
+        percent_column("Memory pressure", PRESSURE_STEPS),
         override(
             "byName",
             "No maxmemory",
@@ -627,11 +632,11 @@ def targets_table_overrides():
     ]
 
 
-def merged_worst_first(index, rename, hidden):
-    """Transformations of a table of instant queries: rows merged on their labels (one per
-    target), columns ordered and renamed, the `hidden` column (a query that only brings a
-    label) and Time left out, lowest hit ratio first."""
-    return [
+def merged_worst_first(table, index, rename, hidden):
+    """Makes `table` (instant queries) one row per target: rows merged on their labels,
+    columns ordered and renamed, the `hidden` column (a query that only brings a label) and
+    Time left out, lowest hit ratio first."""
+    table["transformations"] = [
         {"id": "merge", "options": {}},
         {
             "id": "organize",
@@ -643,6 +648,12 @@ def merged_worst_first(index, rename, hidden):
         },
         {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
     ]
+    table["options"] = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
+    }
 
 
 def targets_table(L):
@@ -669,7 +680,7 @@ def targets_table(L):
             rename[f"Value #{ref}"] = name
             index[f"Value #{ref}"] = i
     index["policy"] = 5
-    table["transformations"] = merged_worst_first(index, rename, hidden="Value #E")
+    merged_worst_first(table, index, rename, hidden="Value #E")
     table["fieldConfig"]["defaults"]["custom"] = {
         "align": "auto",
         "cellOptions": {"type": "auto"},
@@ -677,12 +688,6 @@ def targets_table(L):
     }
     table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
     table["fieldConfig"]["overrides"] = targets_table_overrides()
-    table["options"] = {
-        "showHeader": True,
-        "cellHeight": "sm",
-        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
-        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
-    }
     L.add(table, 24, 10)
 
 
@@ -1296,7 +1301,7 @@ def fleet_miss_causes(L):
     for ref, name, _ in cols:
         if name:
             rename[f"Value #{ref}"] = name
-    table["transformations"] = merged_worst_first(index, rename, hidden="Value #E")
+    merged_worst_first(table, index, rename, hidden="Value #E")
     table["fieldConfig"]["defaults"]["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
     table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
     table["fieldConfig"]["overrides"] = [
@@ -1309,22 +1314,9 @@ def fleet_miss_causes(L):
             custom__cellOptions={"type": "color-background", "mode": "basic"},
         ),
         override("byName", "Share of misses", unit="percentunit", decimals=0),
-        override(
-            "byName",
-            "Ceiling without it",
-            unit="percentunit",
-            decimals=1,
-            thresholds=HIT_STEPS,
-            custom__cellOptions={"type": "color-text"},
-        ),
+        percent_column("Ceiling without it", HIT_STEPS),
         override("byName", "Attribution", mappings=ATTRIBUTION_MAP),
     ]
-    table["options"] = {
-        "showHeader": True,
-        "cellHeight": "sm",
-        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
-        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
-    }
     L.add(table, 16, 9)
 
 
