@@ -729,6 +729,171 @@ fn attribution_panels_say_attribution_off() {
     );
 }
 
+/// The query `r` of panel `panel_title` in dashboard `name`.
+fn expr_of(name: &str, panel_title: &str, r: &str) -> String {
+    let d = load(name);
+    let p = panel(&d, panel_title);
+    exprs(p)
+        .into_iter()
+        .find(|(id, _)| *id == r)
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_else(|| panic!("{name}: {panel_title:?} has no query {r}"))
+}
+
+/// The attribution queries on the series the exporter exports for one target with miss
+/// attribution (`shop`: 4200 hits and 1800 misses a minute, of which 1440 evicted, 270 expired,
+/// 90 deleted) and one without (`plain`, whose estimate is evictions), evaluated by
+/// Prometheus's engine in `promtool test rules`: causes per second, the dominant cause and its
+/// share, the ceiling without it, the prefixes, coverage, and "attribution off" for `plain`.
+/// (The live test above runs them against the exporter once it exports these series.)
+#[test]
+fn attribution_queries_compute_causes_shares_and_ceilings() {
+    let promtool = support::require_binary("promtool", "prometheus");
+    let series = |name: &str, labels: &str, values: &str| {
+        format!(
+            "      - series: '{name}{{job=\"{JOB}\",target={labels}}}'\n        values: '{values}'\n"
+        )
+    };
+    let mut input = String::new();
+    for (t, hits, misses) in [("shop", 4200, 1800), ("plain", 900, 100)] {
+        let t = format!("\"{t}\"");
+        input += &series("redis_up", &t, "1x20");
+        input += &series("redis_keyspace_hits_total", &t, &format!("0+{hits}x20"));
+        input += &series("redis_keyspace_misses_total", &t, &format!("0+{misses}x20"));
+    }
+    input += &series("redis_exporter_miss_attribution_active", "\"shop\"", "1x20");
+    for (cause, per_minute) in [
+        ("evicted", 1440),
+        ("expired", 270),
+        ("deleted", 90),
+        ("cold", 0),
+    ] {
+        let labels = format!("\"shop\",cause=\"{cause}\"");
+        input += &series(
+            "redis_cache_misses_attributed_total",
+            &labels,
+            &format!("0+{per_minute}x20"),
+        );
+    }
+    for (without, v) in [
+        ("evictions", 0.94),
+        ("expirations", 0.745),
+        ("deletions", 0.715),
+    ] {
+        let labels = format!("\"shop\",window=\"5m\",without=\"{without}\"");
+        input += &series("redis_cache_hit_ratio_ceiling", &labels, &format!("{v}x20"));
+    }
+    for (prefix, cause, per_minute) in [("user:", "evicted", 1200), ("cart:", "expired", 240)] {
+        let labels = format!("\"shop\",prefix=\"{prefix}\",cause=\"{cause}\"");
+        input += &series(
+            "redis_cache_prefix_misses_total",
+            &labels,
+            &format!("0+{per_minute}x20"),
+        );
+    }
+    let labels = "\"shop\",window=\"5m\"";
+    input += &series(
+        "redis_cache_miss_attribution_coverage_ratio",
+        labels,
+        "0.95x20",
+    );
+    for (cause, v) in [("evictions", 1), ("expirations", 0), ("neither", 0)] {
+        let labels = format!("\"plain\",window=\"5m\",cause=\"{cause}\"");
+        input += &series("redis_cache_miss_cause", &labels, &format!("{v}x20"));
+    }
+
+    let worst = "Worst caches: dominant miss cause and ceiling";
+    let ceilings = "Hit ratio and its ceilings";
+    let shop = |more: &str| format!("target=\"shop\"{more}");
+    let by_cause = |prefix: &str| -> Vec<(String, f64)> {
+        [
+            ("evicted", 24.0),
+            ("expired", 4.5),
+            ("deleted", 1.5),
+            ("cold", 0.0),
+        ]
+        .iter()
+        .map(|(c, v)| (format!("{prefix}cause=\"{c}\""), *v))
+        .collect()
+    };
+    let off = vec![(shop(""), 1.0), ("target=\"plain\"".to_string(), 0.0)];
+    let cases: Vec<(&str, &str, &str, Vec<(String, f64)>)> = vec![
+        (OVERVIEW, "Misses/s by cause (fleet)", "A", by_cause("")),
+        (
+            OVERVIEW,
+            worst,
+            "B",
+            vec![(shop(",cause=\"evicted\""), 0.8)],
+        ),
+        (OVERVIEW, worst, "C", vec![(shop(""), 0.94)]),
+        (OVERVIEW, worst, "D", off.clone()),
+        (
+            OVERVIEW,
+            worst,
+            "E",
+            vec![(
+                "target=\"plain\",estimated_cause=\"evictions\"".to_string(),
+                1.0,
+            )],
+        ),
+        (INSTANCE, "Miss attribution", "A", off),
+        (
+            INSTANCE,
+            "Misses/s by cause",
+            "A",
+            by_cause("target=\"shop\","),
+        ),
+        (INSTANCE, ceilings, "B", vec![(shop(""), 0.94)]),
+        (INSTANCE, ceilings, "C", vec![(shop(""), 0.745)]),
+        (INSTANCE, ceilings, "D", vec![(shop(""), 0.715)]),
+        (
+            INSTANCE,
+            "Top prefixes by misses",
+            "A",
+            vec![
+                (shop(",prefix=\"user:\",cause=\"evicted\""), 20.0),
+                (shop(",prefix=\"cart:\",cause=\"expired\""), 4.0),
+            ],
+        ),
+        (
+            INSTANCE,
+            "Attribution coverage",
+            "A",
+            vec![(shop(""), 0.95)],
+        ),
+    ];
+    let mut tests = String::new();
+    for (name, panel_title, r, samples) in &cases {
+        // 1-minute samples: a rate needs a range of several.
+        let expr = substitute(&expr_of(name, panel_title, r), ".*").replace("[20s]", "[5m]");
+        tests += "      - expr: |\n";
+        for line in expr.lines() {
+            tests += &format!("          {line}\n");
+        }
+        tests += "        eval_time: 10m\n        exp_samples:\n";
+        for (labels, value) in samples {
+            tests += &format!("          - labels: '{{{labels}}}'\n            value: {value}\n");
+        }
+    }
+    let yaml = format!(
+        "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{tests}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("attribution-queries.test.yml");
+    std::fs::write(&file, &yaml).expect("write promtool test");
+    let out = Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(&file)
+        .output()
+        .expect("run promtool test rules");
+    assert!(
+        out.status.success(),
+        "the attribution queries compute something else:\n{}{}\n{yaml}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Instant query against `prom` at time `at` (Unix seconds); the result list, or Prometheus's error (the shared
 /// `Prometheus::query` panics on the first bad query; this test reports them all at once).
 fn try_query(prom: &Prometheus, expr: &str, at: f64) -> Result<Vec<Value>, String> {
