@@ -740,6 +740,10 @@ fn expr_of(name: &str, panel_title: &str, r: &str) -> String {
         .unwrap_or_else(|| panic!("{name}: {panel_title:?} has no query {r}"))
 }
 
+/// Expected samples of an instant query: labels (as promtool writes them, without braces) and
+/// value.
+type Samples = Vec<(String, f64)>;
+
 /// The attribution queries on the series the exporter exports for one target with miss
 /// attribution (`shop`: 4200 hits and 1800 misses a minute, of which 1440 evicted, 270 expired,
 /// 90 deleted) and one without (`plain`, whose estimate is evictions), evaluated by
@@ -805,7 +809,7 @@ fn attribution_queries_compute_causes_shares_and_ceilings() {
     let worst = "Worst caches: dominant miss cause and ceiling";
     let ceilings = "Hit ratio and its ceilings";
     let shop = |more: &str| format!("target=\"shop\"{more}");
-    let by_cause = |prefix: &str| -> Vec<(String, f64)> {
+    let by_cause = |prefix: &str| -> Samples {
         [
             ("evicted", 24.0),
             ("expired", 4.5),
@@ -817,7 +821,7 @@ fn attribution_queries_compute_causes_shares_and_ceilings() {
         .collect()
     };
     let off = vec![(shop(""), 1.0), ("target=\"plain\"".to_string(), 0.0)];
-    let cases: Vec<(&str, &str, &str, Vec<(String, f64)>)> = vec![
+    let cases: Vec<(&str, &str, &str, Samples)> = vec![
         (OVERVIEW, "Misses/s by cause (fleet)", "A", by_cause("")),
         (
             OVERVIEW,
