@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::core::derive::{MissCause, Window, WindowStats};
+use crate::core::derive::{Window, WindowStats};
 use crate::core::verdict::{self, Input, Period, Verdict};
 use crate::state::Snapshot;
 
@@ -70,25 +70,20 @@ fn percent(r: f64) -> String {
 }
 
 /// The likely cause of a window's misses, marked as the estimate it is (from INFO's evicted
-/// and expired counters, not measured per miss).
+/// and expired counters, not measured per miss); "–" without misses.
 fn cause_estimate(w: Option<&WindowStats>) -> String {
-    let cause = w.and_then(WindowStats::miss_cause);
-    let labels = |c: MissCause| {
-        format!(
-            "window=\"{}\",cause=\"{}\"",
-            w.map_or("5m", |w| w.window.label()),
-            c.label()
-        )
+    let Some((w, cause)) = w.and_then(|w| Some((w, w.miss_cause()?))) else {
+        return "–".into();
     };
-    match cause {
-        Some(c) => format!(
-            "{} <span class=\"est\">(estimate)</span>",
-            number("redis_cache_miss_cause", &labels(c), Some(1.0), |_| c
-                .label()
-                .to_string())
-        ),
-        None => "–".into(),
-    }
+    let labels = format!(
+        "window=\"{}\",cause=\"{}\"",
+        w.window.label(),
+        cause.label()
+    );
+    let shown = number("redis_cache_miss_cause", &labels, Some(1.0), |_| {
+        cause.label().to_string()
+    });
+    format!("{shown} <span class=\"est\">(estimate)</span>")
 }
 
 /// An inline SVG sparkline of hit ratios (0–1, oldest first); gaps (`None`) break the line.
@@ -377,6 +372,26 @@ ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.1
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_links_encode_everything_but_unreserved_bytes() {
+        assert_eq!(target_href("cache-a_1.x~"), "/target/cache-a_1.x~");
+        assert_eq!(
+            target_href("shard/10.0.0.1:7000"),
+            "/target/shard%2F10.0.0.1%3A7000"
+        );
+        assert_eq!(target_href("a b\"<é"), "/target/a%20b%22%3C%C3%A9");
+    }
+
+    #[test]
+    fn numbers_carry_their_metric_and_escape_labels() {
+        let n = number("m", "window=\"5m\"", Some(0.25), percent);
+        assert_eq!(
+            n,
+            "<span class=\"n\" data-metric=\"m\" data-labels=\"window=&quot;5m&quot;\" data-value=\"0.25\">25.0 %</span>"
+        );
+        assert!(number("m", "", None, percent).ends_with(">–</span>"));
+    }
 
     #[test]
     fn sparkline_breaks_at_gaps_and_draws_lone_points() {
