@@ -448,17 +448,19 @@ pub static TABLE: &[MetricDef] = &[
         "Clients evicted because of maxmemory-clients (INFO stats evicted_clients, Redis 7+).",
         evicted_clients
     ),
-    raw!(
-        "redis_eviction_exceeded_time_ms_total",
+    from_sample!(
+        "redis_eviction_exceeded_seconds_total",
         Counter,
-        "Milliseconds used memory spent over maxmemory, eviction not keeping up (INFO stats total_eviction_exceeded_time, Redis 7+).",
-        total_eviction_exceeded_time_ms
+        "Seconds used memory spent over maxmemory, eviction not keeping up with writes (INFO stats total_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_eviction_exceeded_time_ms_total / 1000).",
+        |s| s.total_eviction_exceeded_time_ms.map(|ms| ms as f64 / 1e3)
     ),
-    raw!(
-        "redis_current_eviction_exceeded_time_ms",
+    from_sample!(
+        "redis_current_eviction_exceeded_seconds",
         Gauge,
-        "Milliseconds used memory has now been over maxmemory; 0 when it is not (INFO stats current_eviction_exceeded_time, Redis 7+).",
-        current_eviction_exceeded_time_ms
+        "Seconds used memory has now been over maxmemory; 0 when it is not (INFO stats current_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_current_eviction_exceeded_time_ms / 1000).",
+        |s| s
+            .current_eviction_exceeded_time_ms
+            .map(|ms| ms as f64 / 1e3)
     ),
     raw!(
         "redis_memory_used_bytes",
@@ -559,8 +561,8 @@ pub static TABLE: &[MetricDef] = &[
         rdb_last_bgsave_ok
     ),
     persistence!(
-        "redis_rdb_last_bgsave_duration_sec",
-        "Seconds the last RDB save took; -1 when there was none (INFO persistence rdb_last_bgsave_time_sec; read once a minute).",
+        "redis_rdb_last_bgsave_duration_seconds",
+        "Seconds the last RDB save took; -1 when there was none (INFO persistence rdb_last_bgsave_time_sec; read once a minute; redis_exporter's redis_rdb_last_bgsave_duration_sec).",
         rdb_last_bgsave_time_sec
     ),
     persistence!(
@@ -574,8 +576,8 @@ pub static TABLE: &[MetricDef] = &[
         aof_rewrite_in_progress
     ),
     persistence!(
-        "redis_aof_last_rewrite_duration_sec",
-        "Seconds the last AOF rewrite took; -1 when there was none (INFO persistence aof_last_rewrite_time_sec; read once a minute).",
+        "redis_aof_last_rewrite_duration_seconds",
+        "Seconds the last AOF rewrite took; -1 when there was none (INFO persistence aof_last_rewrite_time_sec; read once a minute; redis_exporter's redis_aof_last_rewrite_duration_sec).",
         aof_last_rewrite_time_sec
     ),
     persistence!(
@@ -600,14 +602,14 @@ pub static TABLE: &[MetricDef] = &[
         }),
     },
     MetricDef {
-        name: "redis_latency_percentiles_usec",
+        name: "redis_latency_percentile_seconds",
         kind: Kind::Gauge,
-        help: "Latency percentiles per command since the last reset, microseconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read once a minute). A gauge: redis_exporter's summary without _sum and _count, which are redis_commands_duration_seconds_total and redis_commands_total.",
-        labels: &["cmd", "quantile"],
+        help: "Latency percentiles per command since the last reset, seconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read once a minute). redis_exporter's summary redis_latency_percentiles_usec{quantile} / 1e6, as a gauge with percentile (a quantile label is for summaries only).",
+        labels: &["cmd", "percentile"],
         emit: Emit::PerTarget(|v, out| {
             for l in v.sample().and_then(slow).map_or(&[][..], |x| &x.latency) {
                 for (q, usec) in &l.quantiles {
-                    out(&[&l.cmd, q], *usec)
+                    out(&[&l.cmd, q], *usec / 1e6)
                 }
             }
         }),
