@@ -18,7 +18,7 @@ use support::prometheus::{
 use support::{PINNED_METRICS, http_request, require_binary, wait_for};
 
 /// Alert names pinned in the design notes; the rules must define exactly these.
-const PINNED_ALERTS: [&str; 8] = [
+const PINNED_ALERTS: [&str; 9] = [
     "RedisDown",
     "RedisCacheHitRateLow",
     "RedisCacheEvictions",
@@ -27,6 +27,7 @@ const PINNED_ALERTS: [&str; 8] = [
     "RedisNoEvictionPolicy",
     "RedisKeysCommandUsed",
     "RedisExporterPollFailing",
+    "RedisEvictionNotKeepingUp",
 ];
 
 fn repo() -> PathBuf {
