@@ -198,23 +198,15 @@ fn inputs() -> Shared {
         &[],
     );
 
-    // A master with one replica (lag, offsets), polled once.
-    target(&shared, "primary", true, &[]);
-    polled(
-        &shared,
-        "primary",
-        &[(secs(300), fixture("redis-8.2-primary-with-replica"), 0.5)],
-        &[],
-    );
-
-    // noeviction at its limit: writes refused with OOM, eviction exceeded for 178 ms so far.
-    target(&shared, "refusing", true, &[]);
-    polled(
-        &shared,
-        "refusing",
-        &[(secs(300), fixture("redis-7.0-noeviction"), 0.5)],
-        &[],
-    );
+    // A master with one replica (lag, offsets), and noeviction at its limit (writes refused
+    // with OOM, eviction exceeded for 178 ms so far), each polled once.
+    for (name, capture) in [
+        ("primary", "redis-8.2-primary-with-replica"),
+        ("refusing", "redis-7.0-noeviction"),
+    ] {
+        target(&shared, name, true, &[]);
+        polled(&shared, name, &[(secs(300), fixture(capture), 0.5)], &[]);
+    }
 
     // A target that never answered: up 0, errors counted, no value series.
     target(&shared, "down", true, &[]);

@@ -13,20 +13,9 @@ use tokio::time::Instant;
 
 use crate::core::info::{Sample, Slow};
 
-/// Sections read every poll (the costly latencystats and errorstats are not among them).
-const EVERY_POLL: [&str; 8] = [
-    "server",
-    "clients",
-    "memory",
-    "stats",
-    "replication",
-    "cpu",
-    "commandstats",
-    "keyspace",
-];
-
-/// Sections read when the slow ones are due: every poll's, then the slow ones.
-const WITH_SLOW: [&str; 11] = [
+/// Every section the exporter reads: those of every poll (the costly latencystats and
+/// errorstats are not among them), then the slow ones.
+const SECTIONS: [&str; 11] = [
     "server",
     "clients",
     "memory",
@@ -39,6 +28,12 @@ const WITH_SLOW: [&str; 11] = [
     "errorstats",
     "latencystats",
 ];
+
+/// Sections read every poll.
+const EVERY_POLL: &[&str] = SECTIONS.split_at(8).0;
+
+/// Sections read when the slow ones are due.
+const WITH_SLOW: &[&str] = &SECTIONS;
 
 /// How often the slow sections are read at most.
 pub(crate) const SLOW_EVERY: Duration = Duration::from_secs(60);
@@ -56,8 +51,8 @@ impl Sections {
     /// The sections this poll asks for at `now`.
     pub(super) fn ask(&self, now: Instant) -> &'static [&'static str] {
         match self.last_slow {
-            Some(t) if now.duration_since(t) < SLOW_EVERY => &EVERY_POLL,
-            _ => &WITH_SLOW,
+            Some(t) if now.duration_since(t) < SLOW_EVERY => EVERY_POLL,
+            _ => WITH_SLOW,
         }
     }
 
@@ -103,16 +98,16 @@ mod tests {
     fn slow_sections_are_asked_once_per_minute_and_carried_between() {
         let t0 = Instant::now();
         let mut s = Sections::default();
-        assert_eq!(s.ask(t0), &WITH_SLOW, "the first poll reads them");
+        assert_eq!(s.ask(t0), WITH_SLOW, "the first poll reads them");
         let mut first = sample("a", Some(errors(1)));
         s.carry(&mut first, t0);
         let t15 = t0 + Duration::from_secs(15);
-        assert_eq!(s.ask(t15), &EVERY_POLL);
+        assert_eq!(s.ask(t15), EVERY_POLL);
         let mut next = sample("a", None);
         s.carry(&mut next, t15);
         assert_eq!(next.slow.as_deref(), Some(&errors(1)), "carried");
         let t60 = t0 + SLOW_EVERY;
-        assert_eq!(s.ask(t60), &WITH_SLOW, "due again after a minute");
+        assert_eq!(s.ask(t60), WITH_SLOW, "due again after a minute");
         let mut fresh = sample("a", Some(errors(5)));
         s.carry(&mut fresh, t60);
         let mut after = sample("a", None);
@@ -129,6 +124,6 @@ mod tests {
         let mut restarted = sample("b", None);
         s.carry(&mut restarted, t1);
         assert!(restarted.slow.is_none(), "no errors of the previous run");
-        assert_eq!(s.ask(t1), &WITH_SLOW);
+        assert_eq!(s.ask(t1), WITH_SLOW);
     }
 }
