@@ -5,6 +5,7 @@
 //! Raw Redis counters keep the names `redis_exporter` uses where the meaning is identical, so
 //! existing PromQL keeps working.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::core::derive::{Derived, MissCause};
@@ -162,14 +163,27 @@ fn master_labels(s: &Sample) -> Option<[&str; 2]> {
 /// database's line, if any.
 fn databases<'a>(
     s: &'a Sample,
-) -> impl Iterator<Item = (String, Option<&'a crate::core::info::DbStat>)> + 'a {
+) -> impl Iterator<Item = (Cow<'static, str>, Option<&'a crate::core::info::DbStat>)> + 'a {
     let listed = s.keyspace.iter().map(|d| d.db);
     let n = s.databases.map_or(0, |n| n.min(MAX_DATABASES));
     let all = (0..n).chain(listed.filter(move |db| *db >= n));
     all.map(move |db| {
         let line = s.keyspace.iter().find(|d| d.db == db);
-        (format!("db{db}"), line)
+        (db_label(db), line)
     })
+}
+
+/// `db3` for database 3; Redis's default 16 without an allocation, since every target's
+/// databases are rendered on every scrape.
+fn db_label(db: u32) -> Cow<'static, str> {
+    const DEFAULT: [&str; 16] = [
+        "db0", "db1", "db2", "db3", "db4", "db5", "db6", "db7", "db8", "db9", "db10", "db11",
+        "db12", "db13", "db14", "db15",
+    ];
+    match DEFAULT.get(db as usize) {
+        Some(l) => Cow::Borrowed(l),
+        None => Cow::Owned(format!("db{db}")),
+    }
 }
 
 /// At most this many empty databases get series: `databases` is a config value, and a typo
@@ -604,7 +618,7 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_latency_percentile_seconds",
         kind: Kind::Gauge,
-        help: "Latency percentiles per command since the last reset, seconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read once a minute). redis_exporter's summary redis_latency_percentiles_usec{quantile} / 1e6, as a gauge with percentile (a quantile label is for summaries only).",
+        help: "Latency percentiles per command since the last reset, seconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read every 5 minutes). redis_exporter's summary redis_latency_percentiles_usec{quantile} / 1e6, as a gauge with percentile (a quantile label is for summaries only).",
         labels: &["cmd", "percentile"],
         emit: Emit::PerTarget(|v, out| {
             for l in v.sample().and_then(slow).map_or(&[][..], |x| &x.latency) {
@@ -665,7 +679,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                out(&[&format!("db{}", d.db)], d.avg_ttl_ms as f64 / 1e3)
+                out(&[&db_label(d.db)], d.avg_ttl_ms as f64 / 1e3)
             }
         }),
     },
@@ -751,7 +765,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
                 if let Some(r) = crate::core::derive::ttl_coverage(d) {
-                    out(&[&format!("db{}", d.db)], r)
+                    out(&[&db_label(d.db)], r)
                 }
             }
         }),

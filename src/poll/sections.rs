@@ -1,7 +1,8 @@
-//! Which INFO sections a poll asks for: the ones read every poll, and the slow ones
-//! (persistence, errorstats, latencystats: they change slowly, and latencystats costs Redis
-//! time per command it lists) at most once per [`SLOW_EVERY`]. Between two slow reads the
-//! last slow part is carried into each sample, so their series do not blink.
+//! Which INFO sections a poll asks for: the ones read every poll, and the slow ones that change
+//! slowly: persistence and errorstats at most once per [`SLOW_EVERY`], latencystats (which
+//! costs Redis more than all the others together: it computes percentiles per command) at most
+//! once per [`LATENCY_EVERY`]. Between two reads the last values are carried into each sample,
+//! so their series do not blink.
 //!
 //! A server that takes one section only (`INFO all`, before Redis 7) returns the slow sections
 //! every poll; they are then simply fresh every poll.
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 use crate::core::info::{Sample, Slow};
 
 /// Every section the exporter reads: those of every poll (the costly latencystats and
-/// errorstats are not among them), then the slow ones.
+/// errorstats are not among them), then the once-a-minute ones, then latencystats.
 const SECTIONS: [&str; 11] = [
     "server",
     "clients",
@@ -32,42 +33,64 @@ const SECTIONS: [&str; 11] = [
 /// Sections read every poll.
 const EVERY_POLL: &[&str] = SECTIONS.split_at(8).0;
 
-/// Sections read when the slow ones are due.
-const WITH_SLOW: &[&str] = &SECTIONS;
+/// Sections read when persistence and errorstats are due.
+const WITH_SLOW: &[&str] = SECTIONS.split_at(10).0;
 
-/// How often the slow sections are read at most.
+/// Sections read when latencystats are due (the others are read with them).
+const WITH_LATENCY: &[&str] = &SECTIONS;
+
+/// How often persistence and errorstats are read at most.
 pub(crate) const SLOW_EVERY: Duration = Duration::from_secs(60);
+
+/// How often latencystats are read at most: percentiles since the last reset move slowly.
+pub(crate) const LATENCY_EVERY: Duration = Duration::from_secs(300);
 
 /// One target's slow-section cadence and the part carried between reads.
 #[derive(Default)]
 pub(super) struct Sections {
-    /// When a reply last carried the slow sections.
+    /// When a reply last carried the slow sections, and latencystats.
     last_slow: Option<Instant>,
+    last_latency: Option<Instant>,
     /// That reply's slow part, and the run it came from (a restart drops it).
     kept: Option<(Arc<Slow>, Option<String>)>,
+}
+
+fn due(last: Option<Instant>, now: Instant, every: Duration) -> bool {
+    last.is_none_or(|t| now.duration_since(t) >= every)
 }
 
 impl Sections {
     /// The sections this poll asks for at `now`.
     pub(super) fn ask(&self, now: Instant) -> &'static [&'static str] {
-        match self.last_slow {
-            Some(t) if now.duration_since(t) < SLOW_EVERY => EVERY_POLL,
-            _ => WITH_SLOW,
+        if due(self.last_latency, now, LATENCY_EVERY) {
+            WITH_LATENCY
+        } else if due(self.last_slow, now, SLOW_EVERY) {
+            WITH_SLOW
+        } else {
+            EVERY_POLL
         }
     }
 
-    /// Keeps the slow part of a reply that has one; gives the kept one to a reply without it,
-    /// unless the server restarted since (new `run_id`): then the next poll reads them again.
+    /// Keeps the slow part of a reply that has one (with the kept latencystats when it has
+    /// none); gives the kept part to a reply without it, unless the server restarted since (new
+    /// `run_id`): then the next poll reads them all again.
     pub(super) fn carry(&mut self, sample: &mut Sample, now: Instant) {
-        if let Some(slow) = &sample.slow {
-            self.kept = Some((slow.clone(), sample.run_id.clone()));
-            self.last_slow = Some(now);
-            return;
-        }
-        match &self.kept {
-            Some((slow, run)) if *run == sample.run_id => sample.slow = Some(slow.clone()),
-            Some(_) => *self = Sections::default(),
-            None => {}
+        let same_run = |run: &Option<String>| *run == sample.run_id;
+        match (&mut sample.slow, &self.kept) {
+            (Some(slow), kept) => {
+                if slow.has_latencystats {
+                    self.last_latency = Some(now);
+                } else if let Some((old, run)) = kept
+                    && same_run(run)
+                {
+                    Arc::make_mut(slow).latency = old.latency.clone();
+                }
+                self.kept = Some((slow.clone(), sample.run_id.clone()));
+                self.last_slow = Some(now);
+            }
+            (None, Some((old, run))) if same_run(run) => sample.slow = Some(old.clone()),
+            (None, Some(_)) => *self = Sections::default(),
+            (None, None) => {}
         }
     }
 }
@@ -75,6 +98,7 @@ impl Sections {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::info::{ErrorStat, LatencyStat};
 
     fn sample(run: &str, slow: Option<Slow>) -> Sample {
         Sample {
@@ -86,7 +110,7 @@ mod tests {
 
     fn errors(n: u64) -> Slow {
         Slow {
-            errors: vec![crate::core::info::ErrorStat {
+            errors: vec![ErrorStat {
                 err: "OOM".into(),
                 count: n,
             }],
@@ -94,36 +118,72 @@ mod tests {
         }
     }
 
+    fn with_latency(mut s: Slow, usec: f64) -> Slow {
+        s.has_latencystats = true;
+        s.latency = vec![LatencyStat {
+            cmd: "get".into(),
+            quantiles: vec![("0.99".into(), usec)],
+        }];
+        s
+    }
+
+    fn at(t0: Instant, secs: u64) -> Instant {
+        t0 + Duration::from_secs(secs)
+    }
+
     #[test]
-    fn slow_sections_are_asked_once_per_minute_and_carried_between() {
+    fn slow_sections_once_a_minute_latencystats_every_five_and_carried_between() {
         let t0 = Instant::now();
         let mut s = Sections::default();
-        assert_eq!(s.ask(t0), WITH_SLOW, "the first poll reads them");
-        let mut first = sample("a", Some(errors(1)));
-        s.carry(&mut first, t0);
-        let t15 = t0 + Duration::from_secs(15);
-        assert_eq!(s.ask(t15), EVERY_POLL);
+        assert_eq!(s.ask(t0), WITH_LATENCY, "the first poll reads them all");
+        s.carry(&mut sample("a", Some(with_latency(errors(1), 5.0))), t0);
+        assert_eq!(s.ask(at(t0, 15)), EVERY_POLL);
         let mut next = sample("a", None);
-        s.carry(&mut next, t15);
-        assert_eq!(next.slow.as_deref(), Some(&errors(1)), "carried");
-        let t60 = t0 + SLOW_EVERY;
-        assert_eq!(s.ask(t60), WITH_SLOW, "due again after a minute");
-        let mut fresh = sample("a", Some(errors(5)));
-        s.carry(&mut fresh, t60);
+        s.carry(&mut next, at(t0, 15));
+        assert_eq!(next.slow.as_deref(), Some(&with_latency(errors(1), 5.0)));
+
+        assert_eq!(
+            s.ask(at(t0, 60)),
+            WITH_SLOW,
+            "errorstats due after a minute"
+        );
+        let mut minute = sample("a", Some(errors(5)));
+        s.carry(&mut minute, at(t0, 60));
+        let carried = Slow {
+            has_latencystats: false,
+            ..with_latency(errors(5), 5.0)
+        };
+        assert_eq!(
+            minute.slow.as_deref(),
+            Some(&carried),
+            "new errors, kept latency"
+        );
         let mut after = sample("a", None);
-        s.carry(&mut after, t60 + Duration::from_secs(1));
-        assert_eq!(after.slow.as_deref(), Some(&errors(5)), "the newest kept");
+        s.carry(&mut after, at(t0, 61));
+        assert_eq!(after.slow.as_deref(), Some(&carried));
+
+        assert_eq!(s.ask(at(t0, 299)), WITH_SLOW);
+        assert_eq!(s.ask(at(t0, 300)), WITH_LATENCY, "latencystats after five");
+        let mut five = sample("a", Some(with_latency(errors(6), 9.0)));
+        s.carry(&mut five, at(t0, 300));
+        assert_eq!(five.slow.as_deref(), Some(&with_latency(errors(6), 9.0)));
+        assert_eq!(s.ask(at(t0, 315)), EVERY_POLL);
     }
 
     #[test]
     fn a_restart_drops_what_was_kept_and_asks_again() {
         let t0 = Instant::now();
         let mut s = Sections::default();
-        s.carry(&mut sample("a", Some(errors(7))), t0);
-        let t1 = t0 + Duration::from_secs(1);
+        s.carry(&mut sample("a", Some(with_latency(errors(7), 1.0))), t0);
         let mut restarted = sample("b", None);
-        s.carry(&mut restarted, t1);
+        s.carry(&mut restarted, at(t0, 1));
         assert!(restarted.slow.is_none(), "no errors of the previous run");
-        assert_eq!(s.ask(t1), WITH_SLOW);
+        assert_eq!(s.ask(at(t0, 1)), WITH_LATENCY);
+        // A minute read of the new run does not inherit the old run's latency.
+        let mut s = Sections::default();
+        s.carry(&mut sample("a", Some(with_latency(errors(7), 1.0))), t0);
+        let mut minute = sample("b", Some(errors(0)));
+        s.carry(&mut minute, at(t0, 60));
+        assert!(minute.slow.unwrap().latency.is_empty());
     }
 }

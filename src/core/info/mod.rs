@@ -161,7 +161,9 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
     for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some(header) = line.strip_prefix('#') {
-            slow_seen |= slow::is_slow_section(header.trim());
+            let header = header.trim();
+            slow_seen |= slow::is_slow_section(header);
+            slow.has_latencystats |= header.eq_ignore_ascii_case("latencystats");
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {

@@ -94,6 +94,8 @@ pub struct Slow {
     pub persistence: Persistence,
     pub errors: Vec<ErrorStat>,
     pub latency: Vec<LatencyStat>,
+    /// The reply had a `# Latencystats` section (asked for less often than the others).
+    pub has_latencystats: bool,
 }
 
 impl Slow {
@@ -277,5 +279,7 @@ mod tests {
         assert!(s.slow.is_none());
         let s = parse("# Errorstats\r\n\r\n# Stats\r\nkeyspace_hits:1\r\n").unwrap();
         assert_eq!(s.slow.as_deref(), Some(&Slow::default()));
+        let s = parse("# Latencystats\r\n\r\n# Stats\r\nkeyspace_hits:1\r\n").unwrap();
+        assert!(s.slow.unwrap().has_latencystats);
     }
 }
