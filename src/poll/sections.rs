@@ -14,9 +14,10 @@ use tokio::time::Instant;
 
 use crate::core::info::{Sample, Slow};
 
-/// Every section the exporter reads: those of every poll (the costly latencystats and
-/// errorstats are not among them), then the once-a-minute ones, then latencystats.
-const SECTIONS: [&str; 11] = [
+/// Sections read every poll (the costly latencystats and errorstats are not among them).
+/// `INFO` and these are 9 arguments: Redis refuses more than 10 from a client that has not
+/// authenticated yet, and the reply to such a client must be NOAUTH, an auth error.
+const EVERY_POLL: &[&str] = &[
     "server",
     "clients",
     "memory",
@@ -25,19 +26,15 @@ const SECTIONS: [&str; 11] = [
     "cpu",
     "commandstats",
     "keyspace",
-    "persistence",
-    "errorstats",
-    "latencystats",
 ];
 
-/// Sections read every poll.
-const EVERY_POLL: &[&str] = SECTIONS.split_at(8).0;
-
-/// Sections read when persistence and errorstats are due.
-const WITH_SLOW: &[&str] = SECTIONS.split_at(10).0;
+/// Sections read when persistence and errorstats are due: `default` is every section above
+/// but commandstats, plus persistence, errorstats, modules and cluster (and keysizes on Redis
+/// 8), in few arguments; it costs Redis 2 to 8 µs more than the list above, once a minute.
+const WITH_SLOW: &[&str] = &["default", "commandstats"];
 
 /// Sections read when latencystats are due (the others are read with them).
-const WITH_LATENCY: &[&str] = &SECTIONS;
+const WITH_LATENCY: &[&str] = &["default", "commandstats", "latencystats"];
 
 /// How often persistence and errorstats are read at most.
 pub(crate) const SLOW_EVERY: Duration = Duration::from_secs(60);
@@ -168,6 +165,14 @@ mod tests {
         s.carry(&mut five, at(t0, 300));
         assert_eq!(five.slow.as_deref(), Some(&with_latency(errors(6), 9.0)));
         assert_eq!(s.ask(at(t0, 315)), EVERY_POLL);
+    }
+
+    #[test]
+    fn every_ask_fits_in_the_arguments_redis_takes_before_auth() {
+        for sections in [EVERY_POLL, WITH_SLOW, WITH_LATENCY] {
+            // INFO itself is the first argument.
+            assert!(sections.len() < 10, "{sections:?}");
+        }
     }
 
     #[test]
