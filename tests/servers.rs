@@ -360,10 +360,13 @@ fn blocked_or_renamed_config_degrades_to_info(kind: ServerKind) {
             format!("redis_exporter_poll_errors_total{{target=\"blocked\",kind=\"{kind_label}\"}}");
         assert_eq!(value(&m, &sel), 0.0, "{kind}: {sel}");
     }
+    // One call for `maxmemory*` and `databases`; Redis 6.2 takes one pattern per call (its
+    // refusal of the pair is a rejected call, not counted in calls).
+    let calls = if kind == ServerKind::Redis62 { 2 } else { 1 };
     assert_eq!(
         config_get_calls(kind, &renamed),
-        2,
-        "{kind}: the renamed CONFIG is used once per connection (maxmemory*, databases)"
+        calls,
+        "{kind}: the renamed CONFIG is used once per connection"
     );
     assert_eq!(value(&m, "redis_up{target=\"renamed\"}"), 1.0, "{kind}");
 }

@@ -12,8 +12,9 @@ use crate::client::conn::Conn;
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 
-/// What CONFIG GET asks for, once per connection: the memory limit and policy, and how many
-/// databases there are (`redis_db_keys` covers each, 0 when empty; INFO does not say).
+/// What CONFIG GET asks for, once per connection and in one call where the server takes
+/// several patterns: the memory limit and policy, and how many databases there are
+/// (`redis_db_keys` covers each, 0 when empty; INFO does not say).
 const CONFIG_PATTERNS: [&str; 2] = ["maxmemory*", "databases"];
 
 /// How INFO is asked for; falls back once if the server refuses several sections.
@@ -31,6 +32,8 @@ pub(super) struct Capabilities {
     /// CONFIG GET values from the current connection.
     config: Vec<(String, String)>,
     config_fresh: bool,
+    /// CONFIG GET takes one pattern per call (servers before 7.0).
+    config_one_pattern: bool,
 }
 
 impl Capabilities {
@@ -41,6 +44,7 @@ impl Capabilities {
             config_refused: config_command.is_none(),
             config: Vec::new(),
             config_fresh: false,
+            config_one_pattern: false,
         }
     }
 
@@ -66,6 +70,9 @@ impl Capabilities {
                 // Servers before 7.0 accept one section only.
                 debug!(target_name = %name, "Server refuses several INFO sections; using INFO all.");
                 self.info_mode = InfoMode::All;
+                // The same servers take one CONFIG GET pattern per call: asking for several
+                // would only add an error reply to their counters.
+                self.config_one_pattern = true;
                 info(conn, InfoMode::All, sections, timeout).await
             }
             r => r,
@@ -88,8 +95,8 @@ impl Capabilities {
         if need_config && !self.config_refused {
             // INFO clients has reported maxclients since Redis 5; older servers are asked.
             let maxclients = sample.maxclients.is_none().then_some("maxclients");
-            let patterns = CONFIG_PATTERNS.into_iter().chain(maxclients);
-            self.fetch_config(conn, patterns, command, timeout, name)
+            let patterns: Vec<&str> = CONFIG_PATTERNS.into_iter().chain(maxclients).collect();
+            self.fetch_config(conn, &patterns, command, timeout, name)
                 .await?;
         }
         merge_config(sample, &self.config);
@@ -99,7 +106,7 @@ impl Capabilities {
     async fn fetch_config(
         &mut self,
         conn: &mut Conn,
-        patterns: impl Iterator<Item = &str>,
+        patterns: &[&str],
         command: Option<&str>,
         timeout: Duration,
         name: &str,
@@ -107,19 +114,37 @@ impl Capabilities {
         let Some(command) = command else {
             return Ok(());
         };
-        // One pattern per call: servers before 7.0 take one.
+        // All patterns in one call (Redis 7+); one per call for servers that take one.
         let mut config = Vec::new();
-        for pattern in patterns {
-            let args: [&[u8]; 3] = [command.as_bytes(), b"GET", pattern.as_bytes()];
+        let mut start = 0;
+        while start < patterns.len() {
+            let end = if self.config_one_pattern {
+                start + 1
+            } else {
+                patterns.len()
+            };
+            let mut args: Vec<&[u8]> = vec![command.as_bytes(), b"GET"];
+            args.extend(patterns[start..end].iter().map(|p| p.as_bytes()));
             let reply = tokio::time::timeout(timeout, conn.call(&args))
                 .await
                 .map_err(|_| timeout_error("CONFIG GET", timeout))?;
             match reply {
-                Ok(v) => config.extend(config_pairs(v)),
+                Ok(v) => {
+                    config.extend(config_pairs(v));
+                    start = end;
+                }
                 Err(e) => {
                     let pe = classify(&e);
                     if pe.kind != ErrorKind::Command {
                         return Err(pe);
+                    }
+                    if !self.config_one_pattern
+                        && end - start > 1
+                        && pe.message.contains("wrong number of arguments")
+                    {
+                        debug!(target_name = %name, "CONFIG GET takes one pattern per call.");
+                        self.config_one_pattern = true;
+                        continue;
                     }
                     // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
                     info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
