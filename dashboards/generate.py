@@ -757,6 +757,7 @@ def instance():
     missing_keys_row(L)
     miss_causes_row(L)
     memory_row(L)
+    saturation_row(L)
     clients_and_commands_row(L)
     exporter_row(L)
     return dashboard(
@@ -1007,6 +1008,109 @@ def memory_row(L):
             decimals=2,
         ),
         8,
+        8,
+    )
+
+
+def saturation_row(L):
+    """Healthy beyond the hit ratio: the main thread's CPU, eviction keeping up, refused writes,
+    replicas keeping up."""
+    L.row("Saturation, errors and replication")
+    main_thread_cpu(L)
+    eviction_exceeded(L)
+    errors_by_kind(L)
+    replication_row(L)
+
+
+def main_thread_cpu(L):
+    """The one thread that runs commands: at 1 s/s the cache is saturated, whatever it hits."""
+    main = " + ".join(
+        per_target_rate(f"redis_cpu_{k}_main_thread_seconds_total") for k in ("sys", "user")
+    )
+    children = " + ".join(
+        per_target_rate(f"redis_cpu_{k}_children_seconds_total") for k in ("sys", "user")
+    )
+    L.add(
+        timeseries(
+            "Main thread CPU",
+            "CPU seconds per second of the thread that runs every command (system + user; "
+            "1 s/s = the thread is never idle), and of background children (RDB saves, AOF "
+            "rewrites). Above 0.8 (orange) latency climbs for every client however good the "
+            "hit ratio is: find the costly commands below, spread the load over shards or "
+            "replicas, or enable io-threads.",
+            [query(main, "{{target}} main thread", "A"), query(children, "{{target}} children", "B")],
+            "s",
+            steps=thresholds((None, "green"), (0.8, "orange"), (0.95, "red")),
+            threshold_line=True,
+            min_=0,
+        ),
+        8,
+        8,
+    )
+
+
+def eviction_exceeded(L):
+    """Eviction not keeping up with writes: time spent over maxmemory (Redis 7+)."""
+    L.add(
+        timeseries(
+            "Eviction not keeping up",
+            "Share of time used memory was over maxmemory (seconds per second), and how long "
+            "the current spell has lasted. Redis evicts in small steps per command; a steady "
+            "share above 0 means writes outpace eviction: memory grows past the limit until "
+            "the OOM killer or noeviction errors. Give it more memory or raise "
+            "maxmemory-eviction-tenacity.",
+            [
+                query(per_target_rate("redis_eviction_exceeded_seconds_total"), "{{target}} share of time", "A"),
+                query(max_by("redis_current_eviction_exceeded_seconds"), "{{target}} current spell", "B"),
+            ],
+            "s",
+            min_=0,
+        ),
+        8,
+        8,
+    )
+
+
+def errors_by_kind(L):
+    """Error replies by kind; OOM (writes refused at maxmemory under noeviction) in red."""
+    L.add(
+        timeseries(
+            "Error replies/s by kind",
+            "Error replies per second by their first word (INFO errorstats, read once a "
+            "minute). OOM (red) is a write refused because memory is full under noeviction: "
+            "the application's writes fail, so set an evicting policy on a cache. WRONGTYPE "
+            "or ERR point at client bugs.",
+            [query(f"sum by (target, err) ({rate('redis_errors_total')})", "{{err}} ({{target}})")],
+            "ops",
+            overrides=[in_red("/^OOM /", custom__lineWidth=3)],
+        ),
+        8,
+        8,
+    )
+
+
+def replication_row(L):
+    """Is each replica keeping up with its master (replica lag as the master sees it)."""
+    L.add(
+        timeseries(
+            "Replication lag",
+            "On a master: seconds since each replica last acknowledged (normally 0-1). On a "
+            "replica: seconds since it last heard from its master (-1 before the first "
+            "contact). Rising lag means reads from that replica serve stale or missing keys: "
+            "check its link (redis_master_link_up) and the network.",
+            [
+                query(
+                    max_by("redis_connected_slave_lag_seconds", "target, slave_ip, slave_port"),
+                    "{{target}} → {{slave_ip}}:{{slave_port}}",
+                    "A",
+                ),
+                query(max_by("redis_master_last_io_seconds_ago"), "{{target}} last I/O with master", "B"),
+            ],
+            "s",
+            steps=thresholds((None, "green"), (10, "orange")),
+            threshold_line=True,
+        ),
+        24,
         8,
     )
 

@@ -630,12 +630,32 @@ fn substitute(expr: &str, targets: &str) -> String {
 }
 
 /// Queries that return nothing in this setup, by (dashboard, panel title, refId), with why.
-const EXPECTED_EMPTY: &[(&str, &str, &str, &str)] = &[(
-    OVERVIEW,
-    "Firing alerts",
-    "A",
-    "no rule files are loaded into this Prometheus, so ALERTS has no series",
-)];
+const EXPECTED_EMPTY: &[(&str, &str, &str, &str)] = &[
+    (
+        OVERVIEW,
+        "Firing alerts",
+        "A",
+        "no rule files are loaded into this Prometheus, so ALERTS has no series",
+    ),
+    (
+        INSTANCE,
+        "Error replies/s by kind",
+        "A",
+        "no server here replies with an error, so errorstats has no line",
+    ),
+    (
+        INSTANCE,
+        "Replication lag",
+        "A",
+        "no server here has a replica",
+    ),
+    (
+        INSTANCE,
+        "Replication lag",
+        "B",
+        "no server here is a replica",
+    ),
+];
 
 /// Queries on measured miss causes, by (dashboard, panel title, refId): their series come only
 /// from targets with keyspace-event miss attribution. Until the exporter exports them, the live

@@ -84,7 +84,8 @@ fn one_persistent_connection_and_a_cheap_poll() {
     // The only new connection is the one this test used to read INFO the second time.
     assert_eq!(conns_after - conns_before, 1);
     let stats = r.cmd(&["INFO", "commandstats"]);
-    // CONFIG GET is sent once per connection (INFO memory has maxmemory and the policy).
+    // CONFIG GET `maxmemory*` `databases` is sent once per connection (INFO memory has
+    // maxmemory and the policy, INFO clients maxclients).
     let config_calls = stats
         .lines()
         .find_map(|l| l.strip_prefix("cmdstat_config|get:calls="))

@@ -105,7 +105,7 @@ fn polled(shared: &Shared, name: &str, polls: &[(Duration, Sample, f64)], own: &
     }
 }
 
-/// The fixed inputs: four targets in four situations.
+/// The fixed inputs: six targets in six situations.
 fn inputs() -> Shared {
     let shared = Shared::new();
     shared.set_reload(true, 1_700_000_000.0);
@@ -148,7 +148,11 @@ fn inputs() -> Shared {
         true,
         &[("team", "checkout"), ("env", "prod")],
     );
-    let s0 = fixture("redis-7.0-evicting");
+    // CONFIG GET databases said 16: redis_db_keys covers each, the empty ones as 0.
+    let s0 = Sample {
+        databases: Some(16),
+        ..fixture("redis-7.0-evicting")
+    };
     let s1 = later(&s0, 240, [3000, 1000, 120, 30], false);
     let s2 = later(&s1, 60, [450, 50, 10, 5], false);
     polled(
@@ -193,6 +197,16 @@ fn inputs() -> Shared {
         &[(secs(280), s0, 0.25), (secs(295), s1, 0.375)],
         &[],
     );
+
+    // A master with one replica (lag, offsets), and noeviction at its limit (writes refused
+    // with OOM, eviction exceeded for 178 ms so far), each polled once.
+    for (name, capture) in [
+        ("primary", "redis-8.2-primary-with-replica"),
+        ("refusing", "redis-7.0-noeviction"),
+    ] {
+        target(&shared, name, true, &[]);
+        polled(&shared, name, &[(secs(300), fixture(capture), 0.5)], &[]);
+    }
 
     // A target that never answered: up 0, errors counted, no value series.
     target(&shared, "down", true, &[]);
@@ -392,7 +406,19 @@ fn golden_inputs_cover_the_situations_they_claim() {
         "redis_exporter_resets_detected_total{target=\"sessions\"} 1"
     ));
     assert!(has(
-        "redis_master_link_up{target=\"replica\",env=\"prod\"} 0"
+        "redis_master_link_up{target=\"replica\",master_host=\"127.0.0.1\",master_port=\"7401\",env=\"prod\"} 0"
+    ));
+    assert!(has(
+        "redis_errors_total{target=\"refusing\",err=\"OOM\"} 91"
+    ));
+    assert!(has(
+        "redis_current_eviction_exceeded_seconds{target=\"refusing\"} 0.178"
+    ));
+    assert!(text.lines().any(|l| l.starts_with(
+        "redis_connected_slave_lag_seconds{target=\"primary\",slave_ip=\"127.0.0.1\","
+    ) && l.ends_with("slave_state=\"online\"} 1")));
+    assert!(has(
+        "redis_db_keys{target=\"cache-a\",db=\"db15\",env=\"prod\",team=\"checkout\"} 0"
     ));
     assert!(
         text.lines()

@@ -1,7 +1,8 @@
 //! The core checks on every server the suite knows (Debian's Redis 7.0, Redis 6.2, Redis 8.2,
 //! Valkey 9.1; see `support::servers`): an exact hit ratio, evictions equal to the server's own
 //! counter, memory pressure as the server computes it, counter resets (CONFIG RESETSTAT and a
-//! restart on the same port), and CONFIG renamed or blocked. Each check is a function of the
+//! restart on the same port), CONFIG renamed or blocked, and the families dashboards expect (CPU
+//! counters, every database, a replica pair, errorstats and latencystats read once a minute). Each check is a function of the
 //! server; `per_server!` makes one test per (server, check) pair, named `<server>::<check>`.
 
 mod support;
@@ -114,6 +115,13 @@ fn instance_info_names_the_server(kind: ServerKind) {
         "redis_mode=\"standalone\"".to_string(),
         "role=\"master\"".to_string(),
         format!("server=\"{}\"", kind.server_label()),
+        // Valkey's own version beside the redis_version it keeps for compatibility.
+        match kind {
+            ServerKind::Valkey91 => {
+                format!("valkey_version=\"{}\"", r.info_field("valkey_version"))
+            }
+            _ => "valkey_version=\"\"".to_string(),
+        },
     ];
     for label in want {
         assert!(info.contains(&label), "{kind}: {label} missing in {info}");
@@ -352,12 +360,192 @@ fn blocked_or_renamed_config_degrades_to_info(kind: ServerKind) {
             format!("redis_exporter_poll_errors_total{{target=\"blocked\",kind=\"{kind_label}\"}}");
         assert_eq!(value(&m, &sel), 0.0, "{kind}: {sel}");
     }
+    // One call for `maxmemory*` and `databases`; Redis 6.2 takes one pattern per call (its
+    // refusal of the pair is a rejected call, not counted in calls).
+    let calls = if kind == ServerKind::Redis62 { 2 } else { 1 };
     assert_eq!(
         config_get_calls(kind, &renamed),
-        1,
+        calls,
         "{kind}: the renamed CONFIG is used once per connection"
     );
     assert_eq!(value(&m, "redis_up{target=\"renamed\"}"), 1.0, "{kind}");
+}
+
+/// Label of `line` named `name`, e.g. `slave_port` of a `redis_connected_slave_lag_seconds` line.
+fn label<'a>(line: &'a str, name: &str) -> &'a str {
+    let start = line
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + name.len()
+        + 2;
+    &line[start..start + line[start..].find('"').unwrap()]
+}
+
+/// CPU counters are the server's and grow with work; `redis_db_keys` covers every database of
+/// CONFIG GET databases, the empty db0 as 0; maxclients is INFO's.
+fn cpu_grows_and_every_database_is_counted(kind: ServerKind) {
+    let r = RedisServer::start_kind(kind, &["--databases", "4"]);
+    let e = exporter(&[target("c", &r)]);
+    let m = wait_up(&e, "c", 1.0);
+    let cpu = |m: &str| {
+        ["sys", "user"]
+            .map(|k| value(m, &format!("redis_cpu_{k}_seconds_total{{target=\"c\"}}")))
+            .iter()
+            .sum::<f64>()
+    };
+    let before = cpu(&m);
+    for k in [
+        "sys_main_thread",
+        "user_main_thread",
+        "sys_children",
+        "user_children",
+    ] {
+        let v = value(&m, &format!("redis_cpu_{k}_seconds_total{{target=\"c\"}}"));
+        assert!(v >= 0.0, "{kind}: {k} {v}");
+    }
+    assert_eq!(
+        value(&m, "redis_config_maxclients{target=\"c\"}"),
+        info_number(kind, &r, "maxclients"),
+        "{kind}"
+    );
+    let mut writes = vec![args(&["SELECT", "2"])];
+    writes.extend(writes_1k(20_000));
+    assert_eq!(r.pipeline(&writes), 0, "{kind}");
+    let m = wait_value(&e, kind, "redis_db_keys{target=\"c\",db=\"db2\"}", 20_000.0);
+    for db in ["db0", "db1", "db3"] {
+        let keys = value(&m, &format!("redis_db_keys{{target=\"c\",db=\"{db}\"}}"));
+        let expiring = value(
+            &m,
+            &format!("redis_db_keys_expiring{{target=\"c\",db=\"{db}\"}}"),
+        );
+        assert_eq!((keys, expiring), (0.0, 0.0), "{kind}: {db}");
+    }
+    assert!(!m.contains("db=\"db4\""), "{kind}: only 4 databases");
+    let after = cpu(&m);
+    assert!(
+        after > before,
+        "{kind}: CPU {before} -> {after} after 20 000 SETs"
+    );
+    let info = info_number(kind, &r, "used_cpu_sys") + info_number(kind, &r, "used_cpu_user");
+    assert!(after <= info, "{kind}: exported {after}, INFO now {info}");
+}
+
+/// A master and its replica: the master lists the replica with its lag and offset, the replica
+/// its master, the last I/O with it and an offset that catches up with the master's.
+fn a_replica_pair_shows_offsets_and_lag(kind: ServerKind) {
+    let primary = RedisServer::start_kind(kind, &[]);
+    let port = primary.port.to_string();
+    let replica = RedisServer::start_kind(kind, &["--replicaof", "127.0.0.1", &port]);
+    let e = exporter(&[target("p", &primary), target("r", &replica)]);
+    wait_up(&e, "p", 1.0);
+    wait_up(&e, "r", 1.0);
+    assert_eq!(primary.pipeline(&writes_1k(500)), 0, "{kind}");
+    let offset = info_number(kind, &primary, "master_repl_offset");
+    let m = wait_for(
+        &format!("{kind}: the replica at the master's offset {offset}"),
+        Duration::from_secs(20),
+        || {
+            let m = e.metrics();
+            let sel = "redis_slave_repl_offset{target=\"r\",master_host=\"127.0.0.1\",master_port=";
+            let at = m.lines().find(|l| l.starts_with(sel))?;
+            let lag = m
+                .lines()
+                .find(|l| l.starts_with("redis_connected_slave_lag_seconds{target=\"p\""))?;
+            let acked = m
+                .lines()
+                .find(|l| l.starts_with("redis_connected_slave_offset_bytes{target=\"p\""))?;
+            let num = |l: &str| l.rsplit(' ').next()?.parse::<f64>().ok();
+            // The replica acknowledges once a second, so the master's view comes last.
+            let caught_up = num(at)? >= offset && num(acked)? >= offset;
+            (caught_up && label(lag, "slave_state") == "online").then_some(m)
+        },
+    );
+    let line = |prefix: &str| {
+        m.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{kind}: no {prefix} in\n{m}"))
+    };
+    let lag = line("redis_connected_slave_lag_seconds{target=\"p\"");
+    assert_eq!(label(lag, "slave_ip"), "127.0.0.1", "{kind}");
+    assert_eq!(label(lag, "slave_port"), replica.port.to_string(), "{kind}");
+    let lag: f64 = lag.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..=2.0).contains(&lag), "{kind}: lag {lag}");
+    assert!(
+        value(&m, "redis_master_repl_offset{target=\"p\"}") >= offset,
+        "{kind}"
+    );
+    let io = line("redis_master_last_io_seconds_ago{target=\"r\"");
+    assert_eq!(label(io, "master_port"), port, "{kind}");
+    let io: f64 = io.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..=10.0).contains(&io), "{kind}: last I/O {io}");
+    let link = line("redis_master_link_up{target=\"r\"");
+    assert!(link.ends_with(" 1"), "{kind}: {link}");
+    let info = line("redis_slave_info{target=\"r\"");
+    assert_eq!(label(info, "read_only"), "1", "{kind}");
+}
+
+/// Writes refused under noeviction count as `redis_errors_total{err="OOM"}`, latency percentiles
+/// appear on Redis 7 and later, and both are read once a minute: polls in between carry them.
+fn errorstats_count_an_oom_and_slow_sections_are_carried(kind: ServerKind) {
+    let r = RedisServer::start_kind(
+        kind,
+        &["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"],
+    );
+    let refused = r.pipeline(&writes_1k(4000));
+    assert!(refused > 1000, "{kind}: {refused} writes refused");
+    let gets: Vec<Vec<String>> = (0..100)
+        .map(|i| args(&["GET", &format!("key:{i}")]))
+        .collect();
+    assert_eq!(r.pipeline(&gets), 0, "{kind}");
+    let ooms = || {
+        let stats = r.cmd(&["INFO", "errorstats"]);
+        let line = stats
+            .lines()
+            .find_map(|l| l.strip_prefix("errorstat_OOM:count="));
+        line.map_or(0.0, |n| n.trim().parse().unwrap())
+    };
+    let oom = ooms();
+    assert_eq!(
+        oom, refused as f64,
+        "{kind}: INFO errorstats counts each refusal"
+    );
+
+    let e = exporter(&[target("c", &r)]);
+    let m = wait_up(&e, "c", 1.0);
+    assert_eq!(
+        value(&m, "redis_errors_total{target=\"c\",err=\"OOM\"}"),
+        oom,
+        "{kind}"
+    );
+    let p99 = sample(
+        &m,
+        "redis_latency_percentile_seconds{target=\"c\",cmd=\"get\",percentile=\"0.99\"}",
+    );
+    if kind == ServerKind::Redis62 {
+        assert_eq!(p99, None, "{kind}: no latencystats before 7.0");
+    } else {
+        let p99 = p99.unwrap_or_else(|| panic!("{kind}: no GET p99 in\n{m}"));
+        assert!(p99 > 0.0 && p99 < 0.1, "{kind}: GET p99 {p99} s");
+        let info = "redis_latency_percentile_seconds{target=\"c\",cmd=\"info\"";
+        assert!(!m.contains(info), "{kind}: INFO is not a cache command");
+    }
+    assert_eq!(
+        value(&m, "redis_rdb_last_bgsave_status{target=\"c\"}"),
+        1.0,
+        "{kind}"
+    );
+
+    // More refusals: polls within the minute show what the first one read.
+    assert!(r.pipeline(&writes_1k(10)) > 0, "{kind}");
+    let m = wait_polls(&e, "c", 3.0);
+    let shown = value(&m, "redis_errors_total{target=\"c\",err=\"OOM\"}");
+    if kind == ServerKind::Redis62 {
+        // INFO all every poll: errorstats are fresh.
+        assert_eq!(shown, ooms(), "{kind}");
+    } else {
+        assert_eq!(shown, oom, "{kind}: carried until the next slow read");
+        assert!(ooms() > oom, "{kind}");
+    }
 }
 
 /// One test per (server, check): `per_server!(module => Kind, …; check, …)`.
@@ -389,5 +577,8 @@ per_server!(
         memory_pressure_is_what_the_server_counts_for_eviction,
         resetstat_and_restart_never_give_negative_or_huge_values,
         blocked_or_renamed_config_degrades_to_info,
+        cpu_grows_and_every_database_is_counted,
+        a_replica_pair_shows_offsets_and_lag,
+        errorstats_count_an_oom_and_slow_sections_are_carried,
     )
 );

@@ -5,11 +5,12 @@
 //! Raw Redis counters keep the names `redis_exporter` uses where the meaning is identical, so
 //! existing PromQL keeps working.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::core::derive::{Derived, MissCause};
 use crate::core::error_kind::ErrorKind;
-use crate::core::info::Sample;
+use crate::core::info::{Persistence, Sample, Slow};
 use crate::state::{Globals, GroupStatus, Snapshot};
 
 /// Counter or gauge.
@@ -91,6 +92,104 @@ macro_rules! raw {
     };
 }
 
+/// A value computed from the fresh sample, on a series without labels of its own.
+macro_rules! from_sample {
+    ($name:literal, $kind:ident, $help:literal, |$s:ident| $e:expr) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::$kind,
+            help: $help,
+            labels: &[],
+            emit: Emit::PerTarget(|v, out| {
+                if let Some(x) = v.sample().and_then(|$s: &Sample| $e) {
+                    out(&[], x as f64)
+                }
+            }),
+        }
+    };
+}
+
+/// A field of INFO persistence (read at the slow sections' cadence).
+macro_rules! persistence {
+    ($name:literal, $help:literal, $field:ident) => {
+        from_sample!($name, Gauge, $help, |s| persistence(s)?
+            .$field
+            .map(Into::<Number>::into)
+            .map(|n| n.0))
+    };
+}
+
+/// A persistence field as a number: flags as 0/1, counts and times as they are.
+struct Number(f64);
+
+impl From<bool> for Number {
+    fn from(b: bool) -> Number {
+        Number(bool_value(b))
+    }
+}
+
+impl From<u64> for Number {
+    fn from(n: u64) -> Number {
+        Number(n as f64)
+    }
+}
+
+impl From<i64> for Number {
+    fn from(n: i64) -> Number {
+        Number(n as f64)
+    }
+}
+
+fn slow(s: &Sample) -> Option<&Slow> {
+    s.slow.as_deref()
+}
+
+fn persistence(s: &Sample) -> Option<&Persistence> {
+    slow(s).map(|x| &x.persistence)
+}
+
+/// A replica's `master_host` and `master_port`, the labels redis_exporter puts on the series
+/// about the link to the master; `None` on a master.
+fn master_labels(s: &Sample) -> Option<[&str; 2]> {
+    let r = &s.replication;
+    Some([
+        r.master_host.as_deref()?,
+        r.master_port.as_deref().unwrap_or(""),
+    ])
+}
+
+/// The databases `redis_db_keys` covers: `db0`…`db{databases-1}` when CONFIG said how many
+/// (an empty one as 0, as redis_exporter does), else the ones INFO keyspace lists; with the
+/// database's line, if any.
+fn databases<'a>(
+    s: &'a Sample,
+) -> impl Iterator<Item = (Cow<'static, str>, Option<&'a crate::core::info::DbStat>)> + 'a {
+    let listed = s.keyspace.iter().map(|d| d.db);
+    let n = s.databases.map_or(0, |n| n.min(MAX_DATABASES));
+    let all = (0..n).chain(listed.filter(move |db| *db >= n));
+    all.map(move |db| {
+        let line = s.keyspace.iter().find(|d| d.db == db);
+        (db_label(db), line)
+    })
+}
+
+/// `db3` for database 3; Redis's default 16 without an allocation, since every target's
+/// databases are rendered on every scrape.
+fn db_label(db: u32) -> Cow<'static, str> {
+    const DEFAULT: [&str; 16] = [
+        "db0", "db1", "db2", "db3", "db4", "db5", "db6", "db7", "db8", "db9", "db10", "db11",
+        "db12", "db13", "db14", "db15",
+    ];
+    match DEFAULT.get(db as usize) {
+        Some(l) => Cow::Borrowed(l),
+        None => Cow::Owned(format!("db{db}")),
+    }
+}
+
+/// At most this many empty databases get series: `databases` is a config value, and a typo
+/// of a million would make a million series per target.
+const MAX_DATABASES: u32 = 1024;
+
 fn bool_value(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
@@ -136,8 +235,14 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_instance_info",
         kind: Kind::Gauge,
-        help: "Always 1; INFO server redis_version, redis_mode, server_name (server) and INFO replication role.",
-        labels: &["redis_version", "redis_mode", "role", "server"],
+        help: "Always 1; INFO server redis_version, redis_mode, server_name (server), valkey_version (Valkey, whose redis_version stays 7.2.4 for compatibility) and INFO replication role.",
+        labels: &[
+            "redis_version",
+            "redis_mode",
+            "role",
+            "server",
+            "valkey_version",
+        ],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample() {
                 let get = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -147,6 +252,7 @@ pub static TABLE: &[MetricDef] = &[
                         &get(&s.redis_mode),
                         &get(&s.role),
                         s.server(),
+                        &get(&s.valkey_version),
                     ],
                     1.0,
                 )
@@ -183,6 +289,12 @@ pub static TABLE: &[MetricDef] = &[
         blocked_clients
     ),
     raw!(
+        "redis_config_maxclients",
+        Gauge,
+        "The maxclients limit (INFO clients maxclients, or CONFIG GET maxclients where INFO lacks it).",
+        maxclients
+    ),
+    raw!(
         "redis_connected_slaves",
         Gauge,
         "Connected replicas (INFO replication connected_slaves).",
@@ -191,11 +303,102 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_master_link_up",
         kind: Kind::Gauge,
-        help: "On a replica, 1 if the link to its primary is up (INFO replication master_link_status).",
-        labels: &[],
+        help: "On a replica, 1 if the link to its master is up (INFO replication master_link_status).",
+        labels: &["master_host", "master_port"],
         emit: Emit::PerTarget(|v, out| {
-            if let Some(up) = v.sample().and_then(|s| s.master_link_up) {
-                out(&[], bool_value(up))
+            if let Some(s) = v.sample()
+                && let Some(up) = s.master_link_up
+            {
+                out(&master_labels(s).unwrap_or_default(), bool_value(up))
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_master_last_io_seconds_ago",
+        kind: Kind::Gauge,
+        help: "On a replica, seconds since the last interaction with its master; -1 before the first (INFO replication master_last_io_seconds_ago).",
+        labels: &["master_host", "master_port"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = v.sample()
+                && let (Some(l), Some(io)) =
+                    (master_labels(s), s.replication.master_last_io_seconds_ago)
+            {
+                out(&l, io as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_master_sync_in_progress",
+        kind: Kind::Gauge,
+        help: "On a replica, 1 while it loads a full copy from its master (INFO replication master_sync_in_progress).",
+        labels: &["master_host", "master_port"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = v.sample()
+                && let (Some(l), Some(b)) =
+                    (master_labels(s), s.replication.master_sync_in_progress)
+            {
+                out(&l, bool_value(b))
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_slave_repl_offset",
+        kind: Kind::Gauge,
+        help: "On a replica, the replication offset it has processed (INFO replication slave_repl_offset); redis_master_repl_offset of its master minus this is its lag in bytes.",
+        labels: &["master_host", "master_port"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = v.sample()
+                && let (Some(l), Some(o)) = (master_labels(s), s.replication.slave_repl_offset)
+            {
+                out(&l, o as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_slave_info",
+        kind: Kind::Gauge,
+        help: "On a replica, always 1; its master (INFO replication master_host, master_port) and read_only (slave_read_only).",
+        labels: &["master_host", "master_port", "read_only"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(s) = v.sample()
+                && let Some([host, port]) = master_labels(s)
+            {
+                let ro = match s.replication.slave_read_only {
+                    Some(true) => "1",
+                    Some(false) => "0",
+                    None => "",
+                };
+                out(&[host, port, ro], 1.0)
+            }
+        }),
+    },
+    from_sample!(
+        "redis_master_repl_offset",
+        Gauge,
+        "The server's replication offset (INFO replication master_repl_offset).",
+        |s| s.replication.master_repl_offset
+    ),
+    MetricDef {
+        name: "redis_connected_slave_offset_bytes",
+        kind: Kind::Gauge,
+        help: "On a master, the replication offset each replica acknowledged (INFO replication slaveN offset).",
+        labels: &["slave_ip", "slave_port", "slave_state"],
+        emit: Emit::PerTarget(|v, out| {
+            for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
+                out(&[&r.ip, &r.port, &r.state], r.offset as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_connected_slave_lag_seconds",
+        kind: Kind::Gauge,
+        help: "On a master, seconds since each replica's last acknowledgement (INFO replication slaveN lag).",
+        labels: &["slave_ip", "slave_port", "slave_state"],
+        emit: Emit::PerTarget(|v, out| {
+            for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
+                if let Some(lag) = r.lag {
+                    out(&[&r.ip, &r.port, &r.state], lag as f64)
+                }
             }
         }),
     },
@@ -254,6 +457,26 @@ pub static TABLE: &[MetricDef] = &[
         expired_keys
     ),
     raw!(
+        "redis_evicted_clients_total",
+        Counter,
+        "Clients evicted because of maxmemory-clients (INFO stats evicted_clients, Redis 7+).",
+        evicted_clients
+    ),
+    from_sample!(
+        "redis_eviction_exceeded_seconds_total",
+        Counter,
+        "Seconds used memory spent over maxmemory, eviction not keeping up with writes (INFO stats total_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_eviction_exceeded_time_ms_total / 1000).",
+        |s| s.total_eviction_exceeded_time_ms.map(|ms| ms as f64 / 1e3)
+    ),
+    from_sample!(
+        "redis_current_eviction_exceeded_seconds",
+        Gauge,
+        "Seconds used memory has now been over maxmemory; 0 when it is not (INFO stats current_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_current_eviction_exceeded_time_ms / 1000).",
+        |s| s
+            .current_eviction_exceeded_time_ms
+            .map(|ms| ms as f64 / 1e3)
+    ),
+    raw!(
         "redis_memory_used_bytes",
         Gauge,
         "Memory allocated by Redis (INFO memory used_memory).",
@@ -295,6 +518,116 @@ pub static TABLE: &[MetricDef] = &[
         "Memory of the host Redis runs on (INFO memory total_system_memory).",
         total_system_memory
     ),
+    from_sample!(
+        "redis_cpu_sys_seconds_total",
+        Counter,
+        "System CPU seconds of the server, all threads (INFO cpu used_cpu_sys).",
+        |s| s.cpu.sys
+    ),
+    from_sample!(
+        "redis_cpu_user_seconds_total",
+        Counter,
+        "User CPU seconds of the server, all threads (INFO cpu used_cpu_user).",
+        |s| s.cpu.user
+    ),
+    from_sample!(
+        "redis_cpu_sys_children_seconds_total",
+        Counter,
+        "System CPU seconds of background children: RDB saves, AOF rewrites (INFO cpu used_cpu_sys_children).",
+        |s| s.cpu.sys_children
+    ),
+    from_sample!(
+        "redis_cpu_user_children_seconds_total",
+        Counter,
+        "User CPU seconds of background children (INFO cpu used_cpu_user_children).",
+        |s| s.cpu.user_children
+    ),
+    from_sample!(
+        "redis_cpu_sys_main_thread_seconds_total",
+        Counter,
+        "System CPU seconds of the main thread, the one that runs commands (INFO cpu used_cpu_sys_main_thread, Redis 6.2+). Its rate near 1 with the user rate means the server is saturated.",
+        |s| s.cpu.sys_main_thread
+    ),
+    from_sample!(
+        "redis_cpu_user_main_thread_seconds_total",
+        Counter,
+        "User CPU seconds of the main thread (INFO cpu used_cpu_user_main_thread, Redis 6.2+).",
+        |s| s.cpu.user_main_thread
+    ),
+    persistence!(
+        "redis_rdb_last_save_timestamp_seconds",
+        "Unix time of the last successful RDB save (INFO persistence rdb_last_save_time; read once a minute).",
+        rdb_last_save_time
+    ),
+    persistence!(
+        "redis_rdb_changes_since_last_save",
+        "Writes since the last RDB save (INFO persistence rdb_changes_since_last_save; read once a minute).",
+        rdb_changes_since_last_save
+    ),
+    persistence!(
+        "redis_rdb_bgsave_in_progress",
+        "1 while an RDB save runs (INFO persistence rdb_bgsave_in_progress; read once a minute).",
+        rdb_bgsave_in_progress
+    ),
+    persistence!(
+        "redis_rdb_last_bgsave_status",
+        "1 if the last RDB save succeeded, 0 if it failed (INFO persistence rdb_last_bgsave_status; read once a minute).",
+        rdb_last_bgsave_ok
+    ),
+    persistence!(
+        "redis_rdb_last_bgsave_duration_seconds",
+        "Seconds the last RDB save took; -1 when there was none (INFO persistence rdb_last_bgsave_time_sec; read once a minute; redis_exporter's redis_rdb_last_bgsave_duration_sec).",
+        rdb_last_bgsave_time_sec
+    ),
+    persistence!(
+        "redis_aof_enabled",
+        "1 if the append-only file is on (INFO persistence aof_enabled; read once a minute).",
+        aof_enabled
+    ),
+    persistence!(
+        "redis_aof_rewrite_in_progress",
+        "1 while an AOF rewrite runs (INFO persistence aof_rewrite_in_progress; read once a minute).",
+        aof_rewrite_in_progress
+    ),
+    persistence!(
+        "redis_aof_last_rewrite_duration_seconds",
+        "Seconds the last AOF rewrite took; -1 when there was none (INFO persistence aof_last_rewrite_time_sec; read once a minute; redis_exporter's redis_aof_last_rewrite_duration_sec).",
+        aof_last_rewrite_time_sec
+    ),
+    persistence!(
+        "redis_aof_last_bgrewrite_status",
+        "1 if the last AOF rewrite succeeded, 0 if it failed (INFO persistence aof_last_bgrewrite_status; read once a minute).",
+        aof_last_bgrewrite_ok
+    ),
+    persistence!(
+        "redis_aof_last_write_status",
+        "1 if the last AOF write succeeded, 0 if it failed (INFO persistence aof_last_write_status; read once a minute).",
+        aof_last_write_ok
+    ),
+    MetricDef {
+        name: "redis_errors_total",
+        kind: Kind::Counter,
+        help: "Error replies by their first word, e.g. OOM for writes refused at maxmemory under noeviction (INFO errorstats errorstat_<err> count; read once a minute).",
+        labels: &["err"],
+        emit: Emit::PerTarget(|v, out| {
+            for e in v.sample().and_then(slow).map_or(&[][..], |x| &x.errors) {
+                out(&[&e.err], e.count as f64)
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_latency_percentile_seconds",
+        kind: Kind::Gauge,
+        help: "Latency percentiles per command since the last reset, seconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read every 5 minutes). redis_exporter's summary redis_latency_percentiles_usec{quantile} / 1e6, as a gauge with percentile (a quantile label is for summaries only).",
+        labels: &["cmd", "percentile"],
+        emit: Emit::PerTarget(|v, out| {
+            for l in v.sample().and_then(slow).map_or(&[][..], |x| &x.latency) {
+                for (q, usec) in &l.quantiles {
+                    out(&[&l.cmd, q], *usec / 1e6)
+                }
+            }
+        }),
+    },
     MetricDef {
         name: "redis_commands_total",
         kind: Kind::Counter,
@@ -320,22 +653,22 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_keys",
         kind: Kind::Gauge,
-        help: "Keys per database (INFO keyspace dbN keys).",
+        help: "Keys per database (INFO keyspace dbN keys); every database of CONFIG GET databases, 0 when empty, or those INFO lists where CONFIG is refused.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
-            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                out(&[&format!("db{}", d.db)], d.keys as f64)
+            for (db, line) in v.sample().into_iter().flat_map(databases) {
+                out(&[&db], line.map_or(0.0, |d| d.keys as f64))
             }
         }),
     },
     MetricDef {
         name: "redis_db_keys_expiring",
         kind: Kind::Gauge,
-        help: "Keys with a TTL per database (INFO keyspace dbN expires).",
+        help: "Keys with a TTL per database (INFO keyspace dbN expires); the databases of redis_db_keys.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
-            for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                out(&[&format!("db{}", d.db)], d.expires as f64)
+            for (db, line) in v.sample().into_iter().flat_map(databases) {
+                out(&[&db], line.map_or(0.0, |d| d.expires as f64))
             }
         }),
     },
@@ -346,7 +679,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                out(&[&format!("db{}", d.db)], d.avg_ttl_ms as f64 / 1e3)
+                out(&[&db_label(d.db)], d.avg_ttl_ms as f64 / 1e3)
             }
         }),
     },
@@ -432,7 +765,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
                 if let Some(r) = crate::core::derive::ttl_coverage(d) {
-                    out(&[&format!("db{}", d.db)], r)
+                    out(&[&db_label(d.db)], r)
                 }
             }
         }),

@@ -12,17 +12,10 @@ use crate::client::conn::Conn;
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 
-/// The INFO sections the exporter reads, asked for by name where the server allows several
-/// sections in one call (Redis 7+), which skips the costly ones (latencystats, errorstats).
-const INFO_SECTIONS: [&str; 7] = [
-    "server",
-    "clients",
-    "memory",
-    "stats",
-    "replication",
-    "commandstats",
-    "keyspace",
-];
+/// What CONFIG GET asks for, once per connection and in one call where the server takes
+/// several patterns: the memory limit and policy, and how many databases there are
+/// (`redis_db_keys` covers each, 0 when empty; INFO does not say).
+const CONFIG_PATTERNS: [&str; 2] = ["maxmemory*", "databases"];
 
 /// How INFO is asked for; falls back once if the server refuses several sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +32,8 @@ pub(super) struct Capabilities {
     /// CONFIG GET values from the current connection.
     config: Vec<(String, String)>,
     config_fresh: bool,
+    /// CONFIG GET takes one pattern per call (servers before 7.0).
+    config_one_pattern: bool,
 }
 
 impl Capabilities {
@@ -49,6 +44,7 @@ impl Capabilities {
             config_refused: config_command.is_none(),
             config: Vec::new(),
             config_fresh: false,
+            config_one_pattern: false,
         }
     }
 
@@ -57,14 +53,15 @@ impl Capabilities {
         self.config_fresh = false;
     }
 
-    /// The text of INFO; by sections, or `INFO all` from the first refusal of several on.
+    /// The text of INFO; by `sections`, or `INFO all` from the first refusal of several on.
     pub(super) async fn info(
         &mut self,
         conn: &mut Conn,
+        sections: &[&str],
         timeout: Duration,
         name: &str,
     ) -> Result<String, PollError> {
-        match info(conn, self.info_mode, timeout).await {
+        match info(conn, self.info_mode, sections, timeout).await {
             Err(e)
                 if self.info_mode == InfoMode::Sections
                     && e.kind == ErrorKind::Command
@@ -73,7 +70,10 @@ impl Capabilities {
                 // Servers before 7.0 accept one section only.
                 debug!(target_name = %name, "Server refuses several INFO sections; using INFO all.");
                 self.info_mode = InfoMode::All;
-                info(conn, InfoMode::All, timeout).await
+                // The same servers take one CONFIG GET pattern per call: asking for several
+                // would only add an error reply to their counters.
+                self.config_one_pattern = true;
+                info(conn, InfoMode::All, sections, timeout).await
             }
             r => r,
         }
@@ -93,7 +93,11 @@ impl Capabilities {
         let need_config =
             !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
         if need_config && !self.config_refused {
-            self.fetch_config(conn, command, timeout, name).await?;
+            // INFO clients has reported maxclients since Redis 5; older servers are asked.
+            let maxclients = sample.maxclients.is_none().then_some("maxclients");
+            let patterns: Vec<&str> = CONFIG_PATTERNS.into_iter().chain(maxclients).collect();
+            self.fetch_config(conn, &patterns, command, timeout, name)
+                .await?;
         }
         merge_config(sample, &self.config);
         Ok(())
@@ -102,6 +106,7 @@ impl Capabilities {
     async fn fetch_config(
         &mut self,
         conn: &mut Conn,
+        patterns: &[&str],
         command: Option<&str>,
         timeout: Duration,
         name: &str,
@@ -109,34 +114,61 @@ impl Capabilities {
         let Some(command) = command else {
             return Ok(());
         };
-        let args: [&[u8]; 3] = [command.as_bytes(), b"GET", b"maxmemory*"];
-        let reply = tokio::time::timeout(timeout, conn.call(&args))
-            .await
-            .map_err(|_| timeout_error("CONFIG GET", timeout))?;
-        match reply {
-            Ok(v) => {
-                self.config = config_pairs(v);
-                self.config_fresh = true;
-            }
-            Err(e) => {
-                let pe = classify(&e);
-                if pe.kind != ErrorKind::Command {
-                    return Err(pe);
+        // All patterns in one call (Redis 7+); one per call for servers that take one.
+        let mut config = Vec::new();
+        let mut start = 0;
+        while start < patterns.len() {
+            let end = if self.config_one_pattern {
+                start + 1
+            } else {
+                patterns.len()
+            };
+            let mut args: Vec<&[u8]> = vec![command.as_bytes(), b"GET"];
+            args.extend(patterns[start..end].iter().map(|p| p.as_bytes()));
+            let reply = tokio::time::timeout(timeout, conn.call(&args))
+                .await
+                .map_err(|_| timeout_error("CONFIG GET", timeout))?;
+            match reply {
+                Ok(v) => {
+                    config.extend(config_pairs(v));
+                    start = end;
                 }
-                // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
-                info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
-                self.config_refused = true;
+                Err(e) => {
+                    let pe = classify(&e);
+                    if pe.kind != ErrorKind::Command {
+                        return Err(pe);
+                    }
+                    if !self.config_one_pattern
+                        && end - start > 1
+                        && pe.message.contains("wrong number of arguments")
+                    {
+                        debug!(target_name = %name, "CONFIG GET takes one pattern per call.");
+                        self.config_one_pattern = true;
+                        continue;
+                    }
+                    // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+                    info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
+                    self.config_refused = true;
+                    return Ok(());
+                }
             }
         }
+        self.config = config;
+        self.config_fresh = true;
         Ok(())
     }
 }
 
 /// `INFO` in `mode`, as text.
-async fn info(conn: &mut Conn, mode: InfoMode, timeout: Duration) -> Result<String, PollError> {
+async fn info(
+    conn: &mut Conn,
+    mode: InfoMode,
+    sections: &[&str],
+    timeout: Duration,
+) -> Result<String, PollError> {
     let mut args: Vec<&[u8]> = vec![b"INFO"];
     match mode {
-        InfoMode::Sections => args.extend(INFO_SECTIONS.iter().map(|s| s.as_bytes())),
+        InfoMode::Sections => args.extend(sections.iter().map(|s| s.as_bytes())),
         InfoMode::All => args.push(b"all"),
     }
     let v = tokio::time::timeout(timeout, conn.call(&args))
@@ -146,10 +178,13 @@ async fn info(conn: &mut Conn, mode: InfoMode, timeout: Duration) -> Result<Stri
     reply_text(v)
 }
 
-/// Fills maxmemory and the policy from CONFIG where INFO did not report them.
+/// Fills maxmemory, the policy and maxclients from CONFIG where INFO did not report them, and
+/// the number of databases, which INFO never reports.
 fn merge_config(s: &mut Sample, config: &[(String, String)]) {
     for (k, v) in config {
         match k.as_str() {
+            "databases" => s.databases = v.parse().ok(),
+            "maxclients" if s.maxclients.is_none() => s.maxclients = v.parse().ok(),
             "maxmemory" if s.maxmemory.is_none() => s.maxmemory = v.parse().ok(),
             "maxmemory-policy" if s.maxmemory_policy.is_none() => {
                 s.maxmemory_policy = Some(v.clone())

@@ -1,7 +1,7 @@
 //! The tasks that talk to one target: the poller ([`poller`], with its connection and backoff
-//! in [`link`], what the target accepts in [`capabilities`], its settings in [`settings`]), the
-//! key-prefix sampler ([`sampler_task`]), the lookup gate between them ([`gate`]) and when they
-//! run ([`schedule`]).
+//! in [`link`], what the target accepts in [`capabilities`], which INFO sections a poll asks for
+//! in [`sections`], its settings in [`settings`]), the key-prefix sampler ([`sampler_task`]),
+//! the lookup gate between them ([`gate`]) and when they run ([`schedule`]).
 //!
 //! Imports `core`, `client`, `config` and `state`.
 
@@ -11,4 +11,5 @@ pub(crate) mod link;
 pub(crate) mod poller;
 pub(crate) mod sampler_task;
 pub(crate) mod schedule;
+pub(crate) mod sections;
 pub(crate) mod settings;

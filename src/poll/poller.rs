@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use super::capabilities::Capabilities;
 use super::link::Link;
 use super::schedule::start_offset;
+use super::sections::Sections;
 use super::settings::PollerSettings;
 use crate::client::call::PollError;
 use crate::client::conn::Conn;
@@ -35,6 +36,7 @@ struct Poller {
     origin: Instant,
     link: Link,
     caps: Capabilities,
+    sections: Sections,
     history: History,
     /// The sampler's lookups as of the last INFO (see [`PollerSettings::lookup_gate`]).
     own_lookups: Option<Lookups>,
@@ -67,6 +69,7 @@ impl Poller {
         Poller {
             link: Link::new(&settings),
             caps: Capabilities::new(settings.config_command.as_deref()),
+            sections: Sections::default(),
             history: History::new(settings.interval / 2),
             own_lookups: None,
             settings,
@@ -159,13 +162,16 @@ impl Poller {
             Some(g) => tokio::time::timeout(timeout, g.lock()).await.ok(),
             None => None,
         };
-        let text = self.caps.info(conn, timeout, name).await?;
+        let now = Instant::now();
+        let sections = self.sections.ask(now);
+        let text = self.caps.info(conn, sections, timeout, name).await?;
         self.own_lookups = lookups.map(|l| *l);
         let mut sample = crate::core::info::parse(&text).map_err(|e| PollError {
             kind: ErrorKind::Protocol,
             message: e.to_string(),
             reconnect: true,
         })?;
+        self.sections.carry(&mut sample, now);
         if !sample.skipped.is_empty() {
             debug!(target_name = %name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
         }

@@ -8,8 +8,18 @@
 //! 7.x, Valkey), so every field is optional: a missing one yields a missing series, never a failed
 //! poll. Unknown fields are ignored. Values that do not parse are skipped and named in
 //! [`Sample::skipped`].
+//!
+//! The replication section's details are in [`replication`]; the slow sections (persistence,
+//! errorstats, latencystats), which the poller reads less often, in [`slow`].
 
 use std::fmt;
+use std::sync::Arc;
+
+pub mod replication;
+pub mod slow;
+
+pub use replication::{Replica, Replication};
+pub use slow::{ErrorStat, LatencyStat, Persistence, Slow};
 
 /// Per-command statistics from the `commandstats` section (`cmdstat_get:calls=…,usec=…`).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +47,18 @@ pub struct DbStat {
     pub avg_ttl_ms: u64,
 }
 
+/// INFO cpu: CPU seconds the server used, system and user; the main thread's and the
+/// background children's where the server reports them (Redis 6.2+ for the main thread).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cpu {
+    pub sys: Option<f64>,
+    pub user: Option<f64>,
+    pub sys_children: Option<f64>,
+    pub user_children: Option<f64>,
+    pub sys_main_thread: Option<f64>,
+    pub user_main_thread: Option<f64>,
+}
+
 /// Everything the exporter uses from one INFO reply. Every field is optional because servers
 /// differ; see the module docs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,12 +67,16 @@ pub struct Sample {
     pub redis_version: Option<String>,
     /// `server_name` (Valkey sets it to `valkey`); absent on Redis.
     pub server_name: Option<String>,
+    /// `valkey_version` (Valkey, which keeps `redis_version:7.2.4` for clients that check it).
+    pub valkey_version: Option<String>,
     pub redis_mode: Option<String>,
     pub run_id: Option<String>,
     pub uptime_in_seconds: Option<u64>,
     // clients
     pub connected_clients: Option<u64>,
     pub blocked_clients: Option<u64>,
+    /// `maxclients` (INFO clients on Redis 5+, else CONFIG GET maxclients).
+    pub maxclients: Option<u64>,
     // memory
     pub used_memory: Option<u64>,
     pub used_memory_rss: Option<u64>,
@@ -72,10 +98,22 @@ pub struct Sample {
     pub evicted_keys: Option<u64>,
     pub keyspace_hits: Option<u64>,
     pub keyspace_misses: Option<u64>,
+    /// Clients evicted for `maxmemory-clients` (Redis 7+).
+    pub evicted_clients: Option<u64>,
+    /// Milliseconds used memory spent over maxmemory, in total and in the current spell
+    /// (Redis 7+): eviction not keeping up with writes.
+    pub total_eviction_exceeded_time_ms: Option<u64>,
+    pub current_eviction_exceeded_time_ms: Option<u64>,
     // replication
     pub role: Option<String>,
     pub connected_slaves: Option<u64>,
     pub master_link_up: Option<bool>,
+    pub replication: Replication,
+    pub cpu: Cpu,
+    /// Persistence, errorstats and latencystats, when the reply had one of them.
+    pub slow: Option<Arc<Slow>>,
+    /// `databases` from CONFIG GET (not in INFO): how many databases `redis_db_keys` covers.
+    pub databases: Option<u32>,
     // commandstats, keyspace
     pub commands: Vec<CommandStat>,
     pub keyspace: Vec<DbStat>,
@@ -117,22 +155,33 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
         return Err(InfoError::Empty);
     }
     let mut s = Sample::default();
+    let mut slow = Slow::default();
+    let mut slow_seen = false;
     let mut known = 0usize;
     for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.starts_with('#') {
+        if let Some(header) = line.strip_prefix('#') {
+            let header = header.trim();
+            slow_seen |= slow::is_slow_section(header);
+            slow.has_latencystats |= header.eq_ignore_ascii_case("latencystats");
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
-        if s.field(key, value) {
-            known += 1;
+        match slow.field(key, value) {
+            Some(true) => known += 1,
+            Some(false) => s.skipped.push(key.to_string()),
+            None if s.field(key, value) => known += 1,
+            None => {}
         }
     }
     // Headers alone (or lines that merely contain a colon) do not make a reply INFO.
     if known == 0 {
         return Err(InfoError::NotInfo);
+    }
+    if slow_seen {
+        s.slow = Some(Arc::new(slow));
     }
     Ok(s)
 }
@@ -149,12 +198,14 @@ impl Sample {
         match key {
             "redis_version" => self.redis_version = Some(value.to_string()),
             "server_name" => self.server_name = Some(value.to_string()),
+            "valkey_version" => self.valkey_version = Some(value.to_string()),
             // Valkey 8 renamed `redis_mode` to `server_mode`.
             "redis_mode" | "server_mode" => self.redis_mode = Some(value.to_string()),
             "run_id" => self.run_id = Some(value.to_string()),
             "uptime_in_seconds" => self.uptime_in_seconds = self.num(key, value),
             "connected_clients" => self.connected_clients = self.num(key, value),
             "blocked_clients" => self.blocked_clients = self.num(key, value),
+            "maxclients" => self.maxclients = self.num(key, value),
             "used_memory" => self.used_memory = self.num(key, value),
             "used_memory_rss" => self.used_memory_rss = self.num(key, value),
             "used_memory_peak" => self.used_memory_peak = self.num(key, value),
@@ -173,11 +224,33 @@ impl Sample {
             "evicted_keys" => self.evicted_keys = self.num(key, value),
             "keyspace_hits" => self.keyspace_hits = self.num(key, value),
             "keyspace_misses" => self.keyspace_misses = self.num(key, value),
+            "evicted_clients" => self.evicted_clients = self.num(key, value),
+            "total_eviction_exceeded_time" => {
+                self.total_eviction_exceeded_time_ms = self.num(key, value)
+            }
+            "current_eviction_exceeded_time" => {
+                self.current_eviction_exceeded_time_ms = self.num(key, value)
+            }
+            "used_cpu_sys" => self.cpu.sys = self.float(key, value),
+            "used_cpu_user" => self.cpu.user = self.float(key, value),
+            "used_cpu_sys_children" => self.cpu.sys_children = self.float(key, value),
+            "used_cpu_user_children" => self.cpu.user_children = self.float(key, value),
+            "used_cpu_sys_main_thread" => self.cpu.sys_main_thread = self.float(key, value),
+            "used_cpu_user_main_thread" => self.cpu.user_main_thread = self.float(key, value),
             "role" => self.role = Some(value.to_string()),
             "connected_slaves" => self.connected_slaves = self.num(key, value),
             "master_link_status" => self.master_link_up = Some(value == "up"),
-            // Fields we do not export are still INFO: they count towards "this is INFO".
-            _ => return looks_like_field(key),
+            _ => {
+                return match self.replication.field(key, value) {
+                    Some(true) => true,
+                    Some(false) => {
+                        self.skipped.push(key.to_string());
+                        false
+                    }
+                    // Fields we do not export are still INFO: they count towards "this is INFO".
+                    None => looks_like_field(key),
+                };
+            }
         }
         true
     }
@@ -199,14 +272,11 @@ impl Sample {
     }
 
     fn flag(&mut self, key: &str, value: &str) -> Option<bool> {
-        match value.trim() {
-            "0" => Some(false),
-            "1" => Some(true),
-            _ => {
-                self.skipped.push(key.to_string());
-                None
-            }
+        let v = flag_value(value.trim());
+        if v.is_none() {
+            self.skipped.push(key.to_string());
         }
+        v
     }
 
     /// `cmdstat_get:calls=10,usec=20,usec_per_call=2.00,rejected_calls=0,failed_calls=0`
@@ -276,6 +346,15 @@ impl Sample {
     /// `server_name` when present (Valkey), else `redis`.
     pub fn server(&self) -> &str {
         self.server_name.as_deref().unwrap_or("redis")
+    }
+}
+
+/// `0` or `1` as a flag.
+fn flag_value(value: &str) -> Option<bool> {
+    match value {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
     }
 }
 
