@@ -3,13 +3,11 @@
 //! service: then it is never sent again), and the `CONFIG GET maxmemory*` values of the current
 //! connection, which fill what INFO does not report.
 
-use std::time::Duration;
-
 use tracing::{debug, info};
 
-use crate::client::call::{PollError, classify, config_pairs, reply_text, timeout_error};
-use crate::client::conn::Conn;
-use crate::core::error_kind::ErrorKind;
+use super::wire::Wire;
+use crate::client::call::{config_pairs, reply_text};
+use crate::client::{CallError, CallKind};
 use crate::core::info::Sample;
 
 /// The INFO sections the exporter reads, asked for by name where the server allows several
@@ -60,20 +58,16 @@ impl Capabilities {
     /// The text of INFO; by sections, or `INFO all` from the first refusal of several on.
     pub(super) async fn info(
         &mut self,
-        conn: &mut Conn,
-        timeout: Duration,
+        conn: &mut impl Wire,
         name: &str,
-    ) -> Result<String, PollError> {
-        match info(conn, self.info_mode, timeout).await {
-            Err(e)
-                if self.info_mode == InfoMode::Sections
-                    && e.kind == ErrorKind::Command
-                    && e.message.contains("syntax") =>
-            {
-                // Servers before 7.0 accept one section only.
-                debug!(target_name = %name, "Server refuses several INFO sections; using INFO all.");
+    ) -> Result<String, CallError> {
+        match info(conn, self.info_mode).await {
+            // Servers before 7.0 accept one section only and answer `-ERR syntax error`;
+            // a refusal with another code (NOPERM, LOADING) is not about the sections.
+            Err(e) if self.info_mode == InfoMode::Sections && e.kind == CallKind::Command => {
+                debug!(target_name = %name, error = %e, "Server refuses several INFO sections; using INFO all.");
                 self.info_mode = InfoMode::All;
-                info(conn, InfoMode::All, timeout).await
+                info(conn, InfoMode::All).await
             }
             r => r,
         }
@@ -84,16 +78,15 @@ impl Capabilities {
     /// long as CONFIG is not refused.
     pub(super) async fn complete(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut impl Wire,
         sample: &mut Sample,
         command: Option<&str>,
-        timeout: Duration,
         name: &str,
-    ) -> Result<(), PollError> {
+    ) -> Result<(), CallError> {
         let need_config =
             !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
         if need_config && !self.config_refused {
-            self.fetch_config(conn, command, timeout, name).await?;
+            self.fetch_config(conn, command, name).await?;
         }
         merge_config(sample, &self.config);
         Ok(())
@@ -101,49 +94,38 @@ impl Capabilities {
 
     async fn fetch_config(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut impl Wire,
         command: Option<&str>,
-        timeout: Duration,
         name: &str,
-    ) -> Result<(), PollError> {
+    ) -> Result<(), CallError> {
         let Some(command) = command else {
             return Ok(());
         };
         let args: [&[u8]; 3] = [command.as_bytes(), b"GET", b"maxmemory*"];
-        let reply = tokio::time::timeout(timeout, conn.call(&args))
-            .await
-            .map_err(|_| timeout_error("CONFIG GET", timeout))?;
-        match reply {
+        match conn.call(&args).await {
             Ok(v) => {
                 self.config = config_pairs(v);
                 self.config_fresh = true;
             }
-            Err(e) => {
-                let pe = classify(&e);
-                if pe.kind != ErrorKind::Command {
-                    return Err(pe);
-                }
-                // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+            // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+            Err(e) if e.kind.is_reply() => {
                 info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
                 self.config_refused = true;
             }
+            Err(e) => return Err(e),
         }
         Ok(())
     }
 }
 
 /// `INFO` in `mode`, as text.
-async fn info(conn: &mut Conn, mode: InfoMode, timeout: Duration) -> Result<String, PollError> {
+async fn info(conn: &mut impl Wire, mode: InfoMode) -> Result<String, CallError> {
     let mut args: Vec<&[u8]> = vec![b"INFO"];
     match mode {
         InfoMode::Sections => args.extend(INFO_SECTIONS.iter().map(|s| s.as_bytes())),
         InfoMode::All => args.push(b"all"),
     }
-    let v = tokio::time::timeout(timeout, conn.call(&args))
-        .await
-        .map_err(|_| timeout_error("INFO", timeout))?
-        .map_err(|e| classify(&e))?;
-    reply_text(v)
+    reply_text(conn.call(&args).await?)
 }
 
 /// Fills maxmemory and the policy from CONFIG where INFO did not report them.

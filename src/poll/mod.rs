@@ -1,7 +1,7 @@
 //! The tasks that talk to one target: the poller ([`poller`], with its connection and backoff
 //! in [`link`], what the target accepts in [`capabilities`], its settings in [`settings`]), the
 //! key-prefix sampler ([`sampler_task`]), the lookup gate between them ([`gate`]) and when they
-//! run ([`schedule`]).
+//! run ([`schedule`]); what the poller needs of a connection ([`wire`]).
 //!
 //! Imports `core`, `client`, `config` and `state`.
 
@@ -12,3 +12,4 @@ pub(crate) mod poller;
 pub(crate) mod sampler_task;
 pub(crate) mod schedule;
 pub(crate) mod settings;
+pub(crate) mod wire;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::client::Endpoint;
 use crate::config::{
     Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig, connection_info, with_credentials,
 };
@@ -144,14 +145,10 @@ pub(crate) struct Resolved {
 impl Resolved {
     /// Changes that need a new poller when the configuration is reloaded.
     pub(super) fn fingerprint(&self) -> String {
-        let r = self.settings.connection.redis_settings();
         format!(
-            "{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{}|{:?}|{:?}",
             self.meta,
-            self.settings.connection.addr(),
-            r.db(),
-            r.username(),
-            r.password(),
+            self.settings.endpoint.fingerprint(),
             self.settings.interval,
             self.settings.config_command,
         )
@@ -218,11 +215,9 @@ impl Rules {
                 let settings = PollerSettings {
                     name: key.clone(),
                     redacted_url: key.clone(),
-                    connection,
+                    endpoint: Endpoint::new(&connection, None, self.timeout),
                     interval: self.poll_interval,
-                    timeout: self.timeout,
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
-                    tls: None,
                     lookup_gate: None,
                 };
                 let meta = TargetMeta {
