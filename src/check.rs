@@ -331,8 +331,7 @@ mod io {
                 typed("SCAN", reply).map_err(|e| e.to_string())?;
             examined += COUNT;
             if !keys.is_empty() {
-                let pttls: Vec<Vec<&[u8]>> =
-                    keys.iter().map(|k| vec![&b"PTTL"[..], k]).collect();
+                let pttls: Vec<Vec<&[u8]>> = keys.iter().map(|k| vec![&b"PTTL"[..], k]).collect();
                 let replies = conn
                     .pipeline(&pttls)
                     .await

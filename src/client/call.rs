@@ -197,12 +197,32 @@ mod tests {
     #[test]
     fn error_replies_are_classified_by_their_code() {
         let cases: [(&[u8], CallKind, bool); 6] = [
-            (b"-WRONGPASS invalid username-password pair\r\n", CallKind::Auth, true),
-            (b"-NOAUTH Authentication required.\r\n", CallKind::Auth, true),
+            (
+                b"-WRONGPASS invalid username-password pair\r\n",
+                CallKind::Auth,
+                true,
+            ),
+            (
+                b"-NOAUTH Authentication required.\r\n",
+                CallKind::Auth,
+                true,
+            ),
             (b"-ERR syntax error\r\n", CallKind::Command, false),
-            (b"-ERR unknown command 'CONFIG'\r\n", CallKind::Command, false),
-            (b"-NOPERM this user has no permissions\r\n", CallKind::Refused, false),
-            (b"-LOADING Redis is loading the dataset\r\n", CallKind::Refused, false),
+            (
+                b"-ERR unknown command 'CONFIG'\r\n",
+                CallKind::Command,
+                false,
+            ),
+            (
+                b"-NOPERM this user has no permissions\r\n",
+                CallKind::Refused,
+                false,
+            ),
+            (
+                b"-LOADING Redis is loading the dataset\r\n",
+                CallKind::Refused,
+                false,
+            ),
         ];
         for (reply, kind, reconnect) in cases {
             let e = server_error(reply);

@@ -108,18 +108,25 @@ impl Connector {
                     None => Box::new(tcp),
                     Some(t) => {
                         let connector = tokio_rustls::TlsConnector::from(t.config);
-                        let stream = connector.connect(t.name.clone(), tcp).await.map_err(|err| {
-                            CallError::io(&format!("TLS handshake with {}", e.address()), &err)
-                        })?;
+                        let stream =
+                            connector
+                                .connect(t.name.clone(), tcp)
+                                .await
+                                .map_err(|err| {
+                                    CallError::io(
+                                        &format!("TLS handshake with {}", e.address()),
+                                        &err,
+                                    )
+                                })?;
                         Box::new(stream)
                     }
                 }
             }
-            (Addr::Unix(path), _) => Box::new(
-                tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|err| CallError::io(&format!("connect to {}", path.display()), &err))?,
-            ),
+            (Addr::Unix(path), _) => {
+                Box::new(tokio::net::UnixStream::connect(path).await.map_err(|err| {
+                    CallError::io(&format!("connect to {}", path.display()), &err)
+                })?)
+            }
         };
         let mut conn = Conn {
             stream,
@@ -249,7 +256,8 @@ impl Conn {
         let what = commands.first().map(|c| name_of(c)).unwrap_or_default();
         let timeout = self.timeout;
         let replies = tokio::time::timeout(timeout, async {
-            self.write(commands.iter().map(Vec::as_slice), &what).await?;
+            self.write(commands.iter().map(Vec::as_slice), &what)
+                .await?;
             let mut replies = Vec::with_capacity(commands.len());
             for _ in commands {
                 replies.push(self.read_value(&what).await?);

@@ -131,11 +131,18 @@ mod tests {
             Duration::from_secs(2),
         );
         assert_eq!(e.addr, Addr::Tcp("127.0.0.1".into(), 7000));
-        assert_eq!((e.username.as_deref(), e.password.as_deref()), (Some("u"), Some("secret")));
+        assert_eq!(
+            (e.username.as_deref(), e.password.as_deref()),
+            (Some("u"), Some("secret"))
+        );
         assert_eq!(e.db, 3);
         assert!(e.tls.is_none(), "TLS files apply to rediss:// only");
         assert!(!format!("{e:?}").contains("secret"));
-        let e = Endpoint::new(&info("rediss://h:1/#insecure"), None, Duration::from_secs(2));
+        let e = Endpoint::new(
+            &info("rediss://h:1/#insecure"),
+            None,
+            Duration::from_secs(2),
+        );
         assert!(e.tls.as_ref().is_some_and(|t| t.insecure));
         assert_eq!(e.at("::1", 2).address(), "[::1]:2");
         let e = Endpoint::new(&info("unix:///run/r.sock"), None, Duration::from_secs(2));

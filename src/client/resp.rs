@@ -103,7 +103,6 @@ pub fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, FrameError> {
     Ok(Frame::Complete(pos))
 }
 
-
 /// What the start of a buffer holds.
 #[derive(Debug, PartialEq)]
 pub enum Parsed {

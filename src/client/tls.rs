@@ -94,7 +94,10 @@ impl ServerCertVerifier for NoVerification {
 }
 
 /// The rustls client configuration from the files (system roots without a CA file).
-pub(crate) fn client_config(tls: &TlsFiles, insecure: bool) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn client_config(
+    tls: &TlsFiles,
+    insecure: bool,
+) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match &tls.ca_file {
         Some(p) => {

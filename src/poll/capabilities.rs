@@ -143,7 +143,7 @@ fn merge_config(s: &mut Sample, config: &[(String, String)]) {
 
 #[cfg(test)]
 mod tests {
-    use redis::Value;
+    use crate::client::Value;
 
     use super::*;
 

@@ -9,6 +9,8 @@ pub(crate) mod capabilities;
 pub(crate) mod gate;
 pub(crate) mod link;
 pub(crate) mod poller;
+#[cfg(test)]
+mod replay;
 pub(crate) mod sampler_task;
 pub(crate) mod schedule;
 pub(crate) mod settings;

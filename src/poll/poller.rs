@@ -29,7 +29,7 @@ use crate::state::{Outcome, Shared};
 
 /// One target's poll loop state, over connections made by `D` (the client's [`Connector`]
 /// in the exporter).
-struct Poller<D: Dial> {
+pub(super) struct Poller<D: Dial> {
     settings: PollerSettings,
     shared: Shared,
     origin: Instant,
@@ -65,7 +65,12 @@ pub(crate) fn run_now(
 }
 
 impl<D: Dial + 'static> Poller<D> {
-    fn new(settings: PollerSettings, connector: D, shared: Shared, origin: Instant) -> Poller<D> {
+    pub(super) fn new(
+        settings: PollerSettings,
+        connector: D,
+        shared: Shared,
+        origin: Instant,
+    ) -> Poller<D> {
         Poller {
             link: Link::new(connector, &settings.name),
             caps: Capabilities::new(settings.config_command.as_deref()),
@@ -79,7 +84,7 @@ impl<D: Dial + 'static> Poller<D> {
 
     /// The poll loop. An `async move` block rather than an `async fn`: an `async fn` would
     /// keep its `self` argument and the body's copy of it side by side in the task.
-    fn run(mut self, first: Instant) -> impl Future<Output = ()> + Send {
+    pub(super) fn run(mut self, first: Instant) -> impl Future<Output = ()> + Send {
         let mut ticker = tokio::time::interval_at(first, self.settings.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         async move {
@@ -169,9 +174,7 @@ impl<D: Dial + 'static> Poller<D> {
             debug!(target_name = %name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
         }
         let command = self.settings.config_command.as_deref();
-        self.caps
-            .complete(conn, &mut sample, command, name)
-            .await?;
+        self.caps.complete(conn, &mut sample, command, name).await?;
         Ok(sample)
     }
 }

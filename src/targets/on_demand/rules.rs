@@ -323,10 +323,7 @@ mod tests {
         assert_eq!(r.key, "redis://cache-1:6379");
         assert_eq!(r.meta.name, "sessions");
         assert_eq!(r.meta.labels.get("team").map(String::as_str), Some("a"));
-        assert_eq!(
-            r.settings.connection.redis_settings().password(),
-            Some("pw")
-        );
+        assert_eq!(r.settings.endpoint.password.as_deref(), Some("pw"));
         assert_eq!(
             rules.resolve("cache-2:6379").err(),
             Some(TargetError::NotAllowed)
@@ -359,19 +356,16 @@ username = "other"
         );
         let rules = Rules::new(&c);
         let x = rules.resolve("redis://x.cache.internal:7000").unwrap();
-        let r = x.settings.connection.redis_settings();
-        assert_eq!(r.username(), Some("exporter"));
-        assert_eq!(r.password(), Some("s3cret"));
+        let r = &x.settings.endpoint;
+        assert_eq!(r.username.as_deref(), Some("exporter"));
+        assert_eq!(r.password.as_deref(), Some("s3cret"));
         assert_eq!(x.meta.name, "redis://x.cache.internal:7000");
         assert_eq!(x.idle, Duration::from_secs(120));
         let y = rules.resolve("y.cache.internal:1").unwrap();
-        assert_eq!(
-            y.settings.connection.redis_settings().username(),
-            Some("other")
-        );
-        assert_eq!(y.settings.connection.redis_settings().password(), None);
+        assert_eq!(y.settings.endpoint.username.as_deref(), Some("other"));
+        assert_eq!(y.settings.endpoint.password, None);
         let p = rules.resolve("plain").unwrap();
-        assert_eq!(p.settings.connection.redis_settings().username(), None);
+        assert_eq!(p.settings.endpoint.username, None);
         // An explicit allowlist replaces the default one.
         assert_eq!(
             rules.resolve("redis://a:6379").err(),
