@@ -17,12 +17,21 @@ use redis_cache_exporter::config::tls::TlsFiles;
 use support::certs::Pki;
 use support::{Exporter, Proc, RedisServer, free_port, http_get, require_binary, sample, wait_for};
 
+/// A TLS redis-server (plain port too, for the test's own setup) with `extra` flags. The
+/// starter retries on a taken plain port; a taken TLS port is retried here, with a new one.
 fn tls_server(pki: &Pki, extra: &[&str]) -> (RedisServer, u16) {
-    let tls_port = free_port();
-    let mut args = pki.server_args(tls_port);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    (RedisServer::start(&args), tls_port)
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let tls_port = free_port();
+        let mut args = pki.server_args(tls_port);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match std::panic::catch_unwind(|| RedisServer::start(&args)) {
+            Ok(r) => return (r, tls_port),
+            Err(e) => failures.push(format!("TLS port {tls_port}: {e:?}")),
+        }
+    }
+    panic!("no TLS redis-server started: {failures:?}");
 }
 
 /// The TLS files: the `ca` CA, the client certificate `cert` (none when `None`), the server
@@ -141,11 +150,18 @@ fn the_connector_itself_calls_pipelines_and_reads_pushed_replies() {
 
 /// A one-node TLS cluster holding every slot; returns the server and its TLS port.
 fn tls_cluster_node(pki: &Pki) -> (RedisServer, u16) {
+    // The bus port is given: TLS port + 10 000 may belong to someone else.
+    let bus = free_port().to_string();
     let (node, tls_port) = tls_server(
         pki,
         &[
             "--cluster-enabled",
             "yes",
+            "--cluster-port",
+            &bus,
+            // A node that never met another does not know its own address.
+            "--cluster-announce-ip",
+            "127.0.0.1",
             "--tls-cluster",
             "yes",
             "--tls-replication",
@@ -185,6 +201,31 @@ fn tls_sentinel(pki: &Pki, master_tls_port: u16, dir: &std::path::Path) -> (Proc
     (Proc::spawn("redis-sentinel", &mut cmd), sport)
 }
 
+/// Waits until `ready` holds for a scrape; on timeout, fails showing the series that say
+/// what is up and what failed.
+fn wait_metrics(e: &Exporter, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = e.metrics();
+        if ready(&m) {
+            return m;
+        }
+        if std::time::Instant::now() > deadline {
+            let shown: Vec<&str> = m
+                .lines()
+                .filter(|l| {
+                    ["redis_up", "discovery_up", "poll_errors", "sampler_cycle"]
+                        .iter()
+                        .any(|k| l.contains(k))
+                        && !l.starts_with('#')
+                })
+                .collect();
+            panic!("timed out waiting for {what}:\n{}", shown.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn poller_sampler_discovery_and_scrape_honour_the_ca_and_client_certificate() {
     let pki = Pki::new();
@@ -197,13 +238,13 @@ fn poller_sampler_discovery_and_scrape_honour_the_ca_and_client_certificate() {
     let good = keys(&pki, "good", Some("client"));
     let no_cert = keys(&pki, "good", None);
     let wrong_ca = keys(&pki, "other", Some("client"));
-    let sampler = "[targets.sampler]\nenabled = true\ninterval = \"1s\"\n";
+    let sampler = "[targets.sampler]\nenabled = true\ninterval = \"2s\"\n";
     let e = Exporter::start(&format!(
         "poll_interval = \"1s\"\ntimeout = \"900ms\"\n\
          [scrape]\nallow = [\"rediss://127.0.0.1:*\"]\n\
          [[targets]]\nname = \"good\"\nurl = \"{url}\"\n{good}{sampler}\
-         [[targets]]\nname = \"no_cert\"\nurl = \"{url}\"\n{no_cert}{sampler}\
-         [[targets]]\nname = \"wrong_ca\"\nurl = \"{url}\"\n{wrong_ca}\
+         [[targets]]\nname = \"no_cert\"\nurl = \"{url}/1\"\n{no_cert}{sampler}\
+         [[targets]]\nname = \"wrong_ca\"\nurl = \"{url}/2\"\n{wrong_ca}\
          [[targets]]\nname = \"cluster\"\ncluster = true\nurl = \"rediss://127.0.0.1:{cluster_port}\"\n{good}\
          [[targets]]\nname = \"cluster_no_cert\"\ncluster = true\nurl = \"rediss://127.0.0.1:{cluster_port}\"\n{no_cert}\
          [[targets]]\nname = \"sentinel\"\nsentinel = [\"rediss://127.0.0.1:{sentinel_port}\"]\nmaster_name = \"m\"\n{good}\
@@ -211,17 +252,15 @@ fn poller_sampler_discovery_and_scrape_honour_the_ca_and_client_certificate() {
     ));
     let cluster_member = format!("cluster/127.0.0.1:{cluster_port}");
     let sentinel_member = format!("sentinel/127.0.0.1:{master_port}");
-    let m = wait_for(
+    let m = wait_metrics(
+        &e,
         "every TLS connection with the client certificate up",
-        Duration::from_secs(30),
-        || {
-            let m = e.metrics();
-            let up = |t: &str| sample(&m, &format!("redis_up{{target=\"{t}\"}}")) == Some(1.0);
+        |m| {
+            let up = |t: &str| sample(m, &format!("redis_up{{target=\"{t}\"}}")) == Some(1.0);
             let cycles = |t: &str| {
-                sample(&m, &format!("redis_sampler_cycles_total{{target=\"{t}\"}}")).unwrap_or(0.0)
+                sample(m, &format!("redis_sampler_cycles_total{{target=\"{t}\"}}")).unwrap_or(0.0)
             };
-            (up("good") && cycles("good") >= 1.0 && up(&cluster_member) && up(&sentinel_member))
-                .then_some(m)
+            up("good") && cycles("good") >= 1.0 && up(&cluster_member) && up(&sentinel_member)
         },
     );
     let discovery = |m: &str, t: &str, kind: &str| {
@@ -235,25 +274,19 @@ fn poller_sampler_discovery_and_scrape_honour_the_ca_and_client_certificate() {
 
     // Without the client certificate or with the wrong CA: nothing is reached, and the
     // healthy targets above keep being served.
-    let m = wait_for(
-        "the failing TLS connections counted",
-        Duration::from_secs(15),
-        || {
-            let m = e.metrics();
-            let failed = |t: &str| {
-                sample(
-                    &m,
-                    &format!("redis_exporter_poll_errors_total{{target=\"{t}\",kind=\"connect\"}}"),
-                )
-                .unwrap_or(0.0)
-                    >= 2.0
-            };
-            let sampler_failed = sample(&m, "redis_sampler_cycle_errors_total{target=\"no_cert\"}")
-                .unwrap_or(0.0)
-                >= 1.0;
-            (failed("no_cert") && failed("wrong_ca") && sampler_failed).then_some(m)
-        },
-    );
+    let m = wait_metrics(&e, "the failing TLS connections counted", |m| {
+        let failed = |t: &str| {
+            sample(
+                m,
+                &format!("redis_exporter_poll_errors_total{{target=\"{t}\",kind=\"connect\"}}"),
+            )
+            .unwrap_or(0.0)
+                >= 2.0
+        };
+        let sampler_failed =
+            sample(m, "redis_sampler_cycle_errors_total{target=\"no_cert\"}").unwrap_or(0.0) >= 1.0;
+        failed("no_cert") && failed("wrong_ca") && sampler_failed
+    });
     for t in ["no_cert", "wrong_ca"] {
         assert_eq!(
             sample(&m, &format!("redis_up{{target=\"{t}\"}}")),
@@ -292,7 +325,14 @@ fn check(pki: &Pki, tls_port: u16, ca: &str, cert: Option<&str>) -> (Option<i32>
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"));
     cmd.arg("check")
         .arg(format!("rediss://127.0.0.1:{tls_port}"))
-        .args(["--duration", "0s", "--format", "json", "--lock-pattern", ""])
+        .args([
+            "--duration",
+            "100ms",
+            "--format",
+            "json",
+            "--lock-pattern",
+            "",
+        ])
         .args(["--tls-server-name", "redis.test"])
         .arg("--tls-ca-file")
         .arg(pki.path(&format!("{ca}-ca.crt")));
