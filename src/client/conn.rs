@@ -27,6 +27,10 @@ use super::resp::{Parsed, parse_one};
 /// The read buffer's first size, enough for a typical INFO reply in one read.
 const FIRST_READ: usize = 8 << 10;
 
+/// The most one reply in progress may take in the buffer: the framer bounds each bulk and
+/// each aggregate's count, this bounds their sum (a subscription's stream stays bounded too).
+const MAX_BUFFERED: usize = 2 * super::resp::MAX_BULK;
+
 /// The TLS half of a connector: the rustls configuration and the name the certificate is
 /// verified against and sent as SNI (the URL's host, or the `tls_server_name` override).
 #[derive(Clone)]
@@ -346,6 +350,12 @@ impl Conn {
                 // Keep only the reply in progress, so the buffer never grows past it.
                 self.buf.drain(..self.pos);
                 self.pos = 0;
+            }
+            if self.buf.len() >= MAX_BUFFERED {
+                return Err(CallError::protocol(
+                    what,
+                    format!("reply larger than {MAX_BUFFERED} bytes"),
+                ));
             }
             let spare = want.saturating_sub(self.buf.len()).max(FIRST_READ / 2);
             self.buf.reserve(spare);
