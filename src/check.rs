@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::client::{Connector, Endpoint};
 use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
 mod progress;
@@ -152,6 +153,33 @@ pub struct CheckArgs {
     /// Most keys the lock scan walks (SCAN, never KEYS).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub(crate) scan_budget: u64,
+    /// rediss://: PEM CA certificate(s) the server's certificate must chain to (instead of the
+    /// system's).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// rediss://: PEM client certificate for mutual TLS (with --tls-key-file).
+    #[arg(long, value_name = "FILE", requires = "tls_key_file")]
+    pub(crate) tls_cert_file: Option<std::path::PathBuf>,
+    /// rediss://: PEM private key of the client certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub(crate) tls_key_file: Option<std::path::PathBuf>,
+    /// rediss://: the name the server's certificate is verified against, instead of the URL's
+    /// host.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) tls_server_name: Option<String>,
+}
+
+impl CheckArgs {
+    /// The TLS files and options given by flags (they apply to `rediss://` URLs only).
+    fn tls(&self) -> crate::config::tls::TlsFiles {
+        crate::config::tls::TlsFiles {
+            ca_file: self.tls_ca_file.clone(),
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+            server_name: self.tls_server_name.clone(),
+            insecure: false,
+        }
+    }
 }
 
 /// Runs the check and prints the report; returns the exit status.
@@ -188,17 +216,18 @@ pub(crate) async fn run(args: &CheckArgs) -> Report {
             );
         }
     };
-    let mut conn = match io::connect(connection, args.timeout).await {
+    let endpoint = Endpoint::new(&connection, Some(&args.tls()), args.timeout);
+    let mut conn = match Connector::new(endpoint).connect().await {
         Ok(c) => c,
-        Err(e) => return unknown(target, args.duration, e),
+        Err(e) => return unknown(target, args.duration, format!("cannot connect: {e}")),
     };
-    let start = match io::info(&mut conn, args.timeout).await {
+    let start = match io::info(&mut conn).await {
         Ok(s) => s,
         Err(e) => return unknown(target, args.duration, e),
     };
     let started = tokio::time::Instant::now();
     progress::wait(args.duration).await;
-    let end = match io::info(&mut conn, args.timeout).await {
+    let end = match io::info(&mut conn).await {
         Ok(s) => s,
         Err(e) => return unknown(target, args.duration, e),
     };
@@ -206,7 +235,7 @@ pub(crate) async fn run(args: &CheckArgs) -> Report {
     // The lock scan runs after the last INFO: the PTTL calls it sends count as keyspace hits.
     let mut locks = Vec::new();
     for pattern in args.lock_patterns.iter().filter(|p| !p.is_empty()) {
-        match io::scan_locks(&mut conn, pattern, args.scan_budget, args.timeout).await {
+        match io::scan_locks(&mut conn, pattern, args.scan_budget).await {
             Ok(l) => locks.push(l),
             Err(e) => locks.push(LockScan {
                 pattern: format!("{pattern} (scan failed: {e})"),
@@ -252,59 +281,29 @@ fn unknown(target: String, duration: Duration, error: String) -> Report {
     }
 }
 
-/// The IO half: connection, INFO, lock scan.
+/// The IO half: INFO, lock scan (over the one connector's [`crate::client::Conn`]).
 mod io {
-    use std::time::Duration;
-
-    use redis::aio::MultiplexedConnection;
-    use redis::{AsyncConnectionConfig, Client, ConnectionInfo, Value};
-
     use super::LockScan;
-    use crate::client::call::one_line;
-    use crate::client::without_lib_name;
+    use crate::client::Conn;
+    use crate::client::call::{reply_text, typed};
     use crate::core::info::Sample;
 
-    pub(super) async fn connect(
-        info: ConnectionInfo,
-        timeout: Duration,
-    ) -> Result<MultiplexedConnection, String> {
-        let client =
-            Client::open(without_lib_name(&info)).map_err(|e| format!("cannot connect: {e}"))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| format!("cannot connect: {}", one_line(&e.to_string())))
-    }
-
     /// `INFO all` (accepted by every version) parsed into a sample.
-    pub(super) async fn info(
-        conn: &mut MultiplexedConnection,
-        timeout: Duration,
-    ) -> Result<Sample, String> {
-        let v: Value =
-            tokio::time::timeout(timeout, redis::cmd("INFO").arg("all").query_async(conn))
-                .await
-                .map_err(|_| "INFO timed out".to_string())?
-                .map_err(|e| format!("INFO failed: {}", one_line(&e.to_string())))?;
-        let text = match v {
-            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
-            Value::VerbatimString { text, .. } => text,
-            Value::SimpleString(s) => s,
-            _ => return Err("INFO answered with an unexpected reply type".into()),
-        };
+    pub(super) async fn info(conn: &mut Conn) -> Result<Sample, String> {
+        let v = conn
+            .call(&[b"INFO", b"all"])
+            .await
+            .map_err(|e| format!("INFO failed: {e}"))?;
+        let text = reply_text(v).map_err(|e| e.to_string())?;
         crate::core::info::parse(&text).map_err(|e| format!("INFO: {e}"))
     }
 
     /// Walks the key space with `SCAN MATCH pattern` (at most `budget` keys examined) and asks
-    /// `PTTL` of each match.
+    /// `PTTL` of each match, in one pipeline per batch.
     pub(super) async fn scan_locks(
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         pattern: &str,
         budget: u64,
-        timeout: Duration,
     ) -> Result<LockScan, String> {
         const COUNT: u64 = 1000;
         let mut cursor: u64 = 0;
@@ -316,31 +315,33 @@ mod io {
             examples: Vec::new(),
             partial: false,
         };
+        let count = COUNT.to_string();
         loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = tokio::time::timeout(
-                timeout,
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(COUNT)
-                    .query_async(conn),
-            )
-            .await
-            .map_err(|_| "SCAN timed out".to_string())?
-            .map_err(|e| format!("SCAN failed: {}", one_line(&e.to_string())))?;
+            let at = cursor.to_string();
+            let reply = conn
+                .call(&[
+                    b"SCAN",
+                    at.as_bytes(),
+                    b"MATCH",
+                    pattern.as_bytes(),
+                    b"COUNT",
+                    count.as_bytes(),
+                ])
+                .await
+                .map_err(|e| format!("SCAN failed: {e}"))?;
+            let (next, keys): (u64, Vec<Vec<u8>>) =
+                typed("SCAN", reply).map_err(|e| e.to_string())?;
             examined += COUNT;
             if !keys.is_empty() {
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("PTTL").arg(k);
-                }
-                let ttls: Vec<i64> = tokio::time::timeout(timeout, pipe.query_async(conn))
+                let pttls: Vec<Vec<&[u8]>> = keys.iter().map(|k| vec![&b"PTTL"[..], k]).collect();
+                let replies = conn
+                    .pipeline(&pttls)
                     .await
-                    .map_err(|_| "PTTL timed out".to_string())?
-                    .map_err(|e| format!("PTTL failed: {}", one_line(&e.to_string())))?;
-                for (k, ttl) in keys.iter().zip(ttls) {
+                    .map_err(|e| format!("PTTL failed: {e}"))?;
+                for (k, reply) in keys.iter().zip(replies) {
+                    let ttl: i64 = reply
+                        .and_then(|v| typed("PTTL", v))
+                        .map_err(|e| format!("PTTL failed: {e}"))?;
                     // -2: gone since SCAN returned it; -1: no TTL.
                     if ttl == -2 {
                         continue;

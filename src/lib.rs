@@ -13,9 +13,11 @@
 //! - [`config`]: flags, environment and TOML merged into a validated `Config`.
 //! - [`core`]: pure: INFO → `Sample`, history → `Derived`, the sampler's arithmetic, the
 //!   Cluster and Sentinel reply parsers, the verdicts of `check`, the error kinds.
-//! - [`client`]: connections to Redis (the poller's own, TLS, the multiplexed one of
-//!   discovery), error classification, replies converted to the core's.
-//! - `poll`: the tasks of one target: poller (link, capabilities, history) and sampler.
+//! - [`client`]: every connection to Redis, from one resolved target (`Endpoint`) through one
+//!   `Connector` (TLS in one place); the one error type of a call, classified once; replies
+//!   framed, and converted to the core's.
+//! - `poll`: the tasks of one target: poller (link, capabilities, history; what it needs of a
+//!   connection as two small traits, so its decisions are tested with paused time) and sampler.
 //! - `targets`: which tasks run: supervisor, one instance's tasks, discovery, `/scrape`'s
 //!   on-demand registry.
 //! - [`state`]: the snapshots shared between pollers and /metrics.
@@ -39,8 +41,8 @@
 //!   a configuration meets the metric table); `telemetry` on `config`; `app` on anything.
 //!
 //! `core`, `metrics` and `state` are pure: no tokio, no redis crate, no IO. The redis crate is
-//! named only under `client` and in `config/redis_url.rs`, `poll/sampler_task.rs` and
-//! `check.rs`, which move to the one connection stack next.
+//! named only under `client` and in `config/redis_url.rs` (the URL parser behind the
+//! configuration's `ConnectionInfo`).
 
 #![warn(unreachable_pub)]
 

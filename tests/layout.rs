@@ -2,7 +2,8 @@
 //! (`core/`, `metrics/`, `state.rs`) import neither tokio, nor the redis crate, nor any IO; the
 //! redis crate is named only under `client/` and in the few files listed below; every folder
 //! imports only the modules the one-way rule allows; and no two source files reach each other
-//! through `crate::` or `super::` paths, directly or round a longer circle.
+//! through `crate::` or `super::` paths, directly or round a longer circle; and no code decides
+//! on a failed call's message text.
 //!
 //! Test modules (`#[cfg(test)] mod …`, `tests.rs`) are left out of the rule and the circles, as
 //! they may build their input with anything; the purity check reads them too.
@@ -45,6 +46,21 @@ const IMPURE: &[&str] = &[
     "rustls",
     "tokio_rustls",
 ];
+
+/// Ways of deciding on a failed call's message text instead of its `CallKind` (the error's
+/// text is for people; its kind is decided once, where the failure is known).
+const ERROR_TEXT_TESTS: &[&str] = &[
+    "message.contains(",
+    "message.starts_with(",
+    ".detail()",
+    " e.starts_with(",
+    " e.contains(",
+    "(e.starts_with(",
+    "(e.contains(",
+];
+
+/// The files that make Redis calls and handle their errors.
+const CALLERS: &[&str] = &["client/", "poll/", "targets/", "check.rs", "app.rs"];
 
 /// Files outside `client/` that still name the redis crate: the URL parsing behind the
 /// configuration's `ConnectionInfo`, and the two places that still build a `redis::Client`.
@@ -106,6 +122,12 @@ fn each_kind_of_violation_is_found() {
         ("targets/on_demand.rs", ""),
     ]);
     assert_one(&beside, "http/scrape.rs imports targets::supervisor");
+
+    let by_text = tree(&[(
+        "poll/capabilities.rs",
+        "fn f(e: CallError) -> bool { e.message.contains(\"syntax\") }",
+    )]);
+    assert_one(&by_text, "poll/capabilities.rs decides on an error's text");
 
     let redis = tree(&[("poll/poller.rs", "use redis::Value;")]);
     assert_one(&redis, "poll/poller.rs names the redis crate");
@@ -182,6 +204,14 @@ fn violations(files: &BTreeMap<String, String>) -> Vec<String> {
         let in_client = path.starts_with("client/");
         if !in_client && !REDIS_OUTSIDE_CLIENT.contains(&path.as_str()) && names(&code, "redis") {
             problems.push(format!("{path} names the redis crate (only client/ may)"));
+        }
+        let calls_redis = CALLERS.iter().any(|c| path.starts_with(c));
+        for text_test in ERROR_TEXT_TESTS.iter().filter(|_| calls_redis) {
+            if code.contains(text_test) {
+                problems.push(format!(
+                    "{path} decides on an error's text ({text_test}…): use its kind"
+                ));
+            }
         }
         for target in references(&code, module) {
             let Some(file) = longest_known(&known, &target) else {

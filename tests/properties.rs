@@ -1,5 +1,7 @@
 //! Property tests (proptest) of the pure parts on generated input: the INFO parser, the reply
-//! handling behind it, the derivation over arbitrary histories (resets, restarts, time steps)
+//! framer and parser pair every connection reads with (`client::resp::parse_one`: any valid
+//! RESP value, split at any byte, frames to exactly its length and parses back to itself;
+//! garbage is an error, never a panic) and the reply handling behind it, the derivation over arbitrary histories (resets, restarts, time steps)
 //! and the configuration loader. None may panic; outputs stay bounded by their input; derived
 //! values are never negative, ratios stay in [0, 1], and a window never counts more than the
 //! raw counters could have added.
@@ -11,6 +13,7 @@ use proptest::prelude::*;
 use redis::Value;
 use redis_cache_exporter::cli::Cli;
 use redis_cache_exporter::client::call;
+use redis_cache_exporter::client::resp::{Parsed, parse_one};
 use redis_cache_exporter::core::derive::{History, Window};
 use redis_cache_exporter::core::info::{self, Sample};
 
@@ -138,8 +141,112 @@ fn resp_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![prop::collection::vec(any::<u8>(), 0..200), damaged]
 }
 
+/// The reply a connection would read from `bytes`: framed, then parsed.
+fn reply(bytes: &[u8]) -> Option<Value> {
+    match parse_one(bytes) {
+        Ok(Parsed::Value(v, n)) => {
+            assert!(n <= bytes.len());
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// Any RESP2 or RESP3 value the parser turns into a `Value` of the same shape. `+OK` is the
+/// crate's `Value::Okay`, so simple strings are never `OK`.
+fn resp_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Nil),
+        Just(Value::Okay),
+        any::<i64>().prop_map(Value::Int),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::BulkString),
+        "[a-zA-Z0-9 :_-]{0,20}"
+            .prop_filter("+OK is Okay", |s| s != "OK")
+            .prop_map(Value::SimpleString),
+        any::<bool>().prop_map(Value::Boolean),
+        (-1e9f64..1e9).prop_map(Value::Double),
+    ];
+    leaf.prop_recursive(3, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Set),
+            prop::collection::vec((inner.clone(), inner), 0..4).prop_map(Value::Map),
+        ]
+    })
+}
+
+/// `v` on the wire, as a server writes it.
+fn encode(v: &Value, out: &mut Vec<u8>) {
+    let aggregate = |out: &mut Vec<u8>, kind: char, n: usize| {
+        out.extend_from_slice(format!("{kind}{n}\r\n").as_bytes())
+    };
+    match v {
+        Value::Nil => out.extend_from_slice(b"_\r\n"),
+        Value::Okay => out.extend_from_slice(b"+OK\r\n"),
+        Value::Int(i) => out.extend_from_slice(format!(":{i}\r\n").as_bytes()),
+        Value::BulkString(b) => {
+            out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\r\n");
+        }
+        Value::SimpleString(s) => out.extend_from_slice(format!("+{s}\r\n").as_bytes()),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+        Value::Double(d) => out.extend_from_slice(format!(",{d}\r\n").as_bytes()),
+        Value::Array(items) | Value::Set(items) => {
+            aggregate(
+                out,
+                if matches!(v, Value::Array(_)) {
+                    '*'
+                } else {
+                    '~'
+                },
+                items.len(),
+            );
+            items.iter().for_each(|i| encode(i, out));
+        }
+        Value::Map(pairs) => {
+            aggregate(out, '%', pairs.len());
+            for (k, v) in pairs {
+                encode(k, out);
+                encode(v, out);
+            }
+        }
+        other => unreachable!("not generated: {other:?}"),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_value_split_anywhere_frames_to_its_length_and_parses_back(
+        v in resp_value(),
+        trailing in prop::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let mut wire = Vec::new();
+        encode(&v, &mut wire);
+        // Every prefix a read could leave in the buffer is incomplete: never an error, never
+        // a shorter reply, and it asks for more than it has.
+        for cut in 0..wire.len() {
+            match parse_one(&wire[..cut]) {
+                Ok(Parsed::Incomplete(at_least)) => prop_assert!(at_least > cut),
+                other => prop_assert!(false, "prefix of {cut} bytes: {other:?}"),
+            }
+        }
+        // Whole, with whatever follows it (the next pipelined reply): exactly its length.
+        let len = wire.len();
+        wire.extend_from_slice(&trailing);
+        prop_assert_eq!(parse_one(&wire), Ok(Parsed::Value(v, len)));
+    }
+
+    #[test]
+    fn garbage_is_an_error_or_incomplete_never_a_panic(bytes in resp_bytes()) {
+        match parse_one(&bytes) {
+            Ok(Parsed::Value(_, n)) => prop_assert!(n <= bytes.len()),
+            Ok(Parsed::Incomplete(at_least)) => prop_assert!(at_least > 0),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
 
     #[test]
     fn info_parser_never_panics_on_arbitrary_text(text in arbitrary_text()) {
@@ -160,7 +267,7 @@ proptest! {
 
     #[test]
     fn resp_replies_never_panic(bytes in resp_bytes()) {
-        if let Ok(v) = redis::parse_redis_value(&bytes) {
+        if let Some(v) = reply(&bytes) {
             let pairs = call::config_pairs(v.clone());
             prop_assert!(pairs.len() <= bytes.len());
             if let Ok(text) = call::reply_text(v) {
@@ -175,7 +282,7 @@ proptest! {
         kind in 0..3u8,
     ) {
         let b = framed(&items, kind);
-        if let Ok(v) = redis::parse_redis_value(&b) {
+        if let Some(v) = reply(&b) {
             prop_assert!(call::config_pairs(v.clone()).len() <= items.len());
             let _ = call::reply_text(v);
         }
@@ -498,7 +605,7 @@ fn generators_reach_every_branch_the_properties_check() {
 
     let replies: Vec<Value> = draws(resp_bytes(), 512)
         .iter()
-        .filter_map(|b| redis::parse_redis_value(b).ok())
+        .filter_map(|b| reply(b))
         .collect();
     count(replies.len(), "a RESP reply from damaged bytes");
     count(

@@ -11,76 +11,15 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::certs::{make_ca, make_leaf};
+use support::certs::Pki;
 use support::{Exporter, Proc, RedisServer, free_port, http_get, sample, wait_for};
-
-/// Two CAs ("good" and "other"); a server certificate for DNS name `redis.test` only (no IP),
-/// signed by "good"; client certificates signed by "good" and by "other".
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        make_ca(d, "good");
-        make_ca(d, "other");
-        make_leaf(
-            d,
-            "good",
-            "server",
-            "redis.test",
-            "subjectAltName=DNS:redis.test\nextendedKeyUsage=serverAuth\n",
-        );
-        make_leaf(
-            d,
-            "good",
-            "client",
-            "exporter",
-            "extendedKeyUsage=clientAuth\n",
-        );
-        make_leaf(
-            d,
-            "other",
-            "rogue",
-            "exporter",
-            "extendedKeyUsage=clientAuth\n",
-        );
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
 
 /// A redis-server with a TLS port that requires client certificates; returns it and the port.
 fn tls_server(pki: &Pki) -> (RedisServer, u16) {
     let tls_port = free_port();
-    let port = tls_port.to_string();
-    let (cert, key, ca) = (
-        pki.p("server.crt"),
-        pki.p("server.key"),
-        pki.p("good-ca.crt"),
-    );
-    let r = RedisServer::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "yes",
-    ]);
-    (r, tls_port)
+    let args = pki.server_args(tls_port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (RedisServer::start(&args), tls_port)
 }
 
 /// The exporter with its log written to a file (for the certificate error texts).

@@ -1,23 +1,22 @@
-//! Connections to Redis: the poller's own request/response connection (`conn`, framing in
-//! `resp`), TLS to `rediss://` targets (`tls`), the redis crate's multiplexed connection
-//! as discovery uses it (`multiplexed`), the classification of failed calls and INFO-like
-//! replies ([`call`]), and the redis crate's values as the core's replies (`reply`).
+//! Connections to Redis, one stack for all of them: a resolved target ([`endpoint`]), the
+//! connector and connection every caller uses (`conn`: the poller, the sampler, Cluster and
+//! Sentinel discovery, `check`, `/scrape`), the one place TLS is configured (`tls`), the
+//! framer that tells when a reply is complete ([`resp`], the redis crate parses and encodes),
+//! the one error type of a call and INFO-like replies ([`call`]), and the redis crate's values
+//! as the core's replies (`reply`).
 //!
 //! Imports `config` (the targets' connection settings and TLS files) and `core` (the reply
 //! type, the error kinds); nothing above them.
 
 pub mod call;
-pub(crate) mod conn;
-pub(crate) mod multiplexed;
+pub mod conn;
+pub mod endpoint;
 pub(crate) mod reply;
-pub(crate) mod resp;
+pub mod resp;
 pub(crate) mod tls;
 
-use crate::config::ConnectionInfo;
-
-/// `info` without `CLIENT SETINFO` on connect: the exporter sends only what it reads (and what
-/// a least-privilege ACL user allows).
-pub(crate) fn without_lib_name(info: &ConnectionInfo) -> ConnectionInfo {
-    info.clone()
-        .set_redis_settings(info.redis_settings().clone().set_skip_set_lib_name())
-}
+pub use call::{CallError, CallKind};
+pub use conn::{Conn, Connector};
+pub use endpoint::Endpoint;
+/// A reply, as the redis crate parses it.
+pub use redis::Value;

@@ -1,9 +1,18 @@
 //! The redis crate's replies as the core's [`Reply`], for the Cluster and Sentinel parsers:
-//! byte buffers and strings are moved, not copied.
+//! byte buffers and strings are moved, not copied; and [`query`], a command with text
+//! arguments whose reply comes back that way.
 
 use redis::Value;
 
+use super::call::CallError;
+use super::conn::Conn;
 use crate::core::reply::Reply;
+
+/// Sends `args` on `conn` and converts the reply (discovery's commands).
+pub(crate) async fn query(conn: &mut Conn, args: &[&str]) -> Result<Reply, CallError> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    conn.call(&args).await.map(from_value)
+}
 
 /// `v` in the core's terms. Shapes no parser reads (sets, doubles, pushes, …) become
 /// [`Reply::Other`].

@@ -1,41 +1,43 @@
-//! RESP on the wire, without IO: a command encoded as an array of bulk strings, and the length
-//! of the first complete reply in a buffer (RESP2 and RESP3), found without parsing values.
+//! RESP on the wire, without IO: the length of the first complete reply in a buffer (RESP2
+//! and RESP3), found without parsing values, so a connection knows when to hand the bytes to
+//! the redis crate's parser ([`parse_one`], the pair every connection reads with). Commands are
+//! encoded by the redis crate (`Cmd::write_packed_command`).
+//!
+//! The crate's parser alone cannot say "incomplete" apart from "invalid" on a partial buffer,
+//! nor bound what a peer announces; this framer does both, so a reply split over many reads
+//! is parsed once, and a peer announcing a huge bulk fails at once.
 
-use redis::{ErrorKind, RedisError};
+use redis::Value;
 
 /// The largest bulk reply accepted (an INFO reply is a few KiB; CONFIG GET a few hundred bytes).
-pub(crate) const MAX_BULK: usize = 64 << 20;
-
-/// A command as a RESP array of bulk strings.
-pub(super) fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub const MAX_BULK: usize = 64 << 20;
 
 /// How much of a buffer one reply takes.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Frame {
+pub enum Frame {
     /// The first `n` bytes are one complete reply.
     Complete(usize),
     /// More bytes are needed: at least this many in total.
     Incomplete(usize),
 }
 
-fn parse_error(what: &'static str) -> RedisError {
-    RedisError::from((ErrorKind::Parse, what))
+/// A buffer that is not RESP, or announces more than we accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError(pub String);
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn parse_error(what: &str) -> FrameError {
+    FrameError(what.to_string())
 }
 
 /// Finds the end of the first reply in `buf` (RESP2 and RESP3), without parsing values.
 /// Bulks longer than `max_bulk` and unknown type bytes are protocol errors.
-pub(super) fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, RedisError> {
+pub fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, FrameError> {
     let mut pos = 0;
     // Values still to read at the current position (aggregates add their elements).
     let mut pending: usize = 1;
@@ -52,7 +54,7 @@ pub(super) fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, RedisError
         };
         let line = &buf[pos + 1..pos + eol];
         let next = pos + eol + 2;
-        let count = || -> Result<i64, RedisError> {
+        let count = || -> Result<i64, FrameError> {
             std::str::from_utf8(line)
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -68,10 +70,8 @@ pub(super) fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, RedisError
                 }
                 let n = n as usize;
                 if n > max_bulk {
-                    return Err(RedisError::from((
-                        ErrorKind::Parse,
-                        "bulk reply too large",
-                        format!("{n} bytes announced, at most {max_bulk} accepted"),
+                    return Err(FrameError(format!(
+                        "bulk reply too large: {n} bytes announced, at most {max_bulk} accepted"
                     )));
                 }
                 let end = next + n + 2;
@@ -103,16 +103,29 @@ pub(super) fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, RedisError
     Ok(Frame::Complete(pos))
 }
 
+/// What the start of a buffer holds.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// One reply, and the bytes it took.
+    Value(Value, usize),
+    /// Not a whole reply yet: at least this many bytes in total are needed.
+    Incomplete(usize),
+}
+
+/// The first reply in `buf`: framed by [`frame_len`], then parsed by the redis crate. An
+/// error reply is a [`Value::ServerError`]. This is the pair every connection reads with.
+pub fn parse_one(buf: &[u8]) -> Result<Parsed, FrameError> {
+    match frame_len(buf, MAX_BULK)? {
+        Frame::Incomplete(n) => Ok(Parsed::Incomplete(n)),
+        Frame::Complete(n) => redis::parse_redis_value(&buf[..n])
+            .map(|v| Parsed::Value(v, n))
+            .map_err(|e| FrameError(e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encodes_commands_as_bulk_arrays() {
-        let mut out = Vec::new();
-        encode(&mut out, &[b"INFO", b"server"]);
-        assert_eq!(out, b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
-    }
 
     #[test]
     fn frames_every_reply_type() {
@@ -160,8 +173,8 @@ mod tests {
             b"$abc\r\n",
             b"*x\r\n",
         ] {
-            let e = frame_len(bad, MAX_BULK).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Parse, "{bad:?}");
+            assert!(frame_len(bad, MAX_BULK).is_err(), "{bad:?}");
+            assert!(parse_one(bad).is_err(), "{bad:?}");
         }
     }
 }

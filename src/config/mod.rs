@@ -48,7 +48,8 @@ use origin::FileCtx;
 pub use origin::{ConfigError, Origin};
 pub use redis_url::ConnectionInfo;
 pub(crate) use redis_url::{
-    connection_info, is_tls, redact as redact_url, with_addr, with_credentials,
+    connection_info, host_port, is_insecure, is_tls, redact as redact_url, unix_path, with_addr,
+    with_credentials,
 };
 
 /// Prefix of every environment variable the exporter reads.

@@ -90,7 +90,7 @@ pub(crate) fn with_credentials(
 }
 
 /// `(host, port)` of a TCP address (`redis://` or `rediss://`); `None` for a unix socket.
-pub(super) fn host_port(info: &ConnectionInfo) -> Option<(String, u16)> {
+pub(crate) fn host_port(info: &ConnectionInfo) -> Option<(String, u16)> {
     match info.addr() {
         ConnectionAddr::Tcp(h, p)
         | ConnectionAddr::TcpTls {
@@ -98,6 +98,19 @@ pub(super) fn host_port(info: &ConnectionInfo) -> Option<(String, u16)> {
         } => Some((h.clone(), *p)),
         _ => None,
     }
+}
+
+/// The socket path of a `unix://` address.
+pub(crate) fn unix_path(info: &ConnectionInfo) -> Option<std::path::PathBuf> {
+    match info.addr() {
+        ConnectionAddr::Unix(p) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a `rediss://` URL asks to skip certificate verification (`#insecure`).
+pub(crate) fn is_insecure(info: &ConnectionInfo) -> bool {
+    matches!(info.addr(), ConnectionAddr::TcpTls { insecure: true, .. })
 }
 
 /// Whether the address is `rediss://`.

@@ -1,6 +1,7 @@
 //! TLS to a `rediss://` target: the `tls_*` keys of a target, checked (only for `rediss://`,
-//! certificate and key together, files readable), as [`TlsFiles`]. The files are read again at
-//! every connect (`crate::client::tls`), so a rotation needs no reload.
+//! certificate and key together, files readable), as [`TlsFiles`]. The files are read again
+//! when they change, before the next connection (`crate::client::conn::Connector`), so a
+//! rotation needs no reload.
 
 use std::path::PathBuf;
 use std::time::SystemTime;

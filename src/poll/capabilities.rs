@@ -3,13 +3,11 @@
 //! service: then it is never sent again), and the `CONFIG GET maxmemory*` values of the current
 //! connection, which fill what INFO does not report.
 
-use std::time::Duration;
-
 use tracing::{debug, info};
 
-use crate::client::call::{PollError, classify, config_pairs, reply_text, timeout_error};
-use crate::client::conn::Conn;
-use crate::core::error_kind::ErrorKind;
+use super::wire::Wire;
+use crate::client::call::{config_pairs, reply_text};
+use crate::client::{CallError, CallKind};
 use crate::core::info::Sample;
 
 /// What CONFIG GET asks for, once per connection and in one call where the server takes
@@ -56,24 +54,20 @@ impl Capabilities {
     /// The text of INFO; by `sections`, or `INFO all` from the first refusal of several on.
     pub(super) async fn info(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut impl Wire,
         sections: &[&str],
-        timeout: Duration,
         name: &str,
-    ) -> Result<String, PollError> {
-        match info(conn, self.info_mode, sections, timeout).await {
-            Err(e)
-                if self.info_mode == InfoMode::Sections
-                    && e.kind == ErrorKind::Command
-                    && e.message.contains("syntax") =>
-            {
-                // Servers before 7.0 accept one section only.
-                debug!(target_name = %name, "Server refuses several INFO sections; using INFO all.");
+    ) -> Result<String, CallError> {
+        match info(conn, self.info_mode, sections).await {
+            // Servers before 7.0 accept one section only and answer `-ERR syntax error`;
+            // a refusal with another code (NOPERM, LOADING) is not about the sections.
+            Err(e) if self.info_mode == InfoMode::Sections && e.kind == CallKind::Command => {
+                debug!(target_name = %name, error = %e, "Server refuses several INFO sections; using INFO all.");
                 self.info_mode = InfoMode::All;
                 // The same servers take one CONFIG GET pattern per call: asking for several
                 // would only add an error reply to their counters.
                 self.config_one_pattern = true;
-                info(conn, InfoMode::All, sections, timeout).await
+                info(conn, InfoMode::All, sections).await
             }
             r => r,
         }
@@ -84,20 +78,18 @@ impl Capabilities {
     /// long as CONFIG is not refused.
     pub(super) async fn complete(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut impl Wire,
         sample: &mut Sample,
         command: Option<&str>,
-        timeout: Duration,
         name: &str,
-    ) -> Result<(), PollError> {
+    ) -> Result<(), CallError> {
         let need_config =
             !self.config_fresh || sample.maxmemory.is_none() || sample.maxmemory_policy.is_none();
         if need_config && !self.config_refused {
             // INFO clients has reported maxclients since Redis 5; older servers are asked.
             let maxclients = sample.maxclients.is_none().then_some("maxclients");
             let patterns: Vec<&str> = CONFIG_PATTERNS.into_iter().chain(maxclients).collect();
-            self.fetch_config(conn, &patterns, command, timeout, name)
-                .await?;
+            self.fetch_config(conn, &patterns, command, name).await?;
         }
         merge_config(sample, &self.config);
         Ok(())
@@ -105,12 +97,11 @@ impl Capabilities {
 
     async fn fetch_config(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut impl Wire,
         patterns: &[&str],
         command: Option<&str>,
-        timeout: Duration,
         name: &str,
-    ) -> Result<(), PollError> {
+    ) -> Result<(), CallError> {
         let Some(command) = command else {
             return Ok(());
         };
@@ -125,32 +116,24 @@ impl Capabilities {
             };
             let mut args: Vec<&[u8]> = vec![command.as_bytes(), b"GET"];
             args.extend(patterns[start..end].iter().map(|p| p.as_bytes()));
-            let reply = tokio::time::timeout(timeout, conn.call(&args))
-                .await
-                .map_err(|_| timeout_error("CONFIG GET", timeout))?;
-            match reply {
+            match conn.call(&args).await {
                 Ok(v) => {
                     config.extend(config_pairs(v));
                     start = end;
                 }
-                Err(e) => {
-                    let pe = classify(&e);
-                    if pe.kind != ErrorKind::Command {
-                        return Err(pe);
-                    }
-                    if !self.config_one_pattern
-                        && end - start > 1
-                        && pe.message.contains("wrong number of arguments")
-                    {
-                        debug!(target_name = %name, "CONFIG GET takes one pattern per call.");
-                        self.config_one_pattern = true;
-                        continue;
-                    }
-                    // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+                // A server that takes one pattern per call refuses several with an error reply:
+                // try once more with one, before taking CONFIG as refused.
+                Err(e) if e.kind == CallKind::Command && !self.config_one_pattern && end - start > 1 => {
+                    debug!(target_name = %name, error = %e, "CONFIG GET refused several patterns; asking one per call.");
+                    self.config_one_pattern = true;
+                }
+                // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
+                Err(e) if e.kind.is_reply() => {
                     info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
                     self.config_refused = true;
                     return Ok(());
                 }
+                Err(e) => return Err(e),
             }
         }
         self.config = config;
@@ -161,21 +144,16 @@ impl Capabilities {
 
 /// `INFO` in `mode`, as text.
 async fn info(
-    conn: &mut Conn,
+    conn: &mut impl Wire,
     mode: InfoMode,
     sections: &[&str],
-    timeout: Duration,
-) -> Result<String, PollError> {
+) -> Result<String, CallError> {
     let mut args: Vec<&[u8]> = vec![b"INFO"];
     match mode {
         InfoMode::Sections => args.extend(sections.iter().map(|s| s.as_bytes())),
         InfoMode::All => args.push(b"all"),
     }
-    let v = tokio::time::timeout(timeout, conn.call(&args))
-        .await
-        .map_err(|_| timeout_error("INFO", timeout))?
-        .map_err(|e| classify(&e))?;
-    reply_text(v)
+    reply_text(conn.call(&args).await?)
 }
 
 /// Fills maxmemory, the policy and maxclients from CONFIG where INFO did not report them, and
@@ -196,7 +174,7 @@ fn merge_config(s: &mut Sample, config: &[(String, String)]) {
 
 #[cfg(test)]
 mod tests {
-    use redis::Value;
+    use crate::client::Value;
 
     use super::*;
 

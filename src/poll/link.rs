@@ -10,18 +10,14 @@ use tracing::{debug, info, warn};
 
 use super::schedule::backoff;
 use super::settings::PollerSettings;
-use crate::client::call::{PollError, classify, timeout_error};
-use crate::client::conn::{Conn, Connector};
-use crate::client::tls::ClientFactory;
-use crate::client::without_lib_name;
-use crate::core::error_kind::ErrorKind;
+use super::wire::Dial;
+use crate::client::{CallError, CallKind};
 
 /// The connection state of one poller.
-pub(super) struct Link {
-    factory: ClientFactory,
-    connector: Option<Connector>,
+pub(super) struct Link<D: Dial> {
+    connector: D,
     /// The open connection, owned by the poller: one command at a time.
-    conn: Option<Conn>,
+    conn: Option<D::Conn>,
     /// Consecutive failed polls.
     failures: u32,
     /// Consecutive failed connection attempts and dropped connections (drives the reconnect
@@ -29,27 +25,21 @@ pub(super) struct Link {
     attempts: u32,
     /// The kind of the error that started the current backoff: polls skipped while backing off
     /// are counted under it (a hung server keeps reporting `timeout`, not `connect`).
-    backoff_kind: ErrorKind,
+    backoff_kind: CallKind,
     next_connect: Instant,
 }
 
-impl Link {
-    pub(super) fn new(settings: &PollerSettings) -> Link {
-        let connection = without_lib_name(&settings.connection);
-        let mut factory = ClientFactory::new(connection, settings.tls.clone());
-        let connector = factory
-            .connector()
-            .inspect_err(|e| {
-                warn!(target_name = %settings.name, error = %e, "Target URL or TLS files not usable.")
-            })
-            .ok();
+impl<D: Dial> Link<D> {
+    pub(super) fn new(connector: D, name: &str) -> Link<D> {
+        if let Some(e) = connector.problem() {
+            warn!(target_name = %name, error = %e, "Target URL or TLS files not usable.");
+        }
         Link {
-            factory,
             connector,
             conn: None,
             failures: 0,
             attempts: 0,
-            backoff_kind: ErrorKind::Connect,
+            backoff_kind: CallKind::Connect,
             next_connect: Instant::now(),
         }
     }
@@ -58,29 +48,26 @@ impl Link {
     pub(super) async fn open(
         &mut self,
         settings: &PollerSettings,
-    ) -> Result<(Conn, bool), PollError> {
+    ) -> Result<(D::Conn, bool), CallError> {
         if let Some(c) = self.conn.take() {
             return Ok((c, false));
         }
         let name = &settings.name;
-        if self.factory.changed() {
+        if self.connector.refresh() {
             info!(target_name = %name, "TLS files changed; using them from this connection on.");
-            self.connector = self
-                .factory
-                .connector()
-                .inspect_err(|e| warn!(target_name = %name, error = %e, "TLS files not usable."))
-                .ok();
+            if let Some(e) = self.connector.problem() {
+                warn!(target_name = %name, error = %e, "TLS files not usable.");
+            }
         }
-        let Some(connector) = &self.connector else {
-            return Err(PollError {
-                kind: ErrorKind::Connect,
-                message: "target URL or TLS files not usable".into(),
+        if let Some(e) = self.connector.problem() {
+            return Err(CallError {
                 reconnect: false,
+                ..e.clone()
             });
-        };
+        }
         let now = Instant::now();
         if now < self.next_connect {
-            return Err(PollError {
+            return Err(CallError {
                 kind: self.backoff_kind,
                 message: format!(
                     "backing off, next connect attempt in {}",
@@ -91,13 +78,8 @@ impl Link {
                 reconnect: false,
             });
         }
-        let timeout = settings.timeout;
         // Connect, TLS, AUTH and SELECT together, within the timeout.
-        let attempt = tokio::time::timeout(timeout, connector.connect())
-            .await
-            .map_err(|_| timeout_error("connect", timeout))
-            .and_then(|r| r.map_err(|e| classify(&e)));
-        match attempt {
+        match self.connector.connect().await {
             Ok(c) => {
                 debug!(target_name = %name, "Connected.");
                 Ok((c, true))
@@ -105,10 +87,6 @@ impl Link {
             Err(mut e) => {
                 self.attempts += 1;
                 self.next_connect = Instant::now() + backoff(self.attempts, settings.interval);
-                if e.kind == ErrorKind::Command {
-                    // An error reply during the handshake is about credentials or permissions.
-                    e.kind = ErrorKind::Auth;
-                }
                 self.backoff_kind = e.kind;
                 e.reconnect = false;
                 Err(e)
@@ -118,8 +96,8 @@ impl Link {
 
     /// Keeps `conn` for the next poll unless `error` says it is unusable; its read buffer is
     /// released either way.
-    pub(super) fn put_back(&mut self, mut conn: Conn, error: Option<&PollError>) {
-        conn.release();
+    pub(super) fn put_back(&mut self, mut conn: D::Conn, error: Option<&CallError>) {
+        super::wire::Wire::release(&mut conn);
         if !error.is_some_and(|e| e.reconnect) {
             self.conn = Some(conn);
         }
@@ -127,7 +105,7 @@ impl Link {
 
     /// Counts a poll's outcome; an error that dropped the connection starts (or extends) the
     /// backoff.
-    pub(super) fn record(&mut self, error: Option<&PollError>, settings: &PollerSettings) {
+    pub(super) fn record(&mut self, error: Option<&CallError>, settings: &PollerSettings) {
         let Some(e) = error else {
             self.failures = 0;
             self.attempts = 0;

@@ -21,20 +21,20 @@ use super::link::Link;
 use super::schedule::start_offset;
 use super::sections::Sections;
 use super::settings::PollerSettings;
-use crate::client::call::PollError;
-use crate::client::conn::Conn;
+use super::wire::Dial;
+use crate::client::{CallError, CallKind, Connector};
 use crate::core::derive::History;
-use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 use crate::core::sampler::Lookups;
 use crate::state::{Outcome, Shared};
 
-/// One target's poll loop state.
-struct Poller {
+/// One target's poll loop state, over connections made by `D` (the client's [`Connector`]
+/// in the exporter).
+pub(super) struct Poller<D: Dial> {
     settings: PollerSettings,
     shared: Shared,
     origin: Instant,
-    link: Link,
+    link: Link<D>,
     caps: Capabilities,
     sections: Sections,
     history: History,
@@ -52,7 +52,8 @@ pub(crate) fn run(
     origin: Instant,
 ) -> impl Future<Output = ()> + Send {
     let offset = start_offset(&settings.name, settings.interval);
-    Poller::new(settings, shared, origin).run(Instant::now() + offset)
+    let connector = Connector::new(settings.endpoint.clone());
+    Poller::new(settings, connector, shared, origin).run(Instant::now() + offset)
 }
 
 /// Like [`run`], with the first poll at once (an on-demand target's first scrape waits for it).
@@ -61,13 +62,19 @@ pub(crate) fn run_now(
     shared: Shared,
     origin: Instant,
 ) -> impl Future<Output = ()> + Send {
-    Poller::new(settings, shared, origin).run(Instant::now())
+    let connector = Connector::new(settings.endpoint.clone());
+    Poller::new(settings, connector, shared, origin).run(Instant::now())
 }
 
-impl Poller {
-    fn new(settings: PollerSettings, shared: Shared, origin: Instant) -> Poller {
+impl<D: Dial + 'static> Poller<D> {
+    pub(super) fn new(
+        settings: PollerSettings,
+        connector: D,
+        shared: Shared,
+        origin: Instant,
+    ) -> Poller<D> {
         Poller {
-            link: Link::new(&settings),
+            link: Link::new(connector, &settings.name),
             caps: Capabilities::new(settings.config_command.as_deref()),
             sections: Sections::default(),
             history: History::new(settings.interval / 2),
@@ -80,7 +87,7 @@ impl Poller {
 
     /// The poll loop. An `async move` block rather than an `async fn`: an `async fn` would
     /// keep its `self` argument and the body's copy of it side by side in the task.
-    fn run(mut self, first: Instant) -> impl Future<Output = ()> + Send {
+    pub(super) fn run(mut self, first: Instant) -> impl Future<Output = ()> + Send {
         let mut ticker = tokio::time::interval_at(first, self.settings.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         async move {
@@ -117,7 +124,7 @@ impl Poller {
                 };
                 (outcome, None)
             }
-            Err(e) => (Outcome::Failure(e.kind), Some(e)),
+            Err(e) => (Outcome::Failure(e.error_kind()), Some(e)),
         };
         let changed = self.shared.record(name, outcome, duration, at, unix_now);
         match (error, changed) {
@@ -134,14 +141,14 @@ impl Poller {
 
     /// Connects if needed, then INFO (+ CONFIG when needed). Drops the connection on errors
     /// that leave it unusable.
-    async fn fetch(&mut self) -> Result<Sample, PollError> {
+    async fn fetch(&mut self) -> Result<Sample, CallError> {
         let result = self.fetch_inner().await;
         self.link.record(result.as_ref().err(), &self.settings);
         result
     }
 
     /// Polls over the open connection (or a new one); keeps it unless the error says not to.
-    async fn fetch_inner(&mut self) -> Result<Sample, PollError> {
+    async fn fetch_inner(&mut self) -> Result<Sample, CallError> {
         let (mut conn, new) = self.link.open(&self.settings).await?;
         if new {
             self.caps.new_connection();
@@ -151,8 +158,8 @@ impl Poller {
         result
     }
 
-    async fn fetch_on(&mut self, conn: &mut Conn) -> Result<Sample, PollError> {
-        let timeout = self.settings.timeout;
+    async fn fetch_on(&mut self, conn: &mut D::Conn) -> Result<Sample, CallError> {
+        let timeout = self.settings.endpoint.timeout();
         let name = &self.settings.name;
         let gate = self.settings.lookup_gate.clone();
         // A sampler batch in flight finishes first (one pipeline, bounded by the timeout); if
@@ -164,21 +171,16 @@ impl Poller {
         };
         let now = Instant::now();
         let sections = self.sections.ask(now);
-        let text = self.caps.info(conn, sections, timeout, name).await?;
+        let text = self.caps.info(conn, sections, name).await?;
         self.own_lookups = lookups.map(|l| *l);
-        let mut sample = crate::core::info::parse(&text).map_err(|e| PollError {
-            kind: ErrorKind::Protocol,
-            message: e.to_string(),
-            reconnect: true,
-        })?;
+        let mut sample = crate::core::info::parse(&text)
+            .map_err(|e| CallError::new(CallKind::Protocol, format!("INFO: {e}")))?;
         self.sections.carry(&mut sample, now);
         if !sample.skipped.is_empty() {
             debug!(target_name = %name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
         }
         let command = self.settings.config_command.as_deref();
-        self.caps
-            .complete(conn, &mut sample, command, timeout, name)
-            .await?;
+        self.caps.complete(conn, &mut sample, command, name).await?;
         Ok(sample)
     }
 }
@@ -188,24 +190,30 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::client::Endpoint;
+
+    pub(super) fn settings(url: &str, interval: Duration) -> PollerSettings {
+        let info = crate::config::connection_info(url).unwrap();
+        PollerSettings {
+            name: "t".into(),
+            redacted_url: url.into(),
+            endpoint: Endpoint::new(&info, None, Duration::from_secs(5)),
+            interval,
+            config_command: Some("CONFIG".into()),
+            lookup_gate: None,
+        }
+    }
 
     #[tokio::test]
     async fn an_idle_poller_task_holds_its_poller_and_ticker_only() {
-        use redis::IntoConnectionInfo;
-        let settings = PollerSettings {
-            name: "t".into(),
-            redacted_url: "redis://127.0.0.1:6379".into(),
-            connection: "redis://127.0.0.1:6379".into_connection_info().unwrap(),
-            interval: Duration::from_secs(15),
-            timeout: Duration::from_secs(5),
-            config_command: Some("CONFIG".into()),
-            tls: None,
-            lookup_gate: None,
-        };
+        let settings = settings("redis://127.0.0.1:6379", Duration::from_secs(15));
         let task = run(settings, Shared::new(), Instant::now());
         // Every configured target has one such task: 10 000 targets, 10 000 of these. A poll's
         // own future (several KB, with TLS) is boxed and lives only while the poll runs.
-        let (task, poller) = (std::mem::size_of_val(&task), std::mem::size_of::<Poller>());
+        let (task, poller) = (
+            std::mem::size_of_val(&task),
+            std::mem::size_of::<Poller<Connector>>(),
+        );
         eprintln!("poller task {task} bytes, poller {poller} bytes");
         assert!(
             task < poller + 256,

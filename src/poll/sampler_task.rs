@@ -26,14 +26,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionInfo, FromRedisValue, Value};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::gate::LookupGate;
-use crate::client::call::one_line;
-use crate::client::without_lib_name;
+use crate::client::call::typed;
+use crate::client::{CallError, CallKind, Conn, Connector, Endpoint, Value};
 use crate::config::sampler::SamplerConfig;
 use crate::core::sampler::{
     Cycle, CycleReport, Grouper, STALE_AFTER_FAILED_CYCLES, SamplerStatus, Stop, redis_usec,
@@ -45,9 +43,8 @@ use crate::state::Shared;
 #[derive(Clone)]
 pub(crate) struct SamplerSettings {
     pub name: String,
-    pub connection: ConnectionInfo,
-    /// Timeout of each Redis call.
-    pub timeout: Duration,
+    /// Where and how to connect; its timeout bounds each Redis call.
+    pub endpoint: Endpoint,
     pub config: SamplerConfig,
 }
 
@@ -56,8 +53,8 @@ struct Sampler {
     grouper: Grouper,
     shared: Shared,
     gate: Arc<LookupGate>,
-    client: Option<Client>,
-    conn: Option<MultiplexedConnection>,
+    connector: Connector,
+    conn: Option<Conn>,
     cursor: u64,
     /// `MEMORY USAGE` was refused (ACL, renamed): not sent again on this connection.
     memory_refused: bool,
@@ -73,14 +70,13 @@ pub(crate) async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<Loo
         super::schedule::start_offset(&settings.name, interval.min(Duration::from_secs(60)));
     let mut ticker = tokio::time::interval_at(Instant::now() + offset, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let connection = without_lib_name(&settings.connection);
     let mut s = Sampler {
         grouper: Grouper::new(
             &settings.config.separator,
             settings.config.depth,
             &settings.config.patterns,
         ),
-        client: Client::open(connection).ok(),
+        connector: Connector::new(settings.endpoint.clone()),
         settings,
         shared,
         gate,
@@ -96,39 +92,9 @@ pub(crate) async fn run(settings: SamplerSettings, shared: Shared, gate: Arc<Loo
     }
 }
 
-/// A failed call: its message, and whether the connection must be dropped.
-struct CallError {
-    message: String,
-    reconnect: bool,
-    /// The server answered with an error reply (refused command, ACL).
-    refused: bool,
-}
-
-fn call_error(what: &str, e: &redis::RedisError) -> CallError {
-    let refused = e.code().is_some() && !e.is_timeout();
-    CallError {
-        message: format!("{what}: {}", one_line(&e.to_string())),
-        reconnect: !refused,
-        refused,
-    }
-}
-
-async fn call<T: FromRedisValue>(
-    what: &str,
-    timeout: Duration,
-    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> Result<T, CallError> {
-    match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(CallError {
-            message: format!(
-                "{what} took longer than {}",
-                humantime::format_duration(timeout)
-            ),
-            reconnect: true,
-            refused: false,
-        }),
-        Ok(r) => r.map_err(|e| call_error(what, &e)),
-    }
+/// Every reply of a pipeline, or its first error.
+fn all_ok(replies: Vec<Result<Value, CallError>>) -> Result<Vec<Value>, CallError> {
+    replies.into_iter().collect()
 }
 
 impl Sampler {
@@ -159,9 +125,9 @@ impl Sampler {
                     self.conn = None;
                 }
                 if self.failures == 1 {
-                    warn!(target_name = %name, error = %e.message, "Sampler cycle failed.");
+                    warn!(target_name = %name, error = %e, "Sampler cycle failed.");
                 } else {
-                    debug!(target_name = %name, error = %e.message, "Sampler cycle failed.");
+                    debug!(target_name = %name, error = %e, "Sampler cycle failed.");
                 }
             }
         }
@@ -174,80 +140,60 @@ impl Sampler {
             .record_sampler(&self.settings.name, Arc::new(self.status.clone()));
     }
 
-    async fn connection(&mut self) -> Result<MultiplexedConnection, CallError> {
-        if let Some(c) = &self.conn {
-            return Ok(c.clone());
-        }
-        let Some(client) = &self.client else {
-            return Err(CallError {
-                message: "target URL is not usable".into(),
-                reconnect: false,
-                refused: false,
-            });
-        };
-        let timeout = self.settings.timeout;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let c = match tokio::time::timeout(
-            timeout + timeout / 2,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(CallError {
-                    message: "connect timed out".into(),
-                    reconnect: true,
-                    refused: false,
-                });
+    /// The open connection, or a new one (TLS files re-read when they changed).
+    async fn connection(&mut self) -> Result<&mut Conn, CallError> {
+        if self.conn.is_none() {
+            if self.connector.refresh() {
+                info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
             }
-            Ok(r) => r.map_err(|e| call_error("connect", &e))?,
-        };
-        self.conn = Some(c.clone());
-        self.memory_refused = false;
-        Ok(c)
+            self.conn = Some(self.connector.connect().await?);
+            self.memory_refused = false;
+        }
+        Ok(self.conn.as_mut().expect("set above"))
     }
 
-    async fn commandstats(
-        &self,
-        conn: &mut MultiplexedConnection,
-    ) -> Option<Vec<crate::core::info::CommandStat>> {
-        let mut cmd = redis::cmd("INFO");
-        cmd.arg("commandstats");
-        let text: String = call(
-            "INFO commandstats",
-            self.settings.timeout,
-            cmd.query_async(&mut conn.clone()),
-        )
-        .await
-        .ok()?;
+    async fn commandstats(conn: &mut Conn) -> Option<Vec<crate::core::info::CommandStat>> {
+        let v = conn.call(&[b"INFO", b"commandstats"]).await.ok()?;
+        let text = crate::client::call::reply_text(v).ok()?;
         crate::core::info::parse(&text).ok().map(|s| s.commands)
     }
 
     async fn cycle(&mut self) -> Result<CycleReport, CallError> {
-        let mut conn = self.connection().await?;
+        self.connection().await?;
+        let Some(mut conn) = self.conn.take() else {
+            return Err(CallError::new(CallKind::Connect, "no connection"));
+        };
+        let result = self.cycle_on(&mut conn).await;
+        conn.release();
+        if !result.as_ref().is_err_and(|e| e.reconnect) {
+            self.conn = Some(conn);
+        }
+        result
+    }
+
+    async fn cycle_on(&mut self, conn: &mut Conn) -> Result<CycleReport, CallError> {
         let cfg = self.settings.config.clone();
-        let timeout = self.settings.timeout;
         let started = Instant::now();
-        let before = self.commandstats(&mut conn).await;
+        let before = Self::commandstats(conn).await;
         let mut cycle = Cycle::default();
         let (mut scans, mut pttls, mut memory_calls) = (0u64, 0u64, 0u64);
         let stop = loop {
             let remaining = cfg.keys_per_cycle.saturating_sub(cycle.examined);
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(self.cursor)
-                .arg("COUNT")
-                .arg(cfg.batch_size.min(remaining).max(1));
-            let (next, mut keys): (u64, Vec<Vec<u8>>) =
-                call("SCAN", timeout, scan.query_async(&mut conn.clone())).await?;
+            let (cursor, count) = (
+                self.cursor.to_string(),
+                cfg.batch_size.min(remaining).max(1).to_string(),
+            );
+            let reply = conn
+                .call(&[b"SCAN", cursor.as_bytes(), b"COUNT", count.as_bytes()])
+                .await?;
+            let (next, mut keys): (u64, Vec<Vec<u8>>) = typed("SCAN", reply)?;
             scans += 1;
             self.cursor = next;
             // SCAN may return more than COUNT; the budget is a hard limit.
             keys.truncate(remaining.try_into().unwrap_or(usize::MAX));
             if !keys.is_empty() {
                 pttls += keys.len() as u64;
-                memory_calls += self.batch(&mut conn, &keys, &mut cycle).await?;
+                memory_calls += self.batch(conn, &keys, &mut cycle).await?;
             }
             if next == 0 {
                 break Stop::EndOfPass;
@@ -263,14 +209,9 @@ impl Sampler {
                 break Stop::Time;
             }
         };
-        let dbsize: u64 = call(
-            "DBSIZE",
-            timeout,
-            redis::cmd("DBSIZE").query_async(&mut conn.clone()),
-        )
-        .await?;
+        let dbsize: u64 = typed("DBSIZE", conn.call(&[b"DBSIZE"]).await?)?;
         let duration = started.elapsed();
-        let after = self.commandstats(&mut conn).await;
+        let after = Self::commandstats(conn).await;
         let memory_names: &[&str] = &["memory|usage", "memory"];
         let redis_usec = before.zip(after).and_then(|(b, a)| {
             redis_usec(
@@ -297,19 +238,19 @@ impl Sampler {
     /// prefix still needs samples. Returns the number of `MEMORY USAGE` calls sent.
     async fn batch(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         keys: &[Vec<u8>],
         cycle: &mut Cycle,
     ) -> Result<u64, CallError> {
-        let timeout = self.settings.timeout;
         let groups: Vec<String> = keys.iter().map(|k| self.grouper.group(k)).collect();
-        let mut pipe = redis::pipe();
-        for k in keys {
-            pipe.cmd("PTTL").arg(k);
-        }
+        let pttls: Vec<Vec<&[u8]>> = keys.iter().map(|k| vec![&b"PTTL"[..], k]).collect();
         let ttls: Vec<i64> = {
             let mut lookups = self.gate.lock().await;
-            let ttls: Vec<i64> = call("PTTL", timeout, pipe.query_async(&mut conn.clone())).await?;
+            let replies = all_ok(conn.pipeline(&pttls).await?)?;
+            let ttls = replies
+                .into_iter()
+                .map(|v| typed("PTTL", v))
+                .collect::<Result<Vec<i64>, _>>()?;
             for t in &ttls {
                 if *t == -2 {
                     lookups.misses += 1;
@@ -336,23 +277,17 @@ impl Sampler {
         if wanted.is_empty() {
             return Ok(0);
         }
-        let mut pipe = redis::pipe();
-        for &i in &wanted {
-            pipe.cmd("MEMORY").arg("USAGE").arg(&keys[i]);
-        }
-        let sizes: Vec<Option<u64>> = match call(
-            "MEMORY USAGE",
-            timeout,
-            pipe.query_async::<Vec<Value>>(&mut conn.clone()),
-        )
-        .await
-        {
+        let usages: Vec<Vec<&[u8]>> = wanted
+            .iter()
+            .map(|&i| vec![&b"MEMORY"[..], b"USAGE", &keys[i]])
+            .collect();
+        let sizes: Vec<Option<u64>> = match all_ok(conn.pipeline(&usages).await?) {
             Ok(values) => values
                 .into_iter()
-                .map(|v| u64::from_redis_value(v).ok())
+                .map(|v| typed::<u64>("MEMORY USAGE", v).ok())
                 .collect(),
-            Err(e) if e.refused => {
-                info!(target_name = %self.settings.name, error = %e.message, "MEMORY USAGE refused; sampling without memory sizes on this connection.");
+            Err(e) if e.kind.is_reply() => {
+                info!(target_name = %self.settings.name, error = %e, "MEMORY USAGE refused; sampling without memory sizes on this connection.");
                 self.memory_refused = true;
                 return Ok(0);
             }

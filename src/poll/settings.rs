@@ -1,10 +1,11 @@
-//! What one poller is given about its target: name, connection, interval and timeout, the
-//! CONFIG command, TLS files, and the sampler's lookup gate when there is one.
+//! What one poller is given about its target: name, endpoint (address, credentials, TLS,
+//! timeout), interval, the CONFIG command, and the sampler's lookup gate when there is one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::gate::LookupGate;
+use crate::client::Endpoint;
 
 /// What one poller needs to know about its target.
 #[derive(Clone)]
@@ -12,13 +13,11 @@ pub(crate) struct PollerSettings {
     pub name: String,
     /// Shown in logs; never contains the password.
     pub redacted_url: String,
-    pub connection: crate::config::ConnectionInfo,
+    /// Where and how to connect; its timeout bounds every call.
+    pub endpoint: Endpoint,
     pub interval: Duration,
-    pub timeout: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
-    /// TLS files of a `rediss://` target (re-read when they change, at the next connect).
-    pub tls: Option<crate::config::tls::TlsFiles>,
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,

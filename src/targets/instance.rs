@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::client::Endpoint;
 use crate::config::TargetConfig;
 use crate::poll::gate::LookupGate;
 use crate::poll::poller;
@@ -33,11 +34,9 @@ pub(crate) fn poller_settings(t: &TargetConfig) -> PollerSettings {
     PollerSettings {
         name: t.name.clone(),
         redacted_url: t.redacted_url(),
-        connection: t.connection.clone(),
+        endpoint: Endpoint::of_target(t),
         interval: t.poll_interval,
-        timeout: t.timeout,
         config_command: t.config_command.clone(),
-        tls: t.tls.clone(),
         lookup_gate: None,
     }
 }
@@ -52,8 +51,7 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
         poller_settings.lookup_gate = Some(gate.clone());
         let s = SamplerSettings {
             name: t.name.clone(),
-            connection: t.connection.clone(),
-            timeout: t.timeout,
+            endpoint: poller_settings.endpoint.clone(),
             config: config.clone(),
         };
         tasks.push(tokio::spawn(sampler_task::run(s, shared.clone(), gate)));

@@ -91,3 +91,69 @@ pub fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
         ],
     );
 }
+
+/// Two CAs ("good" and "other"); a server certificate for DNS name `redis.test` only (no IP),
+/// signed by "good", also usable as a client certificate (a sentinel or a replica connects to
+/// other servers with it); client certificates signed by "good" (`client`) and by "other"
+/// (`rogue`).
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        make_ca(d, "good");
+        make_ca(d, "other");
+        make_leaf(
+            d,
+            "good",
+            "server",
+            "redis.test",
+            "subjectAltName=DNS:redis.test\nextendedKeyUsage=serverAuth,clientAuth\n",
+        );
+        make_leaf(
+            d,
+            "good",
+            "client",
+            "exporter",
+            "extendedKeyUsage=clientAuth\n",
+        );
+        make_leaf(
+            d,
+            "other",
+            "rogue",
+            "exporter",
+            "extendedKeyUsage=clientAuth\n",
+        );
+        Pki { dir }
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// redis-server flags: a TLS port with the server certificate, client certificates
+    /// required and checked against the good CA.
+    pub fn server_args(&self, tls_port: u16) -> Vec<String> {
+        [
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &self.p("server.crt"),
+            "--tls-key-file",
+            &self.p("server.key"),
+            "--tls-ca-cert-file",
+            &self.p("good-ca.crt"),
+            "--tls-auth-clients",
+            "yes",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}

@@ -2,10 +2,9 @@
 //! interval, and the topology (`CLUSTER SHARDS`, or `CLUSTER NODES` where SHARDS is refused)
 //! when due.
 
-use std::time::Duration;
-
 use super::{Members, REFRESH_POLLS, log_changes, member_target};
-use crate::client::multiplexed::{Connection, connect, query};
+use crate::client::reply::query;
+use crate::client::{Conn, Connector, Endpoint};
 use crate::config::is_tls;
 use crate::core::cluster;
 use crate::state::GroupNode;
@@ -14,7 +13,7 @@ use tracing::debug;
 /// The cluster discovery's memory between ticks.
 #[derive(Default)]
 pub(super) struct ClusterState {
-    conn: Option<(String, Connection)>,
+    conn: Option<(String, Conn)>,
     polls_since_refresh: Option<u32>,
     /// SHARDS refused once (before 7.0, or by ACL): NODES from then on.
     shards_refused: bool,
@@ -22,7 +21,7 @@ pub(super) struct ClusterState {
 }
 
 /// A node that answered `CLUSTER INFO`: its address, the connection, what it said.
-type Answer = (String, Connection, cluster::Health);
+type Answer = (String, Conn, cluster::Health);
 
 /// One discovery tick of a cluster: CLUSTER INFO, and the topology when due.
 pub(super) async fn cluster_step(
@@ -30,7 +29,6 @@ pub(super) async fn cluster_step(
     state: &mut ClusterState,
     seeds: &[(String, u16)],
 ) -> Result<(), String> {
-    let timeout = members.group.timeout;
     let candidates = candidates(members, state, seeds);
     let kept = state.conn.take();
     let (key, mut conn, health) = match ask_one(members, kept, candidates).await {
@@ -40,7 +38,6 @@ pub(super) async fn cluster_step(
             return Err(e);
         }
     };
-    state.conn = Some((key.clone(), conn.clone()));
     let due = state
         .polls_since_refresh
         .is_none_or(|n| n + 1 >= REFRESH_POLLS)
@@ -48,16 +45,16 @@ pub(super) async fn cluster_step(
         || health.known_nodes != members.by_addr.len() as u64;
     state.health = Some(health);
     if !due {
+        state.conn = Some((key, conn));
         state.polls_since_refresh = state.polls_since_refresh.map(|n| n + 1);
         return Ok(());
     }
     let tls = is_tls(&members.group.connection);
-    let nodes = topology(&mut conn, state, timeout, tls)
+    // On an error the connection is dropped: the next tick connects again.
+    let nodes = topology(&mut conn, state, tls)
         .await
-        .map_err(|e| {
-            state.conn = None;
-            format!("{key}: {e}")
-        })?;
+        .map_err(|e| format!("{key}: {e}"))?;
+    state.conn = Some((key, conn));
     state.polls_since_refresh = Some(0);
     let changes = members.apply(nodes.into_iter().map(group_node).collect());
     log_changes(&members.group.name, changes);
@@ -87,7 +84,7 @@ fn candidates(
 /// view of the cluster is its own.
 async fn ask_one(
     members: &Members,
-    kept: Option<(String, Connection)>,
+    mut kept: Option<(String, Conn)>,
     candidates: Vec<(String, u16)>,
 ) -> Result<Answer, String> {
     let mut last_error = String::from("no seed");
@@ -98,18 +95,23 @@ async fn ask_one(
             continue;
         }
         let key = format!("{host}:{port}");
-        let mut conn = match &kept {
-            Some((a, c)) if *a == key => c.clone(),
-            _ => match connect(&member_target(&members.group, &host, port)).await {
-                Ok(c) => c,
-                Err(e) => {
-                    last_error = format!("{key}: {e}");
-                    continue;
+        let reuse = kept.as_ref().is_some_and(|(a, _)| *a == key);
+        let mut conn = match kept.take().filter(|_| reuse) {
+            Some((_, c)) => c,
+            None => {
+                let endpoint = Endpoint::of_target(&member_target(&members.group, &host, port));
+                match Connector::new(endpoint).connect().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last_error = format!("{key}: {}", e.message);
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        let health = query(&mut conn, &["CLUSTER", "INFO"], members.group.timeout)
+        let health = query(&mut conn, &["CLUSTER", "INFO"])
             .await
+            .map_err(|e| e.to_string())
             .and_then(|v| cluster::parse_info(&v.text().ok_or("CLUSTER INFO reply is not text")?));
         match health {
             Ok(h) if h.slots_assigned == 0 => {
@@ -138,22 +140,23 @@ fn group_node(n: cluster::Node) -> (String, u16, GroupNode) {
 
 /// The cluster's nodes from CLUSTER SHARDS, or CLUSTER NODES where SHARDS is refused.
 async fn topology(
-    conn: &mut Connection,
+    conn: &mut Conn,
     state: &mut ClusterState,
-    timeout: Duration,
     tls: bool,
 ) -> Result<Vec<cluster::Node>, String> {
     if !state.shards_refused {
-        match query(conn, &["CLUSTER", "SHARDS"], timeout).await {
+        match query(conn, &["CLUSTER", "SHARDS"]).await {
             Ok(v) => return cluster::parse_shards(&v, tls),
-            Err(e) if e.starts_with("refused:") => {
+            Err(e) if e.kind.is_reply() => {
                 debug!(error = %e, "CLUSTER SHARDS refused; using CLUSTER NODES.");
                 state.shards_refused = true;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.to_string()),
         }
     }
-    let v = query(conn, &["CLUSTER", "NODES"], timeout).await?;
+    let v = query(conn, &["CLUSTER", "NODES"])
+        .await
+        .map_err(|e| e.to_string())?;
     cluster::parse_nodes(&v.text().ok_or("CLUSTER NODES reply is not text")?)
 }
 

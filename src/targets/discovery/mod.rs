@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 use cluster::{ClusterState, cluster_step};
 use sentinel::sentinel_step;
 
-use crate::client::multiplexed::Connection;
+use crate::client::Conn;
 use crate::config::{Discovery, TargetConfig, is_tls, with_addr};
 use crate::core::cluster::Role;
 use crate::state::{GroupKind, GroupNode, GroupStatus, Shared};
@@ -179,7 +179,7 @@ pub(crate) async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
     let mut ticker = tokio::time::interval(members.group.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut state = ClusterState::default();
-    let mut sentinel_conn: Option<(usize, Connection)> = None;
+    let mut sentinel_conn: Option<(usize, Conn)> = None;
     let mut was_up: Option<bool> = None;
     loop {
         ticker.tick().await;

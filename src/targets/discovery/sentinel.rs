@@ -1,18 +1,17 @@
 //! One discovery tick of a Sentinel entry: the current master and its replicas from the first
 //! sentinel that answers.
 
-use std::time::Duration;
-
 use super::{Members, log_changes, member_target};
-use crate::client::multiplexed::{Connection, connect, query};
-use crate::config::{TargetConfig, connection_info};
+use crate::client::reply::query;
+use crate::client::{Conn, Connector, Endpoint};
+use crate::config::connection_info;
 use crate::state::GroupNode;
 
 /// One discovery tick of a Sentinel group: the current master and its replicas from the first
 /// sentinel that answers (the one that answered last time first).
 pub(super) async fn sentinel_step(
     members: &mut Members,
-    kept: &mut Option<(usize, Connection)>,
+    kept: &mut Option<(usize, Conn)>,
     sentinels: &[String],
     master_name: &str,
 ) -> Result<(), String> {
@@ -26,20 +25,20 @@ pub(super) async fn sentinel_step(
                 let Ok(info) = connection_info(&sentinels[i]) else {
                     continue;
                 };
-                let t = TargetConfig {
-                    connection: info,
-                    ..members.group.clone()
-                };
-                match connect(&t).await {
+                // The sentinel's own URL (and password), with the group's TLS files and
+                // timeout.
+                let endpoint =
+                    Endpoint::new(&info, members.group.tls.as_ref(), members.group.timeout);
+                match Connector::new(endpoint).connect().await {
                     Ok(c) => c,
                     Err(e) => {
-                        last_error = format!("{redacted}: {e}");
+                        last_error = format!("{redacted}: {}", e.message);
                         continue;
                     }
                 }
             }
         };
-        match instances(&mut conn, master_name, members.group.timeout).await {
+        match instances(&mut conn, master_name).await {
             Ok(found) => {
                 *kept = Some((i, conn));
                 let nodes = found
@@ -58,25 +57,20 @@ pub(super) async fn sentinel_step(
 
 /// The master and its live replicas as one sentinel sees them: `(host, port, role)`.
 async fn instances(
-    conn: &mut Connection,
+    conn: &mut Conn,
     master_name: &str,
-    timeout: Duration,
 ) -> Result<Vec<(String, u16, &'static str)>, String> {
-    let master = query(
-        conn,
-        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name],
-        timeout,
-    )
-    .await
-    .and_then(|v| crate::core::sentinel::parse_master_addr(&v))?
-    .ok_or_else(|| format!("the sentinel does not monitor {master_name:?}"))?;
-    let replicas = match query(conn, &["SENTINEL", "REPLICAS", master_name], timeout).await {
+    let master = query(conn, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name])
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|v| crate::core::sentinel::parse_master_addr(&v))?
+        .ok_or_else(|| format!("the sentinel does not monitor {master_name:?}"))?;
+    let replicas = match query(conn, &["SENTINEL", "REPLICAS", master_name]).await {
         // Sentinels before Redis 5 know only SLAVES.
-        Err(e) if e.starts_with("refused:") => {
-            query(conn, &["SENTINEL", "SLAVES", master_name], timeout).await
-        }
+        Err(e) if e.kind.is_reply() => query(conn, &["SENTINEL", "SLAVES", master_name]).await,
         r => r,
     }
+    .map_err(|e| e.to_string())
     .and_then(|v| crate::core::sentinel::parse_replicas(&v))?;
     let mut nodes = vec![(master.0, master.1, "master")];
     nodes.extend(replicas.into_iter().map(|(h, p)| (h, p, "replica")));

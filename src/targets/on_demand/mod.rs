@@ -138,7 +138,7 @@ impl Scraper {
             let mut inner = self.lock();
             let resolved = inner.rules.resolve(raw_target)?;
             let now = Instant::now();
-            let wait = first_poll_wait(timeout_header, resolved.settings.timeout);
+            let wait = first_poll_wait(timeout_header, resolved.settings.endpoint.timeout());
             let origin = inner.origin;
             let name = &resolved.meta.name;
             if resolved.configured && inner.configured.snapshot(name).is_some() {
@@ -154,7 +154,7 @@ impl Scraper {
                     shared.add(resolved.meta.clone());
                     let mut settings = resolved.settings.clone();
                     // The first poll must fit in the wait, so its calls get at most that long.
-                    settings.timeout = settings.timeout.min(wait);
+                    settings.endpoint.limit_timeout(wait);
                     let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
                     Entry {
                         fingerprint: resolved.fingerprint(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::client::Endpoint;
 use crate::config::{
     Config, Credential, DEFAULT_CONFIG_COMMAND, TargetConfig, connection_info, with_credentials,
 };
@@ -144,14 +145,10 @@ pub(crate) struct Resolved {
 impl Resolved {
     /// Changes that need a new poller when the configuration is reloaded.
     pub(super) fn fingerprint(&self) -> String {
-        let r = self.settings.connection.redis_settings();
         format!(
-            "{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{}|{:?}|{:?}",
             self.meta,
-            self.settings.connection.addr(),
-            r.db(),
-            r.username(),
-            r.password(),
+            self.settings.endpoint.fingerprint(),
             self.settings.interval,
             self.settings.config_command,
         )
@@ -218,11 +215,9 @@ impl Rules {
                 let settings = PollerSettings {
                     name: key.clone(),
                     redacted_url: key.clone(),
-                    connection,
+                    endpoint: Endpoint::new(&connection, None, self.timeout),
                     interval: self.poll_interval,
-                    timeout: self.timeout,
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
-                    tls: None,
                     lookup_gate: None,
                 };
                 let meta = TargetMeta {
@@ -328,10 +323,7 @@ mod tests {
         assert_eq!(r.key, "redis://cache-1:6379");
         assert_eq!(r.meta.name, "sessions");
         assert_eq!(r.meta.labels.get("team").map(String::as_str), Some("a"));
-        assert_eq!(
-            r.settings.connection.redis_settings().password(),
-            Some("pw")
-        );
+        assert_eq!(r.settings.endpoint.password.as_deref(), Some("pw"));
         assert_eq!(
             rules.resolve("cache-2:6379").err(),
             Some(TargetError::NotAllowed)
@@ -364,19 +356,16 @@ username = "other"
         );
         let rules = Rules::new(&c);
         let x = rules.resolve("redis://x.cache.internal:7000").unwrap();
-        let r = x.settings.connection.redis_settings();
-        assert_eq!(r.username(), Some("exporter"));
-        assert_eq!(r.password(), Some("s3cret"));
+        let r = &x.settings.endpoint;
+        assert_eq!(r.username.as_deref(), Some("exporter"));
+        assert_eq!(r.password.as_deref(), Some("s3cret"));
         assert_eq!(x.meta.name, "redis://x.cache.internal:7000");
         assert_eq!(x.idle, Duration::from_secs(120));
         let y = rules.resolve("y.cache.internal:1").unwrap();
-        assert_eq!(
-            y.settings.connection.redis_settings().username(),
-            Some("other")
-        );
-        assert_eq!(y.settings.connection.redis_settings().password(), None);
+        assert_eq!(y.settings.endpoint.username.as_deref(), Some("other"));
+        assert_eq!(y.settings.endpoint.password, None);
         let p = rules.resolve("plain").unwrap();
-        assert_eq!(p.settings.connection.redis_settings().username(), None);
+        assert_eq!(p.settings.endpoint.username, None);
         // An explicit allowlist replaces the default one.
         assert_eq!(
             rules.resolve("redis://a:6379").err(),
