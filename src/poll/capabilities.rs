@@ -105,7 +105,8 @@ impl Capabilities {
         let Some(command) = command else {
             return Ok(());
         };
-        // All patterns in one call (Redis 7+); one per call for servers that take one.
+        // All patterns in one call (Redis 7+); one per call for servers that take one (those
+        // that refuse several INFO sections, see `info`): a refusal is then about CONFIG itself.
         let mut config = Vec::new();
         let mut start = 0;
         while start < patterns.len() {
@@ -120,12 +121,6 @@ impl Capabilities {
                 Ok(v) => {
                     config.extend(config_pairs(v));
                     start = end;
-                }
-                // A server that takes one pattern per call refuses several with an error reply:
-                // try once more with one, before taking CONFIG as refused.
-                Err(e) if e.kind == CallKind::Command && !self.config_one_pattern && end - start > 1 => {
-                    debug!(target_name = %name, error = %e, "CONFIG GET refused several patterns; asking one per call.");
-                    self.config_one_pattern = true;
                 }
                 // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
                 Err(e) if e.kind.is_reply() => {
