@@ -67,7 +67,7 @@ impl Poller {
         Poller {
             link: Link::new(&settings),
             caps: Capabilities::new(settings.config_command.as_deref()),
-            history: History::new(settings.interval / 2),
+            history: History::for_interval(settings.interval),
             own_lookups: None,
             settings,
             shared,
