@@ -65,7 +65,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     let server = serve(listener, router, security.tls.clone(), stop_rx);
     let running = Running {
         cli,
-        config,
+        listen: config.listen,
         security,
         supervisor,
         shared,
@@ -103,8 +103,9 @@ fn serve(
 /// What a running exporter holds between signals.
 struct Running {
     cli: Cli,
-    /// The configuration at start (the listen address cannot change on reload).
-    config: Config,
+    /// The listen address at start (it cannot change on reload). Not the whole configuration:
+    /// the running tasks hold what they need, and 10 000 targets' settings are megabytes.
+    listen: SocketAddr,
     security: ListenerSecurity,
     supervisor: Supervisor,
     shared: Shared,
@@ -149,7 +150,7 @@ impl Running {
     /// Re-reads the configuration and applies it by difference; on error the old one keeps
     /// running.
     async fn reload(&mut self) -> Result<String, String> {
-        let listen: SocketAddr = self.config.listen;
+        let listen = self.listen;
         match self.cli.load() {
             Ok(new) => {
                 if new.listen != listen {
