@@ -115,7 +115,12 @@ impl Capabilities {
             .map_err(|_| timeout_error("CONFIG GET", timeout))?;
         match reply {
             Ok(v) => {
-                self.config = config_pairs(v);
+                // Only the two values merge_config reads are kept (the reply has five or
+                // more pairs): with 10 000 targets the rest is megabytes.
+                self.config = config_pairs(v)
+                    .into_iter()
+                    .filter(|(k, _)| k == "maxmemory" || k == "maxmemory-policy")
+                    .collect();
                 self.config_fresh = true;
             }
             Err(e) => {
