@@ -23,27 +23,79 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 
 
-def child_of(pid, timeout=30):
-    """The exporter process heaptrack's wrapper started."""
+def exporter_of(pid, binary, timeout=30):
+    """The exporter process below heaptrack's wrapper `pid` (beside its interpreter and
+    compressor), found by its executable."""
+    want = os.path.realpath(binary)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
-            kids = []
-        for k in kids:
+        todo = [pid]
+        while todo:
+            p = todo.pop()
             try:
-                exe = os.readlink(f"/proc/{k}/exe")
+                with open(f"/proc/{p}/task/{p}/children") as f:
+                    todo += [int(k) for k in f.read().split()]
+                if p != pid and os.path.realpath(f"/proc/{p}/exe") == want:
+                    return p
             except OSError:
                 continue
-            if "heaptrack" not in exe and not exe.endswith("sh"):
-                return k
-            pid_inner = child_of(k, 1)
-            if pid_inner:
-                return pid_inner
         time.sleep(0.1)
-    return None
+    raise RuntimeError(f"no process of {binary} under heaptrack")
+
+
+# Where an allocation belongs: the first frame from the allocation outwards that names one of
+# these.
+CATEGORIES = [
+    ("lines kept for a snapshot's later scrapes (render_target)", ["render_target"]),
+    ("/metrics rendering (snapshot copies, pieces, gzip)",
+     ["render_chunks", "Shared::snapshots", "compression", "flate2", "zlib_rs"]),
+    ("history rings and derived values", ["derive::History"]),
+    ("samples (INFO parsed)", ["info::parse"]),
+    ("CONFIG GET replies", ["config_pairs", "capabilities"]),
+    ("start-up configuration", ["config::build", "load_with_env"]),
+    ("poller tasks (tokio task + future)", ["task::new_task", "instance::spawn"]),
+    ("shared state (snapshot map, records)", ["Shared::add", "Shared::record"]),
+    ("tokio IO registrations and timers", ["registration_set", "time::wheel", "TimerEntry"]),
+    ("connections (read buffers, TLS)", ["client::conn", "client::tls", "rustls"]),
+    ("supervisor (per-target fingerprints, task handles)", ["Supervisor::apply"]),
+]
+
+
+def categorize(stacks_path):
+    """{category: bytes} from a heaptrack flamegraph stack file (`frames;… bytes` lines)."""
+    out = {}
+    with open(stacks_path) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if not n.isdigit():
+                continue
+            name = next((c for frame in reversed(stack.split(";"))
+                         for c, keys in CATEGORIES if any(k in frame for k in keys)), "other")
+            out[name] = out.get(name, 0) + int(n)
+    return out
+
+
+def write_report(data, out, header):
+    """OUT/heap.txt: `header`, the heap by category at the peak and at the stop, and
+    heaptrack_print's peak consumers."""
+    summary = subprocess.run(["heaptrack_print", "-f", data, "--print-peaks", "1",
+                              "--print-allocators", "0", "--print-temporary", "0",
+                              "--print-leaks", "0", "-n", "25", "-s", "6"],
+                             capture_output=True, text=True).stdout
+    tables = []
+    for cost in ("peak", "leaked"):
+        stacks = os.path.join(out, f"stacks-{cost}.txt")
+        subprocess.run(["heaptrack_print", "-f", data, "--print-peaks", "0",
+                        "--print-allocators", "0", "--print-temporary", "0",
+                        "--flamegraph-cost-type", cost, "-F", stacks], capture_output=True)
+        cats = categorize(stacks)
+        what = "at the peak" if cost == "peak" else "held at the stop"
+        rows = [f"| {c} | {b / 2**20:.1f} |"
+                for c, b in sorted(cats.items(), key=lambda kv: -kv[1])]
+        tables.append(f"| heap {what} | MiB |\n|---|---:|\n" + "\n".join(rows)
+                      + f"\n| total | {sum(cats.values()) / 2**20:.1f} |\n")
+    with open(os.path.join(out, "heap.txt"), "w") as f:
+        f.write(header + "\n\n" + "\n".join(tables) + "\n" + summary)
 
 
 def main():
@@ -76,7 +128,7 @@ def main():
                          f"127.0.0.1:{port}", "--log-level", "warn"],
                         os.path.join(a.out, "exporter.log"))
         bench.wait_http(port, "/healthz")
-        pid = child_of(p.pid)
+        pid = exporter_of(p.pid, a.ours)
         h = bench.Http(port, gzip=True)
         started = time.monotonic()
         bench.wait_polled(h, a.targets, 1, 3 * a.interval + 120)
@@ -89,24 +141,16 @@ def main():
             n += 1
         rss = bench.status_kib(pid, "VmRSS") / 1024
         hwm = bench.status_kib(pid, "VmHWM") / 1024
-        # heaptrack streams its data: what is still allocated when the process goes is what
-        # it was holding (a SIGKILL after a grace period truncates nothing it had written).
-        os.kill(pid, signal.SIGTERM)
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            os.kill(pid, signal.SIGKILL)
-            p.wait(30)
+        # heaptrack streams its data: killed, the exporter frees nothing, so what heaptrack
+        # counts as not freed is what it held at this moment.
+        os.kill(pid, signal.SIGKILL)
+        # heaptrack's wrapper writes out its data after the exporter is gone.
+        p.wait(600)
         p = None
         files = sorted(glob.glob(data + "*"))
-        summary = subprocess.run(["heaptrack_print", "-f", files[-1], "--print-peaks", "1",
-                                  "--print-allocators", "0", "--print-temporary", "0",
-                                  "--print-leaks", "0", "-n", "25", "-s", "6"],
-                                 capture_output=True, text=True).stdout
-        with open(os.path.join(a.out, "heap.txt"), "w") as f:
-            f.write(f"exporter VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB after {n} scrapes\n")
-            f.write(summary)
-        bench.log(f"heap: VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB; {files[-1]}")
+        header = f"exporter VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB after {n} scrapes"
+        write_report(files[-1], a.out, header)
+        bench.log(f"heap: {header}; {files[-1]}")
     finally:
         if p is not None:
             bench.stop(p)
