@@ -65,12 +65,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     let server = serve(listener, router, security.tls.clone(), stop_rx);
     let running = Running {
         cli,
-        config,
+        listen: config.listen,
         security,
         supervisor,
         shared,
         scraper,
     };
+    // Every task has what it needs from the configuration: its targets' settings (megabytes
+    // with 10 000 targets) are not kept for the exporter's lifetime.
+    drop(config);
     running.until_shutdown(server, stop_tx, reload_rx).await
 }
 
@@ -103,8 +106,9 @@ fn serve(
 /// What a running exporter holds between signals.
 struct Running {
     cli: Cli,
-    /// The configuration at start (the listen address cannot change on reload).
-    config: Config,
+    /// The listen address at start (it cannot change on reload). Not the whole configuration:
+    /// the running tasks hold what they need, and 10 000 targets' settings are megabytes.
+    listen: SocketAddr,
     security: ListenerSecurity,
     supervisor: Supervisor,
     shared: Shared,
@@ -149,7 +153,7 @@ impl Running {
     /// Re-reads the configuration and applies it by difference; on error the old one keeps
     /// running.
     async fn reload(&mut self) -> Result<String, String> {
-        let listen: SocketAddr = self.config.listen;
+        let listen = self.listen;
         match self.cli.load() {
             Ok(new) => {
                 if new.listen != listen {

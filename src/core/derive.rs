@@ -10,10 +10,10 @@
 //! running, never-decreasing total per counter; a window's increase is the difference of two
 //! totals, so a window that spans a reset counts what happened on both sides of it.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::core::info::Sample;
+use crate::core::ring::{COUNTERS, Entry, Ring};
 use crate::core::sampler::Lookups;
 
 /// The windows the exporter reports, as in `redis_cache_hit_ratio{window="5m"}`.
@@ -49,7 +49,6 @@ const HITS: usize = 0;
 const MISSES: usize = 1;
 const EVICTED: usize = 2;
 const EXPIRED: usize = 3;
-const COUNTERS: usize = 4;
 
 fn counters(s: &Sample) -> [Option<u64>; COUNTERS] {
     [
@@ -58,42 +57,6 @@ fn counters(s: &Sample) -> [Option<u64>; COUNTERS] {
         s.evicted_keys,
         s.expired_keys,
     ]
-}
-
-/// One point of history: reset-adjusted running totals at a time. Kept compact (48 bytes, not
-/// the 80 of a `Duration` and four `Option<u64>`): a target holds 15 minutes of them.
-#[derive(Debug, Clone, Copy)]
-struct Point {
-    /// Nanoseconds since the monotonic origin (585 years fit).
-    at_nanos: u64,
-    totals: [u64; COUNTERS],
-    /// Bit `i` set when counter `i` was present.
-    present: u8,
-}
-
-impl Point {
-    fn new(at: Duration, total: [Option<u64>; COUNTERS]) -> Point {
-        let mut p = Point {
-            at_nanos: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX),
-            totals: [0; COUNTERS],
-            present: 0,
-        };
-        for (i, t) in total.iter().enumerate() {
-            if let Some(t) = t {
-                p.totals[i] = *t;
-                p.present |= 1 << i;
-            }
-        }
-        p
-    }
-
-    fn at(&self) -> Duration {
-        Duration::from_nanos(self.at_nanos)
-    }
-
-    fn total(&self, i: usize) -> Option<u64> {
-        (self.present & (1 << i) != 0).then_some(self.totals[i])
-    }
 }
 
 /// What was seen last, to detect resets.
@@ -109,12 +72,15 @@ struct Last {
 /// The history ring of one target.
 #[derive(Debug, Clone)]
 pub struct History {
-    points: VecDeque<Point>,
+    points: Ring,
     last: Last,
     totals: [u64; COUNTERS],
     /// How far a window's start may be missed when choosing its first point (half the poll
     /// interval: the point closest to the window's start, from either side, is taken).
     tolerance: Duration,
+    /// Points reserved at the first one: as many as the longest window holds at the poll
+    /// interval, when it is known (0: the ring grows as needed).
+    room: usize,
     resets: u64,
 }
 
@@ -179,6 +145,9 @@ pub struct Derived {
     pub own_lookups: Option<Lookups>,
 }
 
+/// Most points reserved up front (a 1 s interval needs 902); shorter intervals grow the ring.
+const MAX_ROOM: usize = 1024;
+
 /// Most entries in [`Derived::hit_ratio_trend`].
 pub(crate) const TREND_POINTS: usize = 60;
 
@@ -186,12 +155,28 @@ impl History {
     /// An empty history. `tolerance` is normally half the poll interval.
     pub fn new(tolerance: Duration) -> History {
         History {
-            points: VecDeque::new(),
+            points: Ring::default(),
             last: Last::default(),
             totals: [0; COUNTERS],
             tolerance,
+            room: 0,
             resets: 0,
         }
+    }
+
+    /// The history of a target polled every `interval`: a tolerance of half the interval, and
+    /// room for the points of the longest window reserved at the first poll (a ring that grew
+    /// by doubling would end at up to twice that).
+    pub fn for_interval(interval: Duration) -> History {
+        let mut h = History::new(interval / 2);
+        if !interval.is_zero() {
+            let span = Window::M15.duration() + h.tolerance;
+            // One point per interval over the span, both ends included, and one spare for a
+            // poll that comes early after a slow one.
+            let points = span.as_nanos() / interval.as_nanos() + 2;
+            h.room = usize::try_from(points).unwrap_or(0).min(MAX_ROOM);
+        }
+        h
     }
 
     /// Number of points held (bounded by the longest window over the poll interval).
@@ -200,7 +185,7 @@ impl History {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.points.len() == 0
     }
 
     /// Adds a sample taken at `at` (monotonic, non-decreasing) and derives the current values.
@@ -218,7 +203,7 @@ impl History {
         let raw = counters(s);
         let restarted = self.restarted(s);
         let (reset, total) = self.add_increases(&raw, restarted, own_inc);
-        if reset && !self.points.is_empty() {
+        if reset && !self.is_empty() {
             self.resets += 1;
         }
         for (last, cur) in self.last.raw.iter_mut().zip(raw) {
@@ -302,38 +287,41 @@ impl History {
     fn push(&mut self, at: Duration, total: [Option<u64>; COUNTERS]) {
         // A clock that went backwards (it should not: callers pass monotonic time) must not
         // create negative spans; treat it as no time passing.
-        let at = self.points.back().map_or(at, |p| p.at().max(at));
-        self.points.push_back(Point::new(at, total));
+        let at = self.points.newest_at().map_or(at, |p| p.max(at));
+        if self.is_empty() {
+            self.points.reserve(self.room);
+        }
+        self.points.push(at, total);
         let keep = Window::M15.duration() + self.tolerance;
         while self
             .points
-            .front()
-            .is_some_and(|p| at.saturating_sub(p.at()) > keep)
+            .oldest_at()
+            .is_some_and(|p| at.saturating_sub(p) > keep)
         {
-            self.points.pop_front();
+            self.points.pop_oldest();
         }
     }
 
     /// Per-step hit ratios over the last 15 minutes: points at least 1/[`TREND_POINTS`] of the
     /// span apart, each entry the ratio between two consecutive chosen points.
     fn trend(&self) -> Vec<Option<f32>> {
-        let Some(now) = self.points.back() else {
+        let Some(now) = self.points.newest() else {
             return Vec::new();
         };
-        let start = now.at().saturating_sub(Window::M15.duration());
+        let start = now.at.saturating_sub(Window::M15.duration());
         let oldest = self
             .points
             .iter()
-            .find(|p| p.at() >= start)
-            .map_or(now.at(), |p| p.at());
-        let step = (now.at() - oldest) / TREND_POINTS as u32;
-        let mut chosen: Vec<&Point> = Vec::new();
+            .find(|p| p.at >= start)
+            .map_or(now.at, |p| p.at);
+        let step = (now.at - oldest) / TREND_POINTS as u32;
+        let mut chosen: Vec<Entry> = Vec::new();
         // Walk back from the newest point so the newest step is always complete.
         for p in self.points.iter().rev() {
-            if p.at() < start {
+            if p.at < start {
                 break;
             }
-            if chosen.last().is_none_or(|c| c.at() >= p.at() + step) {
+            if chosen.last().is_none_or(|c| c.at >= p.at + step) {
                 chosen.push(p);
             }
         }
@@ -341,7 +329,7 @@ impl History {
         let mut out: Vec<Option<f32>> = chosen
             .windows(2)
             .map(|pair| {
-                let d = |i: usize| Some(pair[1].total(i)? - pair[0].total(i)?);
+                let d = |i: usize| Some(pair[1].total[i]? - pair[0].total[i]?);
                 let (h, m) = (d(HITS)?, d(MISSES)?);
                 let l = h.saturating_add(m);
                 (l > 0).then(|| (h as f64 / l as f64) as f32)
@@ -355,14 +343,14 @@ impl History {
 
     /// Values over `w`, ending at the newest point; `None` with fewer than two points.
     fn window(&self, w: Window) -> Option<WindowStats> {
-        let now = self.points.back()?;
-        let start = now.at().saturating_sub(w.duration() + self.tolerance);
-        let base = self.points.iter().find(|p| p.at() >= start)?;
-        let covered = now.at() - base.at();
+        let now = self.points.newest()?;
+        let start = now.at.saturating_sub(w.duration() + self.tolerance);
+        let base = self.points.iter().find(|p| p.at >= start)?;
+        let covered = now.at - base.at;
         if covered.is_zero() {
             return None;
         }
-        let delta = |i: usize| Some(now.total(i)? - base.total(i)?);
+        let delta = |i: usize| Some(now.total[i]? - base.total[i]?);
         let (hits, misses) = (delta(HITS), delta(MISSES));
         let lookups = hits.zip(misses).map(|(h, m)| h.saturating_add(m));
         Some(WindowStats {
@@ -484,17 +472,6 @@ pub fn memory_pressure(s: &Sample) -> Option<Pressure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_history_point_stays_compact_and_keeps_absent_counters_apart_from_zero() {
-        assert_eq!(std::mem::size_of::<Point>(), 48);
-        let p = Point::new(Duration::from_millis(1500), [Some(7), None, Some(0), None]);
-        assert_eq!(p.at(), Duration::from_millis(1500));
-        assert_eq!(
-            (0..COUNTERS).map(|i| p.total(i)).collect::<Vec<_>>(),
-            [Some(7), None, Some(0), None]
-        );
-    }
 
     fn sample(run_id: &str, uptime: u64, hits: u64, misses: u64, evicted: u64) -> Sample {
         Sample {
@@ -684,6 +661,28 @@ mod tests {
         assert_eq!(ttl_coverage(&db(4, 1)), Some(0.25));
         assert_eq!(ttl_coverage(&db(0, 0)), None);
         assert_eq!(ttl_coverage(&db(4, 4)), Some(1.0));
+    }
+
+    #[test]
+    fn a_full_ring_fits_the_room_reserved_for_its_interval() {
+        let mut h = History::for_interval(secs(15));
+        let mut d = None;
+        // Twenty minutes at 15 s, with counters beyond 32 bits: the ring keeps the 15-minute
+        // window (61 points) in the 62 reserved and the values stay exact.
+        for i in 0..80u64 {
+            let base = 1u64 << 40;
+            d = Some(h.observe(
+                secs(i * 15),
+                &sample("a", 10 + i, base + 3 * i, base + i, 0),
+            ));
+        }
+        assert_eq!(h.len(), 61);
+        assert_eq!(h.points.capacity(), 62);
+        let d = d.unwrap();
+        assert_eq!(win(&d, Window::M15).hits, Some(180));
+        assert_eq!(win(&d, Window::M15).misses, Some(60));
+        assert_eq!(win(&d, Window::M1).hit_ratio, Some(0.75));
+        assert_eq!(d.hit_ratio_trend, vec![Some(0.75); TREND_POINTS]);
     }
 
     #[test]

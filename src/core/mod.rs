@@ -11,6 +11,7 @@ pub mod error_kind;
 pub(crate) mod glob;
 pub mod info;
 pub(crate) mod reply;
+pub(crate) mod ring;
 pub mod sampler;
 pub(crate) mod sentinel;
 pub(crate) mod verdict;

@@ -15,6 +15,9 @@ use crate::core::info::Sample;
 /// (`redis_db_keys` covers each, 0 when empty; INFO does not say).
 const CONFIG_PATTERNS: [&str; 2] = ["maxmemory*", "databases"];
 
+/// The CONFIG values `merge_config` reads.
+const KEPT: [&str; 4] = ["maxmemory", "maxmemory-policy", "databases", "maxclients"];
+
 /// How INFO is asked for; falls back once if the server refuses several sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InfoMode {
@@ -119,7 +122,13 @@ impl Capabilities {
             args.extend(patterns[start..end].iter().map(|p| p.as_bytes()));
             match conn.call(&args).await {
                 Ok(v) => {
-                    config.extend(config_pairs(v));
+                    // Only the values merge_config reads are kept (`maxmemory*` has five or
+                    // more pairs): with 10 000 targets the rest is megabytes.
+                    config.extend(
+                        config_pairs(v)
+                            .into_iter()
+                            .filter(|(k, _)| KEPT.contains(&k.as_str())),
+                    );
                     start = end;
                 }
                 // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.

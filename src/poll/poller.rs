@@ -77,7 +77,7 @@ impl<D: Dial + 'static> Poller<D> {
             link: Link::new(connector, &settings.name),
             caps: Capabilities::new(settings.config_command.as_deref()),
             sections: Sections::default(),
-            history: History::new(settings.interval / 2),
+            history: History::for_interval(settings.interval),
             own_lookups: None,
             settings,
             shared,
