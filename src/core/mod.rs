@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod derive;
 pub mod error_kind;
+pub mod ghost;
 pub(crate) mod glob;
 pub mod info;
 pub(crate) mod reply;
