@@ -11,6 +11,20 @@ pub const MEMORY_MULTIPLES: [(f64, &str); 3] = [(1.5, "1.5x"), (2.0, "2x"), (4.0
 /// The hit ratios `redis_cache_memory_needed_bytes{hit_ratio}` is given for.
 pub const TARGET_RATIOS: [(f64, &str); 3] = [(0.9, "0.9"), (0.95, "0.95"), (0.99, "0.99")];
 
+/// The INFO figures that give a key's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryFigures {
+    pub maxmemory: u64,
+    pub used_memory: u64,
+    pub not_counted_for_evict: u64,
+    pub used_memory_startup: u64,
+    /// `mem_clients_normal`: client buffers (a pub/sub subscriber's output buffer among them)
+    /// count in `used_memory` but do not grow with the keys.
+    pub clients: u64,
+    /// Keys held (INFO keyspace, all databases).
+    pub keys: u64,
+}
+
 /// What one key costs in memory, so that k more keys are k × `bytes_per_key` more maxmemory.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sizing {
@@ -20,20 +34,16 @@ pub struct Sizing {
 
 impl Sizing {
     /// From INFO memory and keyspace: the memory counted for eviction above what the server
-    /// used at start (`used_memory - mem_not_counted_for_evict - used_memory_startup`),
-    /// shared by the keys held. Includes each key's share of the main hash table, which grows
-    /// with the keys. `None` without maxmemory or keys.
-    pub fn from_info(
-        maxmemory: u64,
-        used_memory: u64,
-        not_counted_for_evict: u64,
-        used_memory_startup: u64,
-        keys: u64,
-    ) -> Option<Sizing> {
-        let data = used_memory
-            .saturating_sub(not_counted_for_evict)
-            .saturating_sub(used_memory_startup);
-        Sizing::from_key_bytes(maxmemory, data as f64 / keys as f64)
+    /// used at start and what its clients' buffers hold, shared by the keys held. Includes each
+    /// key's share of the main hash table, which grows with the keys. `None` without maxmemory
+    /// or keys.
+    pub fn from_info(m: &MemoryFigures) -> Option<Sizing> {
+        let data = m
+            .used_memory
+            .saturating_sub(m.not_counted_for_evict)
+            .saturating_sub(m.used_memory_startup)
+            .saturating_sub(m.clients);
+        Sizing::from_key_bytes(m.maxmemory, data as f64 / m.keys as f64)
     }
 
     /// From an average key size measured otherwise (the sampler's `MEMORY USAGE`).
@@ -287,11 +297,19 @@ mod tests {
 
     #[test]
     fn sizing_from_info_shares_the_data_memory_among_keys() {
-        let s = Sizing::from_info(8 << 20, 9_000_000, 1_000_000, 1_000_000, 35_000).unwrap();
+        let m = MemoryFigures {
+            maxmemory: 8 << 20,
+            used_memory: 9_000_000,
+            not_counted_for_evict: 1_000_000,
+            used_memory_startup: 900_000,
+            clients: 100_000,
+            keys: 35_000,
+        };
+        let s = Sizing::from_info(&m).unwrap();
         assert!((s.bytes_per_key - 7_000_000.0 / 35_000.0).abs() < 1e-9);
         assert_eq!(s.extra_keys(s.maxmemory + 400.0), 2.0);
-        assert!(Sizing::from_info(0, 9, 0, 0, 1).is_none());
-        assert!(Sizing::from_info(8, 9, 0, 0, 0).is_none());
+        assert!(Sizing::from_info(&MemoryFigures { maxmemory: 0, ..m }).is_none());
+        assert!(Sizing::from_info(&MemoryFigures { keys: 0, ..m }).is_none());
         assert!(Sizing::from_key_bytes(8, f64::NAN).is_none());
     }
 
