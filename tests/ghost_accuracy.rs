@@ -256,11 +256,12 @@ fn run_stream(server: &RedisServer, w: Workload) -> Measured {
             match reply {
                 Reply::Nil => missed.push(rank),
                 Reply::Bulk(_) => {}
+                Reply::Error(e) => panic!("GET {}: {e}", key(rank)),
                 other => panic!("GET {}: {other:?}", key(rank)),
             }
         }
         for r in &replies[..sets] {
-            assert!(matches!(r, Reply::Line(_)), "SET: {r:?}");
+            assert!(matches!(r, Reply::Line(ok) if ok == "OK"), "SET: {r:?}");
         }
         done += BATCH;
     }
@@ -565,4 +566,22 @@ fn the_policy_gate_follows_what_was_measured() {
         }
     }
     assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn the_zipf_stream_follows_the_power_law_and_its_seed_repeats() {
+    let mut z = Zipf::new(1_000, 0.9, 1);
+    let mut counts = vec![0u32; 1_001];
+    for _ in 0..400_000 {
+        counts[z.next_rank() as usize] += 1;
+    }
+    // rank 1 over rank 10 is 10^0.9 ≈ 7.94.
+    let ratio = f64::from(counts[1]) / f64::from(counts[10]);
+    assert!((ratio - 7.94).abs() < 0.6, "{ratio}");
+    let mut one = Zipf::new(200_000, 1.1, 3);
+    let mut two = Zipf::new(200_000, 1.1, 3);
+    let a: Vec<u64> = (0..1_000).map(|_| one.next_rank()).collect();
+    let b: Vec<u64> = (0..1_000).map(|_| two.next_rank()).collect();
+    assert_eq!(a, b);
+    assert!(a.iter().all(|&r| (1..=200_000).contains(&r)));
 }

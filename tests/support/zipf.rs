@@ -90,26 +90,3 @@ fn helper2(x: f64) -> f64 {
         1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frequencies_follow_the_power_law_and_the_seed_repeats() {
-        let mut z = Zipf::new(1_000, 0.9, 1);
-        let mut counts = vec![0u32; 1_001];
-        for _ in 0..400_000 {
-            counts[z.next_rank() as usize] += 1;
-        }
-        // rank 1 over rank 10 is 10^0.9 ≈ 7.94.
-        let ratio = f64::from(counts[1]) / f64::from(counts[10]);
-        assert!((ratio - 7.94).abs() < 0.6, "{ratio}");
-        let mut one = Zipf::new(200_000, 1.1, 3);
-        let mut two = Zipf::new(200_000, 1.1, 3);
-        let a: Vec<u64> = (0..1_000).map(|_| one.next_rank()).collect();
-        let b: Vec<u64> = (0..1_000).map(|_| two.next_rank()).collect();
-        assert_eq!(a, b);
-        assert!(a.iter().all(|&r| (1..=200_000).contains(&r)));
-    }
-}

@@ -118,26 +118,59 @@ fn zipf_stream(seed: u64, n: usize, alpha: f64, len: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Runs `stream` cache-aside through an LRU of `capacity` keys feeding `ghost` (when given);
-/// returns (hits, misses).
-fn run(stream: &[u64], capacity: usize, mut ghost: Option<&mut Ghost>) -> (u64, u64) {
+/// When the measured part of a stream is seen (the warm-up is at time 0).
+const MEASURED_AT: u64 = 120;
+
+/// What a stream did from its measured part on.
+struct Run {
+    hits: u64,
+    misses: u64,
+    /// The distances the model reported.
+    distances: Vec<u64>,
+}
+
+/// Runs `stream` cache-aside through an LRU of `capacity` keys, feeding `ghost` when given;
+/// counts from `measure_from` on.
+fn run(stream: &[u64], capacity: usize, measure_from: usize, mut ghost: Option<&mut Ghost>) -> Run {
     let mut cache = Lru::new(capacity);
-    let (mut hits, mut misses) = (0, 0);
+    let mut r = Run {
+        hits: 0,
+        misses: 0,
+        distances: Vec::new(),
+    };
     for (i, &key) in stream.iter().enumerate() {
-        let now = at(i as u64 / 1_000);
+        let measured = i >= measure_from;
+        let now = at(if measured { MEASURED_AT } else { 0 });
         if cache.get(key) {
-            hits += 1;
+            r.hits += u64::from(measured);
             continue;
         }
-        misses += 1;
-        if let Some(g) = ghost.as_deref_mut() {
-            g.on_miss(key, now);
+        r.misses += u64::from(measured);
+        let Some(g) = ghost.as_deref_mut() else {
+            cache.insert(key);
+            continue;
+        };
+        if let Some(d) = g.on_miss(key, now) {
+            r.distances.push(d);
         }
-        if let (Some(evicted), Some(g)) = (cache.insert(key), ghost.as_deref_mut()) {
+        if let Some(evicted) = cache.insert(key) {
             g.on_evicted(evicted, now);
         }
     }
-    (hits, misses)
+    r
+}
+
+/// Settings with 1-minute buckets and room for `entries` in the list.
+fn room_for(entries: usize) -> Settings {
+    let settings = Settings {
+        budget_bytes: 0,
+        bucket: Duration::from_secs(60),
+        retention: Duration::from_secs(60),
+    };
+    Settings {
+        budget_bytes: histogram_allowance(&settings) + entries * list::GhostList::BYTES_PER_ENTRY,
+        ..settings
+    }
 }
 
 proptest! {
@@ -155,30 +188,14 @@ proptest! {
     ) {
         let stream = zipf_stream(seed, n, alpha, 20_000);
         let mut ghost = model();
-        let mut exact = Vec::new();
-        let mut cache = Lru::new(capacity);
-        let (mut hits, mut misses) = (0u64, 0u64);
-        for (i, &key) in stream.iter().enumerate() {
-            let now = at(i as u64 / 1_000);
-            if cache.get(key) {
-                hits += 1;
-                continue;
-            }
-            misses += 1;
-            if let Some(d) = ghost.on_miss(key, now) {
-                exact.push(d);
-            }
-            if let Some(evicted) = cache.insert(key) {
-                ghost.on_evicted(evicted, now);
-            }
-        }
+        let Run { hits, misses, distances: exact } = run(&stream, capacity, 0, Some(&mut ghost));
         let sizing = Sizing::from_key_bytes(capacity as u64, 1.0).unwrap();
         let lookups = Lookups { hits: hits as f64, misses: misses as f64, unfixable_misses: 0.0 };
-        let span = ghost.span(at(20));
+        let span = ghost.span(at(MEASURED_AT));
         let curve = Curve::new(lookups, ghost.distances(at(0)), span, sizing).unwrap();
         let below = |k: f64| exact.iter().filter(|&&d| (d as f64) < k).count() as f64;
         for k in [1usize, 3, 10, 40, 64, 100, 333, 1_000] {
-            let (bigger_hits, _) = run(&stream, capacity + k, None);
+            let bigger_hits = run(&stream, capacity + k, 0, None).hits;
             prop_assert_eq!(bigger_hits as f64, hits as f64 + below(k as f64), "k = {}", k);
             let predicted = curve.with_extra_keys(k as f64).unwrap() * stream.len() as f64;
             let slack = below(k as f64 * 33.0 / 32.0 + 1.0) - below(k as f64 * 31.0 / 32.0);
@@ -193,35 +210,12 @@ proptest! {
 #[test]
 fn above_the_budget_keys_are_sampled_and_the_prediction_stays_close() {
     // 60 000 keys into a cache of 2 000: the ghost list would reach ~58 000 entries; 4 000 fit.
-    let settings = Settings {
-        budget_bytes: 0,
-        bucket: Duration::from_secs(60),
-        retention: Duration::from_secs(60),
-    };
-    let settings = Settings {
-        budget_bytes: histogram_allowance(&settings) + 4_000 * list::GhostList::BYTES_PER_ENTRY,
-        ..settings
-    };
+    let settings = room_for(4_000);
     let stream = zipf_stream(7, 60_000, 0.8, 400_000);
-    let capacity = 2_000;
+    let (capacity, warm_up) = (2_000, 100_000);
     let mut ghost = Ghost::new(settings);
     ghost.set_keys_held(capacity as u64);
-    // Warm up, then measure from a later bucket.
-    let (warm, measured) = stream.split_at(100_000);
-    let mut cache = Lru::new(capacity);
-    let (mut hits, mut misses) = (0u64, 0u64);
-    for (i, &key) in stream.iter().enumerate() {
-        let now = if i < warm.len() { at(0) } else { at(120) };
-        if cache.get(key) {
-            hits += u64::from(i >= warm.len());
-            continue;
-        }
-        misses += u64::from(i >= warm.len());
-        ghost.on_miss(key, now);
-        if let Some(e) = cache.insert(key) {
-            ghost.on_evicted(e, now);
-        }
-    }
+    let Run { hits, misses, .. } = run(&stream, capacity, warm_up, Some(&mut ghost));
     assert!(
         ghost.sampling_rate() < 0.5,
         "rate {}",
@@ -239,14 +233,12 @@ fn above_the_budget_keys_are_sampled_and_the_prediction_stays_close() {
         misses: misses as f64,
         unfixable_misses: 0.0,
     };
-    let span = ghost.span(at(130));
-    let curve = Curve::new(lookups, ghost.distances(at(120)), span, sizing).unwrap();
+    let span = ghost.span(at(MEASURED_AT));
+    let curve = Curve::new(lookups, ghost.distances(at(MEASURED_AT)), span, sizing).unwrap();
     for multiple in [1.5, 2.0, 4.0] {
         // The real hit ratio of the measured part, with the same warm-up.
         let size = (capacity as f64 * multiple) as usize;
-        let (all_hits, _) = run(&stream, size, None);
-        let (warm_hits, _) = run(warm, size, None);
-        let real = (all_hits - warm_hits) as f64 / measured.len() as f64;
+        let real = run(&stream, size, warm_up, None).hits as f64 / (hits + misses) as f64;
         let predicted = curve.at_multiple(multiple).unwrap();
         assert!(
             (predicted - real).abs() < 0.02,
@@ -258,16 +250,7 @@ fn above_the_budget_keys_are_sampled_and_the_prediction_stays_close() {
 
 #[test]
 fn past_the_useful_span_the_oldest_entries_go_and_the_span_becomes_a_limit() {
-    let settings = Settings {
-        budget_bytes: 0,
-        bucket: Duration::from_secs(60),
-        retention: Duration::from_secs(60),
-    };
-    let settings = Settings {
-        budget_bytes: histogram_allowance(&settings) + 100 * list::GhostList::BYTES_PER_ENTRY,
-        ..settings
-    };
-    let mut g = Ghost::new(settings);
+    let mut g = Ghost::new(room_for(100));
     // 10 keys held: entries beyond 80 keys are of no use; 100 fit at full rate.
     g.set_keys_held(10);
     for k in 0..150 {
