@@ -41,6 +41,23 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) };
         HELD.fetch_sub(layout.size(), Ordering::Relaxed);
     }
+
+    // Counted as the change in size: the system grows large blocks in place (mremap) rather
+    // than holding both; a table that moves to a new allocation (the hash map's) is counted
+    // with both while it moves.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grown = new_size - layout.size();
+                let now = HELD.fetch_add(grown, Ordering::Relaxed) + grown;
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                HELD.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
 }
 
 #[global_allocator]

@@ -403,8 +403,8 @@ fn measure(kind: ServerKind, w: Workload) -> Outcome {
         misses: measured.misses as f64,
         unfixable_misses: 0.0,
     };
-    let span = ghost.span(MEASURED_AT);
-    let curve = Curve::new(lookups, ghost.distances(MEASURED_AT), span, sizing)
+    let curve = ghost
+        .curve(MEASURED_AT, MEASURED_AT, lookups, sizing)
         .unwrap_or_else(|| panic!("{kind}: no curve from {lookups:?}"));
     Outcome {
         reference: measured,

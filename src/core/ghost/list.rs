@@ -178,7 +178,6 @@ impl GhostList {
                 self.tree[parent - 1] += self.tree[i - 1];
             }
         }
-        self.index.shrink_to(next.max(self.capacity / 2));
     }
 
     /// Heap bytes held: the hash map's table (entries and control bytes, at its capacity) and
@@ -193,9 +192,10 @@ impl GhostList {
         buckets * entry + slots
     }
 
-    /// Worst-case heap bytes per entry at capacity (see [`GhostList::heap_bytes`]): a table at
-    /// just over half its load (after doubling) and two slots.
-    pub(crate) const BYTES_PER_ENTRY: usize = 2 * 17 * 8 / 7 + 2 * 16;
+    /// Heap bytes per entry at the worst moment (see [`GhostList::heap_bytes`]): two slots, and
+    /// a table just doubled to hold the last entries (up to 2 × 8/7 buckets of 17 bytes an
+    /// entry), while the old table, half as large, is still being moved from.
+    pub(crate) const BYTES_PER_ENTRY: usize = 2 * 17 * 8 / 7 * 3 / 2 + 2 * 16;
 }
 
 #[cfg(test)]

@@ -209,6 +209,19 @@ impl Ghost {
         }
     }
 
+    /// The curve of the window from `since` to `now`, given INFO's lookups over the same window
+    /// and the key cost; `None` as [`curve::Curve::new`] says.
+    pub fn curve(
+        &mut self,
+        now: Duration,
+        since: Duration,
+        lookups: curve::Lookups,
+        sizing: curve::Sizing,
+    ) -> Option<curve::Curve> {
+        let span = self.span(now);
+        curve::Curve::new(lookups, self.distances(since), span, sizing)
+    }
+
     /// Heap bytes held now (the list's tables and slots at their capacity, the histograms).
     pub fn heap_bytes(&self) -> usize {
         self.list.heap_bytes() + self.buckets.heap_bytes()

@@ -233,8 +233,9 @@ fn above_the_budget_keys_are_sampled_and_the_prediction_stays_close() {
         misses: misses as f64,
         unfixable_misses: 0.0,
     };
-    let span = ghost.span(at(MEASURED_AT));
-    let curve = Curve::new(lookups, ghost.distances(at(MEASURED_AT)), span, sizing).unwrap();
+    let curve = ghost
+        .curve(at(MEASURED_AT), at(MEASURED_AT), lookups, sizing)
+        .unwrap();
     for multiple in [1.5, 2.0, 4.0] {
         // The real hit ratio of the measured part, with the same warm-up.
         let size = (capacity as f64 * multiple) as usize;
