@@ -26,7 +26,38 @@ pub(crate) struct GhostList {
     capacity: usize,
 }
 
+/// Bytes of one bucket of the hash map's table: the entry and its control byte.
+const BUCKET_BYTES: usize = std::mem::size_of::<(u64, u32)>() + 1;
+/// Bytes of one slot: hash, time, tree node.
+const SLOT_BYTES: usize = 8 + 4 + 4;
+
 impl GhostList {
+    /// The largest list whose heap stays within `budget` bytes at its worst moment.
+    ///
+    /// The hash map (hashbrown) leaves a removed entry's bucket marked; when the marks use up
+    /// its room it rehashes in place if the entries fill at most half of its usable 7/8, and
+    /// otherwise doubles. So with at most 7/16 of `buckets` entries the table never outgrows
+    /// `buckets`; at worst it holds `buckets` and, while doubling to them, half as many more.
+    /// Slots are twice the entries.
+    pub(crate) fn for_budget(budget: usize) -> GhostList {
+        let per_bucket = BUCKET_BYTES * 3 / 2 + 2 * SLOT_BYTES * 7 / 16;
+        let most = (budget / per_bucket).max(16);
+        // The largest power of two not above `most`.
+        let buckets = 1usize << (usize::BITS - 1 - most.leading_zeros());
+        GhostList::new(buckets * 7 / 16 - 1)
+    }
+
+    /// The smallest budget for which [`GhostList::for_budget`] holds at least `entries`.
+    #[cfg(test)]
+    pub(crate) fn budget_for(entries: usize) -> usize {
+        let buckets = ((entries + 1) * 16).div_ceil(7).next_power_of_two();
+        buckets * (BUCKET_BYTES * 3 / 2 + 2 * SLOT_BYTES * 7 / 16)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn new(capacity: usize) -> GhostList {
         GhostList {
             index: HashMap::new(),
@@ -183,19 +214,10 @@ impl GhostList {
     /// Heap bytes held: the hash map's table (entries and control bytes, at its capacity) and
     /// the slot vectors at theirs.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(u64, u32)>() + 1;
         // hashbrown keeps 1/8 of its buckets free: buckets = capacity * 8 / 7, a power of two.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
-        let slots = self.hashes.capacity() * std::mem::size_of::<u64>()
-            + self.times.capacity() * std::mem::size_of::<u32>()
-            + self.tree.capacity() * std::mem::size_of::<u32>();
-        buckets * entry + slots
+        buckets * BUCKET_BYTES + self.hashes.capacity() * SLOT_BYTES
     }
-
-    /// Heap bytes per entry at the worst moment (see [`GhostList::heap_bytes`]): two slots, and
-    /// a table just doubled to hold the last entries (up to 2 × 8/7 buckets of 17 bytes an
-    /// entry), while the old table, half as large, is still being moved from.
-    pub(crate) const BYTES_PER_ENTRY: usize = 2 * 17 * 8 / 7 * 3 / 2 + 2 * 16;
 }
 
 #[cfg(test)]

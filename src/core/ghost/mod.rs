@@ -111,7 +111,7 @@ impl Ghost {
         let histogram_bytes = histogram_allowance(&settings);
         let for_list = settings.budget_bytes.saturating_sub(histogram_bytes);
         Ghost {
-            list: GhostList::new(for_list / GhostList::BYTES_PER_ENTRY),
+            list: GhostList::for_budget(for_list),
             buckets: Buckets::new(secs(settings.bucket), secs(settings.retention)),
             threshold: MODULUS,
             useful_span: None,

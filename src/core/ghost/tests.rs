@@ -160,7 +160,7 @@ fn run(stream: &[u64], capacity: usize, measure_from: usize, mut ghost: Option<&
     r
 }
 
-/// Settings with 1-minute buckets and room for `entries` in the list.
+/// Settings with 1-minute buckets and room for at least `entries` in the list.
 fn room_for(entries: usize) -> Settings {
     let settings = Settings {
         budget_bytes: 0,
@@ -168,7 +168,7 @@ fn room_for(entries: usize) -> Settings {
         retention: Duration::from_secs(60),
     };
     Settings {
-        budget_bytes: histogram_allowance(&settings) + entries * list::GhostList::BYTES_PER_ENTRY,
+        budget_bytes: histogram_allowance(&settings) + list::GhostList::budget_for(entries),
         ..settings
     }
 }
@@ -252,15 +252,17 @@ fn above_the_budget_keys_are_sampled_and_the_prediction_stays_close() {
 #[test]
 fn past_the_useful_span_the_oldest_entries_go_and_the_span_becomes_a_limit() {
     let mut g = Ghost::new(room_for(100));
-    // 10 keys held: entries beyond 80 keys are of no use; 100 fit at full rate.
+    let room = g.list.capacity() as u64;
+    assert!((100..200).contains(&room), "{room}");
+    // 10 keys held: entries beyond 80 keys are of no use, and the list is full before.
     g.set_keys_held(10);
-    for k in 0..150 {
+    for k in 0..room + 50 {
         g.on_evicted(k, at(k));
     }
     assert_eq!(g.sampling_rate(), 1.0);
-    let s = g.span(at(150));
-    assert_eq!((s.keys, s.complete), (100.0, false));
-    assert_eq!(s.seconds, 100.0);
-    assert_eq!(g.on_miss(10, at(150)), None, "dropped");
-    assert_eq!(g.on_miss(149, at(150)), Some(0));
+    let s = g.span(at(room + 50));
+    assert_eq!((s.keys, s.complete), (room as f64, false));
+    assert_eq!(s.seconds, room as f64);
+    assert_eq!(g.on_miss(10, at(room + 50)), None, "dropped");
+    assert_eq!(g.on_miss(room + 49, at(room + 50)), Some(0));
 }
