@@ -54,6 +54,7 @@ impl GhostList {
         buckets * (BUCKET_BYTES * 3 / 2 + 2 * SLOT_BYTES * 7 / 16)
     }
 
+    #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
