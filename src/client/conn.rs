@@ -81,6 +81,11 @@ impl Connector {
         })
     }
 
+    /// The database the connection selects (keyspace events are per database).
+    pub(crate) fn db(&self) -> i64 {
+        self.db
+    }
+
     /// Connects, completes TLS, authenticates and selects the database. Unbounded: the
     /// caller applies its timeout.
     pub(crate) async fn connect(&self) -> Result<Conn, RedisError> {
@@ -101,6 +106,7 @@ impl Connector {
         let mut conn = Conn {
             stream,
             buf: Vec::new(),
+            pos: 0,
         };
         if let Some(password) = &self.password {
             conn.auth(self.username.as_deref(), password).await?;
@@ -131,6 +137,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 pub(crate) struct Conn {
     stream: Box<dyn Io>,
     buf: Vec<u8>,
+    /// Where the unread bytes of `buf` start: pushed replies ([`Conn::next_reply`]) arrive
+    /// many to a read.
+    pos: usize,
 }
 
 impl Conn {
@@ -167,13 +176,49 @@ impl Conn {
         self.read_reply().await?.extract_error()
     }
 
+    /// Writes one command without waiting for its reply (subscriptions, pings while
+    /// subscribed).
+    pub(crate) async fn send(&mut self, args: &[&[u8]]) -> Result<(), RedisError> {
+        let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+        encode(&mut out, args);
+        self.stream.write_all(&out).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Reads the next reply, keeping what follows it in the buffer (pushed messages come many
+    /// to a read). Cancel-safe: an interrupted call loses no bytes.
+    pub(crate) async fn next_reply(&mut self) -> Result<Value, RedisError> {
+        loop {
+            if let Frame::Complete(n) = frame_len(&self.buf[self.pos..], MAX_BULK)? {
+                let v = redis::parse_redis_value(&self.buf[self.pos..self.pos + n])?;
+                self.pos += n;
+                if self.pos == self.buf.len() {
+                    self.buf.clear();
+                    self.pos = 0;
+                }
+                return Ok(v);
+            }
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.buf.reserve(FIRST_READ);
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(closed());
+            }
+        }
+    }
+
     /// Drops the read buffer (between polls an idle connection holds only its socket).
     pub(crate) fn release(&mut self) {
         self.buf = Vec::new();
+        self.pos = 0;
     }
 
     async fn read_reply(&mut self) -> Result<Value, RedisError> {
         self.buf.clear();
+        self.pos = 0;
         let mut want = FIRST_READ;
         loop {
             match frame_len(&self.buf, MAX_BULK)? {
@@ -195,12 +240,16 @@ impl Conn {
             let spare = want.saturating_sub(self.buf.len()).max(FIRST_READ / 2);
             self.buf.reserve(spare);
             if self.stream.read_buf(&mut self.buf).await? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed by the server",
-                )
-                .into());
+                return Err(closed());
             }
         }
     }
+}
+
+fn closed() -> RedisError {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "connection closed by the server",
+    )
+    .into()
 }

@@ -1,6 +1,7 @@
 //! Connections to Redis: the poller's own request/response connection (`conn`, framing in
 //! `resp`), TLS to `rediss://` targets (`tls`), the redis crate's multiplexed connection
-//! as discovery uses it (`multiplexed`), the classification of failed calls and INFO-like
+//! as discovery uses it (`multiplexed`), the keyspace-event subscriber's socket
+//! (`subscriber`), the classification of failed calls and INFO-like
 //! replies ([`call`]), and the redis crate's values as the core's replies (`reply`).
 //!
 //! Imports `config` (the targets' connection settings and TLS files) and `core` (the reply
@@ -11,6 +12,7 @@ pub(crate) mod conn;
 pub(crate) mod multiplexed;
 pub(crate) mod reply;
 pub(crate) mod resp;
+pub(crate) mod subscriber;
 pub(crate) mod tls;
 
 use crate::config::ConnectionInfo;

@@ -177,6 +177,9 @@ pub struct Derived {
     /// the gate the poller holds around INFO, so they match INFO's counters); `None` without a
     /// sampler.
     pub own_lookups: Option<Lookups>,
+    /// Miss attribution's coverage and ceilings per window, for targets with attribution
+    /// (filled by the poller from the same poll's windows).
+    pub attribution: Vec<crate::core::attribution::AttributionWindow>,
 }
 
 /// Most entries in [`Derived::hit_ratio_trend`].
@@ -236,6 +239,7 @@ impl History {
             resets_total: self.resets,
             hit_ratio_trend: self.trend(),
             own_lookups: self.last.own,
+            attribution: Vec::new(),
         }
     }
 

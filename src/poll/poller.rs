@@ -22,6 +22,7 @@ use super::schedule::start_offset;
 use super::settings::PollerSettings;
 use crate::client::call::PollError;
 use crate::client::conn::Conn;
+use crate::core::attribution::AttributionHistory;
 use crate::core::derive::History;
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
@@ -38,6 +39,10 @@ struct Poller {
     history: History,
     /// The sampler's lookups as of the last INFO (see [`PollerSettings::lookup_gate`]).
     own_lookups: Option<Lookups>,
+    /// Attributed misses per poll, for targets with miss attribution.
+    attribution: Option<Box<AttributionHistory>>,
+    /// The attributed totals as of the last INFO.
+    attributed: Option<[u64; 4]>,
 }
 
 /// Runs the poll loop of one target until the task is aborted.
@@ -69,6 +74,11 @@ impl Poller {
             caps: Capabilities::new(settings.config_command.as_deref()),
             history: History::new(settings.interval / 2),
             own_lookups: None,
+            attribution: settings
+                .attribution
+                .as_ref()
+                .map(|_| Box::new(AttributionHistory::new(settings.interval / 2))),
+            attributed: None,
             settings,
             shared,
             origin,
@@ -102,9 +112,12 @@ impl Poller {
         let name = &self.settings.name;
         let (outcome, error) = match result {
             Ok(sample) => {
-                let derived = self
+                let mut derived = self
                     .history
                     .observe_excluding(at, &sample, self.own_lookups);
+                if let (Some(h), Some(a)) = (&mut self.attribution, self.attributed) {
+                    derived.attribution = h.observe(at, a, &derived.windows);
+                }
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
@@ -161,6 +174,12 @@ impl Poller {
         };
         let text = self.caps.info(conn, timeout, name).await?;
         self.own_lookups = lookups.map(|l| *l);
+        // Read under the gate with INFO, like the sampler's lookups.
+        self.attributed = self
+            .settings
+            .attribution
+            .as_ref()
+            .map(|a| super::attribution_task::lock(a).counts().attributed);
         let mut sample = crate::core::info::parse(&text).map_err(|e| PollError {
             kind: ErrorKind::Protocol,
             message: e.to_string(),
@@ -195,6 +214,7 @@ mod tests {
             config_command: Some("CONFIG".into()),
             tls: None,
             lookup_gate: None,
+            attribution: None,
         };
         let task = run(settings, Shared::new(), Instant::now());
         // Every configured target has one such task: 10 000 targets, 10 000 of these. A poll's

@@ -310,9 +310,11 @@ impl Sampler {
         let ttls: Vec<i64> = {
             let mut lookups = self.gate.lock().await;
             let ttls: Vec<i64> = call("PTTL", timeout, pipe.query_async(&mut conn.clone())).await?;
-            for t in &ttls {
+            for (t, k) in ttls.iter().zip(keys) {
                 if *t == -2 {
                     lookups.misses += 1;
+                    // Its `keymiss` is ours, not the application's (see `LookupGate`).
+                    self.gate.missed(crate::core::attribution::key_hash(k));
                 } else {
                     lookups.hits += 1;
                 }

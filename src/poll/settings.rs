@@ -1,5 +1,6 @@
 //! What one poller is given about its target: name, connection, interval and timeout, the
-//! CONFIG command, TLS files, and the sampler's lookup gate when there is one.
+//! CONFIG command, TLS files, the sampler's lookup gate and the miss attribution when there
+//! are.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,4 +23,6 @@ pub(crate) struct PollerSettings {
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,
+    /// The target's miss attribution, when it runs: its totals are read with each INFO.
+    pub attribution: Option<super::attribution_task::SharedAttribution>,
 }

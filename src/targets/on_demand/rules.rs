@@ -224,6 +224,7 @@ impl Rules {
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
                     tls: None,
                     lookup_gate: None,
+                    attribution: None,
                 };
                 let meta = TargetMeta {
                     name: key.clone(),
