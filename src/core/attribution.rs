@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::Duration;
 
-use super::derive::{Window, WindowStats};
+use super::derive::{AttributionWindow, Window, WindowStats};
 use super::sampler::{Grouper, OTHER};
 
 /// Why a lookup missed.
@@ -469,20 +469,6 @@ pub fn missing_flags(current: &str) -> String {
 /// The value that adds `missing` to `current`, keeping every flag already set.
 pub fn with_flags(current: &str, missing: &str) -> String {
     format!("{current}{missing}")
-}
-
-/// The coverage and ceilings of one window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttributionWindow {
-    pub window: Window,
-    /// Misses attributed in the window, in [`Cause::ALL`] order.
-    pub attributed: [u64; 4],
-    /// Attributed misses over the application's keyspace misses (INFO, the sampler's own
-    /// taken out); `None` without misses.
-    pub coverage: Option<f64>,
-    /// The hit ratio had the misses of one cause been hits, in [`Without::ALL`] order; `None`
-    /// without lookups.
-    pub ceilings: [Option<f64>; 3],
 }
 
 /// The cause a hit-ratio ceiling removes.

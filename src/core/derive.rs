@@ -134,6 +134,21 @@ pub struct WindowStats {
     pub misses: Option<u64>,
 }
 
+/// Miss attribution's coverage and ceilings over one window (computed in
+/// `core::attribution` from the attributed totals and this window's [`WindowStats`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionWindow {
+    pub window: Window,
+    /// Misses attributed in the window, in the order expired, evicted, deleted, cold.
+    pub attributed: [u64; 4],
+    /// Attributed misses over the application's keyspace misses (INFO, the sampler's own
+    /// taken out); `None` without misses.
+    pub coverage: Option<f64>,
+    /// The hit ratio had the misses of one cause been hits, without evictions, expirations
+    /// and deletions in this order; `None` without lookups.
+    pub ceilings: [Option<f64>; 3],
+}
+
 /// Which limit memory pressure is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -179,7 +194,7 @@ pub struct Derived {
     pub own_lookups: Option<Lookups>,
     /// Miss attribution's coverage and ceilings per window, for targets with attribution
     /// (filled by the poller from the same poll's windows).
-    pub attribution: Vec<crate::core::attribution::AttributionWindow>,
+    pub attribution: Vec<AttributionWindow>,
 }
 
 /// Most entries in [`Derived::hit_ratio_trend`].

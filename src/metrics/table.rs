@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::core::attribution::{AttributionWindow, Cause, Event, Without};
-use crate::core::derive::{Derived, MissCause};
+use crate::core::attribution::{Cause, Event, Without};
+use crate::core::derive::{AttributionWindow, Derived, MissCause};
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
 use crate::state::{Globals, GroupStatus, Snapshot};
