@@ -224,6 +224,8 @@ impl Conn {
             match frame_len(&self.buf, MAX_BULK)? {
                 Frame::Complete(n) if n == self.buf.len() => {
                     let v = redis::parse_redis_value(&self.buf)?;
+                    // Consumed: a later `next_reply` must not read it again.
+                    self.buf.clear();
                     if self.buf.capacity() > 4 * FIRST_READ {
                         self.release();
                     }
