@@ -3,7 +3,8 @@
 //! their TTL, deleted with DEL and with UNLINK, and on a small maxmemory evicted then read),
 //! each cause's count within 3 % of the truth, coverage ≥ 0.98 and the ceiling without
 //! evictions ≈ 1 on the evicting instance; the notify-keyspace-events flags left alone or
-//! completed (renamed CONFIG honoured); the key-prefix sampler's own misses left out.
+//! completed (renamed CONFIG honoured); the key-prefix sampler's own misses left out. Each
+//! test starts its own servers.
 
 mod support;
 
@@ -77,34 +78,35 @@ fn within_3_percent(got: f64, truth: f64, what: &str) {
     );
 }
 
-/// Never-stored keys, keys read after their TTL, keys deleted with DEL and with UNLINK.
-fn mixed_workload(r: &RedisServer) {
+/// Never-stored keys, keys read after their TTL, keys deleted with DEL and with UNLINK; every
+/// key name carries `tag` (a Cluster hash tag, so a node gets keys of its own slots).
+fn mixed_workload(r: &RedisServer, tag: &str) {
     let mut setup = Vec::new();
     for i in 0..EXPIRED {
-        setup.push(cmd(&["PSETEX", &format!("ttl:{i}"), "100", "v"]));
+        setup.push(cmd(&["PSETEX", &format!("ttl:{tag}{i}"), "100", "v"]));
     }
     for i in 0..DELETED {
-        setup.push(cmd(&["SET", &format!("del:{i}"), "v"]));
-        setup.push(cmd(&["DEL", &format!("del:{i}")]));
+        setup.push(cmd(&["SET", &format!("del:{tag}{i}"), "v"]));
+        setup.push(cmd(&["DEL", &format!("del:{tag}{i}")]));
     }
     for i in 0..UNLINKED {
-        setup.push(cmd(&["SET", &format!("unl:{i}"), "v"]));
-        setup.push(cmd(&["UNLINK", &format!("unl:{i}")]));
+        setup.push(cmd(&["SET", &format!("unl:{tag}{i}"), "v"]));
+        setup.push(cmd(&["UNLINK", &format!("unl:{tag}{i}")]));
     }
     assert_eq!(r.pipeline(&setup), 0);
     std::thread::sleep(Duration::from_millis(300));
     let mut reads = Vec::new();
     for i in 0..COLD {
-        reads.push(cmd(&["GET", &format!("never:{i}")]));
+        reads.push(cmd(&["GET", &format!("never:{tag}{i}")]));
     }
     for i in 0..EXPIRED {
-        reads.push(cmd(&["GET", &format!("ttl:{i}")]));
+        reads.push(cmd(&["GET", &format!("ttl:{tag}{i}")]));
     }
     for i in 0..DELETED {
-        reads.push(cmd(&["GET", &format!("del:{i}")]));
+        reads.push(cmd(&["GET", &format!("del:{tag}{i}")]));
     }
     for i in 0..UNLINKED {
-        reads.push(cmd(&["GET", &format!("unl:{i}")]));
+        reads.push(cmd(&["GET", &format!("unl:{tag}{i}")]));
     }
     assert_eq!(r.pipeline(&reads), 0);
 }
@@ -145,7 +147,7 @@ fn known_causes_on(kind: ServerKind) {
     wait_active(&e, "mixed");
     wait_active(&e, "evicting");
 
-    mixed_workload(&mixed);
+    mixed_workload(&mixed, "");
     let total = (COLD + EXPIRED + DELETED + UNLINKED) as f64;
     let m = wait_attributed(&e, "mixed", total);
     within_3_percent(attributed(&m, "mixed", "cold"), COLD as f64, "cold");
@@ -370,4 +372,98 @@ fn the_samplers_own_misses_are_not_attributed() {
     );
     assert_eq!(keymiss, own);
     eprintln!("sampler: {own} own misses left out, {keymiss} keymiss events, 0 attributed");
+}
+
+/// A port below 55000 whose cluster bus port (port + 10000) is free too.
+fn cluster_port(taken: &[u16]) -> u16 {
+    wait_for("a free port pair", Duration::from_secs(5), || {
+        let p = support::free_port();
+        (p < 55_000
+            && !taken.contains(&p)
+            && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok())
+        .then_some(p)
+    })
+}
+
+/// A hash tag whose slot `node` serves (found by asking: other nodes answer -MOVED).
+fn own_tag(node: &RedisServer) -> String {
+    (0..10_000)
+        .map(|i| format!("{{t{i}}}"))
+        .find(|tag| {
+            !node
+                .cmd(&["GET", &format!("probe{tag}")])
+                .starts_with("-MOVED")
+        })
+        .expect("a hash tag of the node's slots")
+}
+
+#[test]
+fn known_causes_on_a_cluster_of_three_primaries() {
+    let cli = support::require_binary("redis-cli", "redis-tools");
+    let mut ports = Vec::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let p = cluster_port(&ports);
+        ports.push(p);
+        nodes.push(RedisServer::start_on(
+            p,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ],
+        ));
+    }
+    let out = std::process::Command::new(cli)
+        .args(["--cluster", "create"])
+        .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("run redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    wait_for("cluster_state:ok", Duration::from_secs(20), || {
+        nodes
+            .iter()
+            .all(|n| n.cmd(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+            .then_some(())
+    });
+    let tags: Vec<String> = nodes.iter().map(own_tag).collect();
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[[targets]]\nname = \"shop\"\nurl = \"{}\"\ncluster = true\n\
+         [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n",
+        nodes[0].url()
+    ));
+    let names: Vec<String> = ports
+        .iter()
+        .map(|p| format!("shop/127.0.0.1:{p}"))
+        .collect();
+    for n in &names {
+        wait_active(&e, n);
+    }
+    for (node, tag) in nodes.iter().zip(&tags) {
+        mixed_workload(node, tag);
+    }
+    let total = (COLD + EXPIRED + DELETED + UNLINKED) as f64;
+    for n in &names {
+        // One subscriber per node: each node's events are its own.
+        let m = wait_attributed(&e, n, total);
+        within_3_percent(attributed(&m, n, "cold"), COLD as f64, "cold");
+        within_3_percent(attributed(&m, n, "expired"), EXPIRED as f64, "expired");
+        within_3_percent(
+            attributed(&m, n, "deleted"),
+            (DELETED + UNLINKED) as f64,
+            "deleted",
+        );
+        let coverage = value(
+            &m,
+            &format!("redis_cache_miss_attribution_coverage_ratio{{target=\"{n}\",window=\"1m\"}}"),
+        );
+        assert!(coverage >= 0.98, "{n}: coverage {coverage}");
+        eprintln!("cluster node {n}: coverage {coverage}");
+    }
 }
