@@ -467,3 +467,41 @@ fn known_causes_on_a_cluster_of_three_primaries() {
         eprintln!("cluster node {n}: coverage {coverage}");
     }
 }
+
+/// The least-privilege user of docs/security.md, with the miss attribution's additions.
+const ACL_USER: &[&str] = &[
+    "ACL",
+    "SETUSER",
+    "exporter",
+    "reset",
+    "on",
+    ">secret",
+    "-@all",
+    "+info",
+    "+config|get",
+    "+subscribe",
+    "+ping",
+    "&__keyevent@0__:keymiss",
+    "&__keyevent@0__:expired",
+    "&__keyevent@0__:evicted",
+    "&__keyevent@0__:del",
+];
+
+#[test]
+fn the_documented_acl_user_is_enough() {
+    let r = RedisServer::start(&["--notify-keyspace-events", "Egxem"]);
+    assert!(r.cmd(ACL_USER).starts_with("+OK"));
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md")).unwrap();
+    assert!(
+        doc.contains(&ACL_USER[3..].join(" ").replace(">secret", ">CHANGE-ME")),
+        "docs/security.md shows this user"
+    );
+    let url = format!("redis://exporter:secret@127.0.0.1:{}", r.port);
+    let e = Exporter::start(&attribution_config(&[("acl", url)], ""));
+    wait_active(&e, "acl");
+    assert_eq!(r.pipeline(&[cmd(&["GET", "nothing:1"])]), 0);
+    let m = wait_attributed(&e, "acl", 1.0);
+    assert_eq!(attributed(&m, "acl", "cold"), 1.0);
+    assert_eq!(r.cmd(&["ACL", "LOG"]), "*0\r\n", "nothing refused");
+}

@@ -173,11 +173,14 @@ impl Remembered {
         self.index.is_empty()
     }
 
-    /// Bytes one remembered key takes at full capacity: its ring slot and its index entry
-    /// (the entry, one control byte, and the table's spare room at its 7/8 load factor).
-    pub fn bytes_per_key() -> f64 {
-        let entry = std::mem::size_of::<(u64, u32)>() as f64 + 1.0;
-        std::mem::size_of::<Slot>() as f64 + entry * 8.0 / 7.0
+    /// Bytes the memory takes once `capacity` keys are remembered: 16 per ring slot, and the
+    /// index's table (a power of two of buckets at most 7/8 full, a 16-byte entry and one
+    /// control byte each). Divided by `capacity`: 35 to 55 bytes per key, by where the
+    /// capacity falls between two powers of two (38 for the default 200 000).
+    pub fn bytes_for(capacity: usize) -> usize {
+        let buckets = (capacity.max(1) * 8).div_ceil(7).next_power_of_two();
+        let entry = std::mem::size_of::<(u64, u32)>();
+        capacity * std::mem::size_of::<Slot>() + buckets * (entry + 1)
     }
 
     /// Records that the key with `hash` was removed for `cause` at `at`.
@@ -678,7 +681,9 @@ mod tests {
             big.remember(key_hash(&i.to_le_bytes()), Cause::Expired, secs(1));
         }
         assert_eq!(big.len(), 1000);
-        assert!(Remembered::bytes_per_key() < 40.0);
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
+        // 200 000 keys: 3.2 MB of ring, 262 144 buckets of 17 bytes.
+        assert_eq!(Remembered::bytes_for(200_000), 3_200_000 + 262_144 * 17);
     }
 
     #[test]
