@@ -323,6 +323,15 @@ fn managed_flags_add_only_the_missing_ones_through_a_renamed_config() {
 #[test]
 fn the_samplers_own_misses_are_not_attributed() {
     let r = RedisServer::start(&["--notify-keyspace-events", "Egxem"]);
+    let e = Exporter::start(&format!(
+        "poll_interval = \"1s\"\n[[targets]]\nname = \"s\"\nurl = \"{}\"\n\
+         [targets.sampler]\nenabled = true\nkeys_per_cycle = 100000\nbatch_size = 2000\n\
+         pause_between_batches = \"1ms\"\ninterval = \"300ms\"\nmax_time_per_cycle = \"250ms\"\n\
+         [targets.miss_attribution]\nenabled = true\n",
+        r.url()
+    ));
+    // Subscribed before any key exists, so every miss of the sampler is heard.
+    wait_active(&e, "s");
     // Keys expiring over three seconds while the sampler walks them: some expire between its
     // SCAN and its PTTL, and that PTTL raises a keymiss (and counts a keyspace miss).
     let load: Vec<Vec<String>> = (0..60_000)
@@ -338,15 +347,17 @@ fn the_samplers_own_misses_are_not_attributed() {
     for chunk in load.chunks(5000) {
         assert_eq!(r.pipeline(chunk), 0);
     }
-    let e = Exporter::start(&format!(
-        "poll_interval = \"1s\"\n[[targets]]\nname = \"s\"\nurl = \"{}\"\n\
-         [targets.sampler]\nenabled = true\nkeys_per_cycle = 100000\nbatch_size = 2000\n\
-         pause_between_batches = \"1ms\"\ninterval = \"300ms\"\nmax_time_per_cycle = \"250ms\"\n\
-         [targets.miss_attribution]\nenabled = true\n",
-        r.url()
-    ));
     wait_for("the key space to expire", Duration::from_secs(20), || {
         (r.cmd(&["DBSIZE"]) == ":0\r\n").then_some(())
+    });
+    // The subscriber has heard every keymiss the sampler caused.
+    wait_for("every keymiss heard", Duration::from_secs(20), || {
+        let m = e.metrics();
+        let heard = sample(
+            &m,
+            "redis_exporter_keyspace_events_total{target=\"s\",event=\"keymiss\"}",
+        )?;
+        (heard >= sample(&m, "redis_sampler_keyspace_misses_total{target=\"s\"}")?).then_some(())
     });
     let m = wait_polls(&e, "s", 2.0);
     let own = value(
@@ -374,17 +385,6 @@ fn the_samplers_own_misses_are_not_attributed() {
     eprintln!("sampler: {own} own misses left out, {keymiss} keymiss events, 0 attributed");
 }
 
-/// A port below 55000 whose cluster bus port (port + 10000) is free too.
-fn cluster_port(taken: &[u16]) -> u16 {
-    wait_for("a free port pair", Duration::from_secs(5), || {
-        let p = support::free_port();
-        (p < 55_000
-            && !taken.contains(&p)
-            && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok())
-        .then_some(p)
-    })
-}
-
 /// A hash tag whose slot `node` serves (found by asking: other nodes answer -MOVED).
 fn own_tag(node: &RedisServer) -> String {
     (0..10_000)
@@ -399,39 +399,8 @@ fn own_tag(node: &RedisServer) -> String {
 
 #[test]
 fn known_causes_on_a_cluster_of_three_primaries() {
-    let cli = support::require_binary("redis-cli", "redis-tools");
-    let mut ports = Vec::new();
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let p = cluster_port(&ports);
-        ports.push(p);
-        nodes.push(RedisServer::start_on(
-            p,
-            &[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-            ],
-        ));
-    }
-    let out = std::process::Command::new(cli)
-        .args(["--cluster", "create"])
-        .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .expect("run redis-cli --cluster create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    wait_for("cluster_state:ok", Duration::from_secs(20), || {
-        nodes
-            .iter()
-            .all(|n| n.cmd(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-            .then_some(())
-    });
+    let nodes = support::cluster::start_cluster(3, 0, &[]);
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let tags: Vec<String> = nodes.iter().map(own_tag).collect();
     let e = Exporter::start(&format!(
         "poll_interval = \"1s\"\n[[targets]]\nname = \"shop\"\nurl = \"{}\"\ncluster = true\n\

@@ -63,6 +63,8 @@ pub(crate) struct AttributionSettings {
 
 /// The status is published this often (and the quiet connection checked).
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// Most events classified under one hold of the sampler's gate (about a millisecond).
+const MAX_BURST: usize = 1000;
 /// With flags missing and not managed, they are read again after this long.
 const RECHECK_FLAGS: Duration = Duration::from_secs(60);
 
@@ -192,7 +194,7 @@ impl Task {
         let mut next_publish = Instant::now() + PUBLISH_EVERY;
         loop {
             if let Some((event, key)) = sub.next_until(next_publish).await? {
-                self.classify(event, &key).await;
+                self.classify(sub, event, &key).await?;
             }
             if Instant::now() >= next_publish {
                 self.publish();
@@ -202,22 +204,43 @@ impl Task {
         }
     }
 
-    async fn classify(&mut self, event: Event, key: &[u8]) {
-        let at = self.now();
-        if event == Event::Keymiss {
-            if let Some(g) = &self.gate {
-                // A sampler batch in flight finishes first, so its missed keys are known.
-                let _batch = g.lock().await;
-                let own = g.take_missed();
-                let mut a = lock(&self.state);
-                for h in own {
-                    a.own_miss(h);
-                }
-                a.on_event(event, key, at);
-                return;
+    /// Classifies `event` and, for a `keymiss` on a target with a sampler, the events already
+    /// received after it, under one hold of the gate: a sampler batch in flight finishes first,
+    /// so its missed keys are known, and a burst of misses waits for the gate once, not once
+    /// per miss.
+    async fn classify(
+        &mut self,
+        sub: &mut Subscriber,
+        event: Event,
+        key: &[u8],
+    ) -> Result<(), End> {
+        let gate = match &self.gate {
+            Some(g) if event == Event::Keymiss => g.clone(),
+            _ => {
+                lock(&self.state).on_event(event, key, self.now());
+                return Ok(());
+            }
+        };
+        let _batch = gate.lock().await;
+        self.classify_own(&gate, event, key);
+        for _ in 0..MAX_BURST {
+            // Already received only: the deadline has passed, so nothing is waited for.
+            match sub.next_until(Instant::now()).await? {
+                Some((event, key)) => self.classify_own(&gate, event, &key),
+                None => break,
             }
         }
-        lock(&self.state).on_event(event, key, at);
+        Ok(())
+    }
+
+    /// Classifies one event, after taking the sampler's missed keys (the gate is held).
+    fn classify_own(&self, gate: &LookupGate, event: Event, key: &[u8]) {
+        let own = gate.take_missed();
+        let mut a = lock(&self.state);
+        for h in own {
+            a.own_miss(h);
+        }
+        a.on_event(event, key, self.now());
     }
 
     /// Reads the flags and adds the missing ones when managed; `Err` when they stay missing.

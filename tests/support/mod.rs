@@ -60,6 +60,7 @@ pub const PINNED_METRICS: &[&str] = &[
 ];
 
 pub mod certs;
+pub mod cluster;
 pub mod fault_proxy;
 pub mod markdown;
 pub mod prometheus;
