@@ -30,7 +30,7 @@ KEYSPACE = 100_000
 
 def metric(port, name):
     """Sum of every sample of `name` on our /metrics."""
-    body = bench.Http(port).get("/metrics")[1]
+    body = bench.Http(port).get("/metrics").decode()
     total = 0.0
     for line in body.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):

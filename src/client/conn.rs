@@ -190,24 +190,47 @@ impl Conn {
     /// to a read). Cancel-safe: an interrupted call loses no bytes.
     pub(crate) async fn next_reply(&mut self) -> Result<Value, RedisError> {
         loop {
-            if let Frame::Complete(n) = frame_len(&self.buf[self.pos..], MAX_BULK)? {
-                let v = redis::parse_redis_value(&self.buf[self.pos..self.pos + n])?;
-                self.pos += n;
-                if self.pos == self.buf.len() {
-                    self.buf.clear();
-                    self.pos = 0;
-                }
-                return Ok(v);
+            if let Some(r) = self.buffered_reply()? {
+                return redis::parse_redis_value(&self.buf[r]);
             }
-            if self.pos > 0 {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
-            }
-            self.buf.reserve(FIRST_READ);
-            if self.stream.read_buf(&mut self.buf).await? == 0 {
-                return Err(closed());
-            }
+            self.fill().await?;
         }
+    }
+
+    /// Where the next complete reply already received lies in the buffer (see
+    /// [`Conn::bytes`]), without waiting: a subscriber reads its messages this way, without
+    /// building values. Valid until the next read.
+    pub(crate) fn buffered_reply(&mut self) -> Result<Option<std::ops::Range<usize>>, RedisError> {
+        if self.pos == self.buf.len() && self.pos > 0 {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        match frame_len(&self.buf[self.pos..], MAX_BULK)? {
+            Frame::Complete(n) => {
+                let start = self.pos;
+                self.pos += n;
+                Ok(Some(start..start + n))
+            }
+            Frame::Incomplete(_) => Ok(None),
+        }
+    }
+
+    /// The bytes of a reply [`Conn::buffered_reply`] found.
+    pub(crate) fn bytes(&self, r: std::ops::Range<usize>) -> &[u8] {
+        &self.buf[r]
+    }
+
+    /// Reads once more from the socket (the unread bytes kept). Cancel-safe.
+    pub(crate) async fn fill(&mut self) -> Result<(), RedisError> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.reserve(FIRST_READ);
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err(closed());
+        }
+        Ok(())
     }
 
     /// Drops the read buffer (between polls an idle connection holds only its socket).

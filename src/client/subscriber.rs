@@ -49,10 +49,45 @@ pub(crate) struct Subscriber {
     conn: Conn,
     last_read: Instant,
     ping_sent: Option<Instant>,
+    /// Bytes arrived that `next_buffered` has not gone through yet.
+    pending: bool,
 }
 
 /// After this long without a byte, a PING checks the connection.
 const QUIET: Duration = Duration::from_secs(10);
+
+/// A RESP2 `message` push (`*3`, then bulks `message`, the channel, the payload) on one of our
+/// channels: its event and where the key lies in `frame`. Anything else is `None`.
+fn message(frame: &[u8]) -> Option<(Event, std::ops::Range<usize>)> {
+    let mut at = 0;
+    if !frame.starts_with(b"*3\r\n") {
+        return None;
+    }
+    at += 4;
+    if bulk(frame, &mut at)? != b"message" {
+        return None;
+    }
+    let event = Event::of_channel(bulk(frame, &mut at)?)?;
+    let start = at;
+    bulk(frame, &mut at)?;
+    let len = frame[start + 1..].iter().position(|&b| b == b'\r')?;
+    let key_start = start + 1 + len + 2;
+    Some((event, key_start..at - 2))
+}
+
+/// The bulk string at `*at` (`$<n>\r\n<bytes>\r\n`); moves `*at` past it.
+fn bulk<'a>(frame: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let rest = frame.get(*at..)?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    let eol = rest.iter().position(|&b| b == b'\r')?;
+    let n: usize = std::str::from_utf8(&rest[1..eol]).ok()?.parse().ok()?;
+    let start = eol + 2;
+    let data = rest.get(start..start + n)?;
+    *at += start + n + 2;
+    Some(data)
+}
 
 fn timed_out(what: &str) -> RedisError {
     io::Error::new(io::ErrorKind::TimedOut, what.to_string()).into()
@@ -93,40 +128,40 @@ impl Subscriber {
             conn,
             last_read: Instant::now(),
             ping_sent: None,
+            // Messages may have come with the confirmations.
+            pending: true,
         })
     }
 
-    /// The next event (its kind and key), or `None` once `deadline` passes first.
-    pub(crate) async fn next_until(
-        &mut self,
-        deadline: Instant,
-    ) -> Result<Option<(Event, Vec<u8>)>, RedisError> {
-        loop {
-            let reply = match tokio::time::timeout_at(deadline, self.conn.next_reply()).await {
-                Err(_) => return Ok(None),
-                Ok(r) => r?,
-            };
-            self.last_read = Instant::now();
-            self.ping_sent = None;
-            let items = match reply {
-                Value::Array(items) | Value::Push { data: items, .. } => items,
-                _ => continue,
-            };
-            let mut it = items.into_iter();
-            let (Some(Value::BulkString(kind)), Some(Value::BulkString(channel))) =
-                (it.next(), it.next())
-            else {
-                continue;
-            };
-            if kind != b"message" {
-                continue;
+    /// Waits until more bytes arrive (`true`) or `deadline` passes (`false`); `true` at once
+    /// when a complete message is already buffered.
+    pub(crate) async fn wait(&mut self, deadline: Instant) -> Result<bool, RedisError> {
+        if self.pending {
+            return Ok(true);
+        }
+        match tokio::time::timeout_at(deadline, self.conn.fill()).await {
+            Err(_) => Ok(false),
+            Ok(r) => {
+                r?;
+                self.last_read = Instant::now();
+                self.ping_sent = None;
+                self.pending = true;
+                Ok(true)
             }
-            let (Some(event), Some(Value::BulkString(key))) =
-                (Event::of_channel(&channel), it.next())
-            else {
-                continue;
+        }
+    }
+
+    /// The next event already received (its kind and key), without waiting; `None` once the
+    /// buffer holds no complete message. Other replies (PING's, confirmations) are skipped.
+    pub(crate) fn next_buffered(&mut self) -> Result<Option<(Event, &[u8])>, RedisError> {
+        loop {
+            let Some(r) = self.conn.buffered_reply()? else {
+                self.pending = false;
+                return Ok(None);
             };
-            return Ok(Some((event, key)));
+            if let Some((event, key)) = message(self.conn.bytes(r.clone())) {
+                return Ok(Some((event, &self.conn.bytes(r)[key])));
+            }
         }
     }
 
@@ -145,5 +180,27 @@ impl Subscriber {
             }
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_read_in_place() {
+        let f = b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:keymiss\r\n$6\r\nuser:1\r\n";
+        let (event, key) = message(f).unwrap();
+        assert_eq!((event, &f[key]), (Event::Keymiss, &b"user:1"[..]));
+        // An empty key name, and a binary one with CR LF inside.
+        let f = b"*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@3__:del\r\n$0\r\n\r\n";
+        assert_eq!(message(f).map(|(e, k)| (e, k.len())), Some((Event::Del, 0)));
+        let f = b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\na\r\nb\r\n";
+        let (_, key) = message(f).unwrap();
+        assert_eq!(&f[key], b"a\r\nb");
+        // Not messages: a confirmation, PING's answer, another channel.
+        assert!(message(b"*3\r\n$9\r\nsubscribe\r\n$3\r\nabc\r\n:1\r\n").is_none());
+        assert!(message(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").is_none());
+        assert!(message(b"*3\r\n$7\r\nmessage\r\n$3\r\nset\r\n$1\r\nk\r\n").is_none());
     }
 }

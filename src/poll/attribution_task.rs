@@ -25,7 +25,7 @@ use crate::client::tls::ClientFactory;
 use crate::client::without_lib_name;
 use crate::config::ConnectionInfo;
 use crate::config::miss_attribution::MissAttributionConfig;
-use crate::core::attribution::{Attribution, Event, missing_flags, with_flags};
+use crate::core::attribution::{Attribution, missing_flags, with_flags};
 use crate::state::Shared;
 
 /// One target's attribution, shared by its task (writer) and its poller (reads the totals).
@@ -63,7 +63,8 @@ pub(crate) struct AttributionSettings {
 
 /// The status is published this often (and the quiet connection checked).
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
-/// Most events classified under one hold of the sampler's gate (about a millisecond).
+/// Most events classified under one hold of the state's lock and the sampler's gate (a
+/// fraction of a millisecond).
 const MAX_BURST: usize = 1000;
 /// With flags missing and not managed, they are read again after this long.
 const RECHECK_FLAGS: Duration = Duration::from_secs(60);
@@ -193,8 +194,8 @@ impl Task {
     async fn read(&mut self, sub: &mut Subscriber) -> Result<std::convert::Infallible, End> {
         let mut next_publish = Instant::now() + PUBLISH_EVERY;
         loop {
-            if let Some((event, key)) = sub.next_until(next_publish).await? {
-                self.classify(sub, event, &key).await?;
+            if sub.wait(next_publish).await? {
+                self.classify_burst(sub).await?;
             }
             if Instant::now() >= next_publish {
                 self.publish();
@@ -204,43 +205,31 @@ impl Task {
         }
     }
 
-    /// Classifies `event` and, for a `keymiss` on a target with a sampler, the events already
-    /// received after it, under one hold of the gate: a sampler batch in flight finishes first,
-    /// so its missed keys are known, and a burst of misses waits for the gate once, not once
-    /// per miss.
-    async fn classify(
-        &mut self,
-        sub: &mut Subscriber,
-        event: Event,
-        key: &[u8],
-    ) -> Result<(), End> {
-        let gate = match &self.gate {
-            Some(g) if event == Event::Keymiss => g.clone(),
-            _ => {
-                lock(&self.state).on_event(event, key, self.now());
-                return Ok(());
-            }
+    /// Classifies the events already received (at most [`MAX_BURST`]) under one lock of the
+    /// state and, with a sampler, one hold of its gate: a sampler batch in flight finishes
+    /// first, so the keys it missed are known before any `keymiss` is classified.
+    async fn classify_burst(&mut self, sub: &mut Subscriber) -> Result<(), End> {
+        let gate = self.gate.clone();
+        let _batch = match &gate {
+            Some(g) => Some(g.lock().await),
+            None => None,
         };
-        let _batch = gate.lock().await;
-        self.classify_own(&gate, event, key);
+        let now = self.now();
+        let mut a = lock(&self.state);
+        if let Some(g) = &gate {
+            for h in g.take_missed() {
+                a.own_miss(h);
+            }
+        }
         for _ in 0..MAX_BURST {
-            // Already received only: the deadline has passed, so nothing is waited for.
-            match sub.next_until(Instant::now()).await? {
-                Some((event, key)) => self.classify_own(&gate, event, &key),
+            match sub.next_buffered()? {
+                Some((event, key)) => {
+                    a.on_event(event, key, now);
+                }
                 None => break,
             }
         }
         Ok(())
-    }
-
-    /// Classifies one event, after taking the sampler's missed keys (the gate is held).
-    fn classify_own(&self, gate: &LookupGate, event: Event, key: &[u8]) {
-        let own = gate.take_missed();
-        let mut a = lock(&self.state);
-        for h in own {
-            a.own_miss(h);
-        }
-        a.on_event(event, key, self.now());
     }
 
     /// Reads the flags and adds the missing ones when managed; `Err` when they stay missing.
