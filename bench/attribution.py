@@ -50,6 +50,12 @@ def get_throughput(port, requests, keyspace):
     return float(m.group(1))
 
 
+def keyspace(r):
+    """(keyspace_hits, keyspace_misses) of INFO stats."""
+    fields, _ = bench.parse_info(r.cmd("INFO", "stats"))
+    return int(fields["keyspace_hits"]), int(fields["keyspace_misses"])
+
+
 def start_exporter(binary, port, workdir, extra=""):
     body = (f'poll_interval = "1s"\n[[targets]]\nname = "t"\nurl = "redis://127.0.0.1:{port}"\n'
             f'[targets.miss_attribution]\nenabled = true\n{extra}')
@@ -78,6 +84,7 @@ def throughput(a, workdir, hits):
     wait_active(http_port)
     rounds = {"on": [], "off": []}
     cpu_per_event = []
+    ratio = []
     lost = 0.0
     try:
         for i in range(2 * a.rounds):
@@ -86,6 +93,7 @@ def throughput(a, workdir, hits):
             # it nothing per command).
             r.cmd("CONFIG", "SET", "notify-keyspace-events", "Egxem" if mode == "on" else "")
             events0 = metric(http_port, "redis_exporter_keyspace_events_total")
+            misses0 = keyspace(r)
             cpu0 = bench.cpu_seconds(exporter.pid)
             rounds[mode].append(get_throughput(servers.ports[0], a.requests, KEYSPACE))
             if mode == "on":
@@ -93,7 +101,9 @@ def throughput(a, workdir, hits):
                 time.sleep(1.0)
                 events = metric(http_port, "redis_exporter_keyspace_events_total") - events0
                 cpu = bench.cpu_delta(cpu0, bench.cpu_seconds(exporter.pid))[0]
-                misses = a.requests * (0.1 if hits else 1.0)
+                hits_, misses = [b - a_ for a_, b in zip(misses0, keyspace(r))]
+                ratio.append(hits_ / (hits_ + misses))
+                # Each miss publishes one keymiss; what the subscriber did not hear was lost.
                 lost += max(0.0, misses - events)
                 if events > 0:
                     cpu_per_event.append(cpu / events * 1e6)
@@ -105,7 +115,8 @@ def throughput(a, workdir, hits):
     on, off = statistics.median(rounds["on"]), statistics.median(rounds["off"])
     return {"on": rounds["on"], "off": rounds["off"], "ratio": on / off,
             "cpu_us_per_event": statistics.median(cpu_per_event) if cpu_per_event else None,
-            "events_lost": lost, "disconnects": disconnects}
+            "events_lost": lost, "disconnects": disconnects,
+            "hit_ratio": statistics.median(ratio)}
 
 
 def memory(a, workdir):
@@ -150,11 +161,11 @@ def main():
            "misses100": throughput(a, workdir, False),
            "memory": memory(a, workdir)}
     h, m, mem = res["hits90"], res["misses100"], res["memory"]
-    print("| workload | GET/s off (median) | GET/s on (median) | on / off | exporter CPU µs per event | events lost | disconnects |")
+    print("| workload (hit ratio) | GET/s off (median) | GET/s on (median) | on / off | exporter CPU µs per event | events lost | disconnects |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in (("~90 % hits", h), ("100 % misses", m)):
         cpu = f"{r['cpu_us_per_event']:.2f}" if r["cpu_us_per_event"] is not None else "-"
-        print(f"| {name} | {statistics.median(r['off']):.0f} | {statistics.median(r['on']):.0f} | "
+        print(f"| {name} ({r['hit_ratio']:.3f}) | {statistics.median(r['off']):.0f} | {statistics.median(r['on']):.0f} | "
               f"**{r['ratio']:.3f}** | {cpu} | {r['events_lost']:.0f} | {r['disconnects']:.0f} |")
     print(f"\nMemory: {mem['keys']} removed keys remembered, RSS {mem['rss_kib_before']} → "
           f"{mem['rss_kib_after']} KiB = **{mem['bytes_per_key']:.1f} bytes per key**.")

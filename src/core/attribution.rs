@@ -18,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::Duration;
 
 use super::derive::{AttributionWindow, Window, WindowStats};
-use super::sampler::{Grouper, OTHER};
+use super::sampler::{Group, Grouper, OTHER};
 
 /// Why a lookup missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,18 +253,29 @@ const MAX_OWN_PENDING: usize = 4096;
 #[derive(Debug)]
 struct PrefixMisses {
     top_k: usize,
-    groups: HashMap<String, ([u64; 4], bool)>,
+    /// By a hash of the group (no label built per miss): its label, counts, and whether named.
+    groups: HashMap<u64, PrefixTally, BuildHasherDefault<Identity>>,
     /// Prefixes named now.
     named: usize,
     other: [u64; 4],
 }
 
+#[derive(Debug)]
+struct PrefixTally {
+    label: String,
+    counts: [u64; 4],
+    named: bool,
+}
+
 impl PrefixMisses {
-    fn add(&mut self, group: String, cause: Cause) {
+    fn add(&mut self, group: Group, cause: Cause) {
         let i = cause.index();
-        if let Some((counts, named)) = self.groups.get_mut(&group) {
-            counts[i] += 1;
-            if !*named {
+        let mut h = DefaultHasher::new();
+        group.hash(&mut h);
+        let id = h.finish();
+        if let Some(t) = self.groups.get_mut(&id) {
+            t.counts[i] += 1;
+            if !t.named {
                 self.other[i] += 1;
             }
             return;
@@ -277,26 +288,30 @@ impl PrefixMisses {
         if self.groups.len() < MAX_TRACKED_PREFIXES {
             let mut counts = [0; 4];
             counts[i] = 1;
-            self.groups.insert(group, (counts, named));
+            let label = group.label();
+            self.groups.insert(
+                id,
+                PrefixTally {
+                    label,
+                    counts,
+                    named,
+                },
+            );
             self.named += usize::from(named);
         }
     }
 
-    /// Names the top K prefixes by misses (ties by name).
+    /// Names the top K prefixes by misses (ties by label).
     fn rank(&mut self) {
-        let mut order: Vec<(&String, u64)> = self
+        let mut order: Vec<(&String, u64, u64)> = self
             .groups
             .iter()
-            .map(|(g, (c, _))| (g, c.iter().sum()))
+            .map(|(id, t)| (&t.label, t.counts.iter().sum(), *id))
             .collect();
         order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        let named: HashSet<String> = order
-            .into_iter()
-            .take(self.top_k)
-            .map(|(g, _)| g.clone())
-            .collect();
-        for (g, (_, n)) in self.groups.iter_mut() {
-            *n = named.contains(g);
+        let named: HashSet<u64> = order.iter().take(self.top_k).map(|o| o.2).collect();
+        for (id, t) in self.groups.iter_mut() {
+            t.named = named.contains(id);
         }
         self.named = named.len();
     }
@@ -304,9 +319,9 @@ impl PrefixMisses {
     fn series(&self) -> Vec<(String, [u64; 4])> {
         let mut out: Vec<(String, [u64; 4])> = self
             .groups
-            .iter()
-            .filter(|(_, (_, named))| *named)
-            .map(|(g, (c, _))| (g.clone(), *c))
+            .values()
+            .filter(|t| t.named)
+            .map(|t| (t.label.clone(), t.counts))
             .collect();
         out.sort();
         if self.other.iter().any(|n| *n > 0) {
@@ -379,7 +394,7 @@ impl Attribution {
             grouper: Grouper::new(separator, depth, patterns),
             prefixes: PrefixMisses {
                 top_k,
-                groups: HashMap::new(),
+                groups: HashMap::default(),
                 named: 0,
                 other: [0; 4],
             },
@@ -426,7 +441,7 @@ impl Attribution {
                 None => {
                     let cause = self.remembered.cause_of(hash).unwrap_or(Cause::Cold);
                     self.counts.attributed[cause.index()] += 1;
-                    self.prefixes.add(self.grouper.group(key), cause);
+                    self.prefixes.add(self.grouper.group_of(key), cause);
                     Classified::Miss { hash, cause }
                 }
             },
