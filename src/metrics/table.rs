@@ -92,6 +92,24 @@ macro_rules! raw {
     };
 }
 
+/// A miss attribution figure of one value per target (absent without attribution).
+macro_rules! attribution {
+    ($name:literal, $kind:ident, $help:literal, $value:expr) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::$kind,
+            help: $help,
+            labels: &[],
+            emit: Emit::PerTarget(|v, out| {
+                if let Some(a) = &v.snap.attribution {
+                    let value: fn(&crate::core::attribution::AttributionStatus) -> f64 = $value;
+                    out(&[], value(a))
+                }
+            }),
+        }
+    };
+}
+
 fn bool_value(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
@@ -557,39 +575,24 @@ pub static TABLE: &[MetricDef] = &[
             }
         }),
     },
-    MetricDef {
-        name: "redis_exporter_miss_attribution_active",
-        kind: Kind::Gauge,
-        help: "1 while the miss attribution's subscriber is subscribed with the needed notify-keyspace-events flags (E, g, x, e, m) set or not verifiable (CONFIG refused); 0 otherwise (flags missing and manage_notifications false, or the connection lost). The log names the missing flags.",
-        labels: &[],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(a) = &v.snap.attribution {
-                out(&[], bool_value(a.active))
-            }
-        }),
-    },
-    MetricDef {
-        name: "redis_exporter_miss_attribution_remembered_keys",
-        kind: Kind::Gauge,
-        help: "Removed keys the miss attribution remembers now (a hash, the cause, the time each), at most remembered_keys.",
-        labels: &[],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(a) = &v.snap.attribution {
-                out(&[], a.remembered_keys as f64)
-            }
-        }),
-    },
-    MetricDef {
-        name: "redis_exporter_miss_attribution_remembered_capacity_keys",
-        kind: Kind::Gauge,
-        help: "The configured bound of remembered removed keys (miss_attribution.remembered_keys).",
-        labels: &[],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(a) = &v.snap.attribution {
-                out(&[], a.remembered_capacity as f64)
-            }
-        }),
-    },
+    attribution!(
+        "redis_exporter_miss_attribution_active",
+        Gauge,
+        "1 while the miss attribution's subscriber is subscribed with the needed notify-keyspace-events flags (E, g, x, e, m) set or not verifiable (CONFIG refused); 0 otherwise (flags missing and manage_notifications false, or the connection lost). The log names the missing flags.",
+        |a| bool_value(a.active)
+    ),
+    attribution!(
+        "redis_exporter_miss_attribution_remembered_keys",
+        Gauge,
+        "Removed keys the miss attribution remembers now (a hash, the cause, the time each), at most remembered_keys.",
+        |a| a.remembered_keys as f64
+    ),
+    attribution!(
+        "redis_exporter_miss_attribution_remembered_capacity_keys",
+        Gauge,
+        "The configured bound of remembered removed keys (miss_attribution.remembered_keys).",
+        |a| a.remembered_capacity as f64
+    ),
     MetricDef {
         name: "redis_exporter_miss_attribution_horizon_seconds",
         kind: Kind::Gauge,
@@ -601,28 +604,18 @@ pub static TABLE: &[MetricDef] = &[
             }
         }),
     },
-    MetricDef {
-        name: "redis_exporter_miss_attribution_sampler_misses_total",
-        kind: Kind::Counter,
-        help: "keymiss events of the key-prefix sampler's own PTTL calls (keys gone since SCAN), left out of redis_cache_misses_attributed_total.",
-        labels: &[],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(a) = &v.snap.attribution {
-                out(&[], a.counts.own_misses as f64)
-            }
-        }),
-    },
-    MetricDef {
-        name: "redis_exporter_keyspace_subscriber_disconnects_total",
-        kind: Kind::Counter,
-        help: "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
-        labels: &[],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(a) = &v.snap.attribution {
-                out(&[], a.disconnects_total as f64)
-            }
-        }),
-    },
+    attribution!(
+        "redis_exporter_miss_attribution_sampler_misses_total",
+        Counter,
+        "keymiss events of the key-prefix sampler's own PTTL calls (keys gone since SCAN), left out of redis_cache_misses_attributed_total.",
+        |a| a.counts.own_misses as f64
+    ),
+    attribution!(
+        "redis_exporter_keyspace_subscriber_disconnects_total",
+        Counter,
+        "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
+        |a| a.disconnects_total as f64
+    ),
     MetricDef {
         name: "redis_keyspace_prefix_keys_estimated",
         kind: Kind::Gauge,
