@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::core::attribution::AttributionStatus;
 use crate::core::derive::Derived;
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::Sample;
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub errors_total: [u64; ErrorKind::ALL.len()],
     /// The key-prefix sampler's latest status, for targets with a sampler.
     pub sampler: Option<Arc<SamplerStatus>>,
+    /// Miss attribution's latest status, for targets with attribution.
+    pub attribution: Option<Arc<AttributionStatus>>,
     /// This snapshot's lines as /metrics renders them, kept from its second scrape on;
     /// replaced by every change.
     pub(crate) rendered: Arc<LineCache>,
@@ -83,6 +86,7 @@ impl Snapshot {
             polls_total: 0,
             errors_total: [0; ErrorKind::ALL.len()],
             sampler: None,
+            attribution: None,
             rendered: Arc::default(),
         }
     }
@@ -228,6 +232,14 @@ impl Shared {
         }
     }
 
+    /// Replaces a target's miss attribution status (published by its subscriber task).
+    pub fn record_attribution(&self, name: &str, status: Arc<AttributionStatus>) {
+        if let Some(snap) = self.write().get_mut(name) {
+            snap.rendered = Arc::default();
+            snap.attribution = Some(status);
+        }
+    }
+
     /// Records the outcome of a configuration load (at start and on every reload).
     pub fn set_reload(&self, successful: bool, unix_now: f64) {
         let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
@@ -305,6 +317,7 @@ mod tests {
                 resets_total: 0,
                 hit_ratio_trend: vec![],
                 own_lookups: None,
+                attribution: vec![],
             }),
         }
     }

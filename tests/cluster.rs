@@ -5,20 +5,10 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Exporter, RedisServer, free_port, http_get, require_binary, sample, wait_for};
-
-/// A port below 55000 whose cluster bus port (port + 10000) is free too.
-fn cluster_port(taken: &[u16]) -> u16 {
-    wait_for("a free port pair", Duration::from_secs(5), || {
-        let p = free_port();
-        (p < 55_000 && !taken.contains(&p) && TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok())
-            .then_some(p)
-    })
-}
+use support::{Exporter, RedisServer, http_get, require_binary, sample, wait_for};
 
 /// INFO replication role of a node (`master` | `slave`).
 fn role(s: &RedisServer) -> String {
@@ -31,48 +21,8 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
-        let cli = require_binary("redis-cli", "redis-tools");
-        let mut ports = Vec::new();
-        let mut nodes = Vec::new();
-        for _ in 0..6 {
-            let p = cluster_port(&ports);
-            ports.push(p);
-            nodes.push(RedisServer::start_on(
-                p,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                ],
-            ));
-        }
-        let out = Command::new(cli)
-            .arg("--cluster")
-            .arg("create")
-            .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .output()
-            .expect("run redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let nodes = support::cluster::start_cluster(6, 1, &["--cluster-node-timeout", "2000"]);
         let c = Cluster { nodes };
-        wait_for(
-            "cluster_state:ok on every node",
-            Duration::from_secs(20),
-            || {
-                c.nodes
-                    .iter()
-                    .all(|n| n.cmd(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-                    .then_some(())
-            },
-        );
         // Replication links up, so a manual failover can proceed.
         wait_for("replicas in sync", Duration::from_secs(20), || {
             c.nodes

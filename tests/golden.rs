@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Encoder, TextEncoder};
+use redis_cache_exporter::core::attribution::{Attribution, AttributionHistory, Event};
 use redis_cache_exporter::core::derive::History;
 use redis_cache_exporter::core::error_kind::ErrorKind;
 use redis_cache_exporter::core::info::{self, Sample};
@@ -207,6 +208,10 @@ fn inputs() -> Shared {
         target(&shared, name, true, &[]);
         polled(&shared, name, &[(secs(300), fixture(capture), 0.5)], &[]);
     }
+    // Miss attribution on a Redis 6.2 cache: literal keyspace events classified by the pure
+    // core, attributed totals read at each poll, coverage 0.98 and the three ceilings.
+    target(&shared, "cache-b", true, &[]);
+    attributed(&shared, "cache-b");
 
     // A target that never answered: up 0, errors counted, no value series.
     target(&shared, "down", true, &[]);
@@ -224,6 +229,48 @@ fn inputs() -> Shared {
         );
     }
     shared
+}
+
+/// Polls with miss attribution: 1 000 lookups in the last minute, 900 hits and 100 misses of
+/// which 40 expired, 30 evicted, 20 deleted, 8 cold and 2 lost (a disconnect).
+fn attributed(shared: &Shared, name: &str) {
+    let mut a = Attribution::new(1000, ":", 1, &[], 2);
+    let mut history = History::new(secs(30));
+    let mut attribution = AttributionHistory::new(secs(30));
+    let s0 = fixture("redis-6.2-evicting");
+    let s1 = later(&s0, 60, [900, 100, 30, 40], false);
+    let mut at_poll = |at: Duration, s: &Sample, a: &Attribution| {
+        let mut d = history.observe(at, s);
+        d.attribution = attribution.observe(at, a.counts().attributed, &d.windows);
+        shared.record(
+            name,
+            Outcome::Success {
+                sample: Arc::new(s.clone()),
+                derived: Arc::new(d),
+            },
+            Duration::from_millis(1),
+            at,
+            UNIX_ORIGIN + at.as_secs_f64(),
+        );
+    };
+    at_poll(secs(240), &s0, &a);
+    let t = secs(250);
+    for (event, prefix, n) in [
+        (Event::Expired, "user", 40),
+        (Event::Evicted, "page", 30),
+        (Event::Del, "cart", 20),
+    ] {
+        for i in 0..n {
+            let key = format!("{prefix}:{i}");
+            a.on_event(event, key.as_bytes(), t);
+            a.on_event(Event::Keymiss, key.as_bytes(), t);
+        }
+    }
+    for i in 0..8 {
+        a.on_event(Event::Keymiss, format!("new:{i}").as_bytes(), t);
+    }
+    at_poll(secs(300), &s1, &a);
+    shared.record_attribution(name, Arc::new(a.status(NOW, true, "", 1)));
 }
 
 /// A sampler status from a fixed cycle: 600 `user:*` keys (TTL 2 h), 250 `lock:*` (no TTL,

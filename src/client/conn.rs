@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::call::{CallError, CallKind};
 use super::endpoint::{Addr, Endpoint};
-use super::resp::{Parsed, parse_one};
+use super::resp::{Frame, Parsed, frame_len, parse_one};
 
 /// The read buffer's first size, enough for a typical INFO reply in one read.
 const FIRST_READ: usize = 8 << 10;
@@ -71,6 +71,11 @@ impl Connector {
     /// The endpoint this connector connects to.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// The database the connection selects (keyspace events are per database).
+    pub(crate) fn db(&self) -> i64 {
+        self.endpoint.db
     }
 
     /// Re-reads the TLS files when their modification times changed; `true` if it did.
@@ -293,6 +298,60 @@ impl Conn {
             self.release();
         }
         checked("reply", v)
+    }
+
+    /// Where the next complete reply already received lies in the buffer (see
+    /// [`Conn::bytes`]), without waiting: a subscriber reads its messages this way, without
+    /// building values. Valid until the next read.
+    pub(crate) fn buffered_reply(&mut self) -> Result<Option<std::ops::Range<usize>>, CallError> {
+        if self.pos == self.buf.len() && self.pos > 0 {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        match frame_len(&self.buf[self.pos..], super::resp::MAX_BULK)
+            .map_err(|e| CallError::protocol("message", e))?
+        {
+            Frame::Complete(n) => {
+                let start = self.pos;
+                self.pos += n;
+                Ok(Some(start..start + n))
+            }
+            Frame::Incomplete(_) => Ok(None),
+        }
+    }
+
+    /// The bytes of a reply [`Conn::buffered_reply`] found.
+    pub(crate) fn bytes(&self, r: std::ops::Range<usize>) -> &[u8] {
+        &self.buf[r]
+    }
+
+    /// Reads once more from the socket, keeping the unread bytes; unbounded in time (the
+    /// caller bounds the wait) and cancel-safe. A reply in progress larger than the buffer's
+    /// bound fails.
+    pub(crate) async fn fill(&mut self) -> Result<(), CallError> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        if self.buf.len() >= MAX_BUFFERED {
+            return Err(CallError::protocol(
+                "message",
+                format!("reply larger than {MAX_BUFFERED} bytes"),
+            ));
+        }
+        self.buf.reserve(FIRST_READ);
+        let n = self
+            .stream
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(|e| CallError::io("reading messages", &e))?;
+        if n == 0 {
+            return Err(CallError::new(
+                CallKind::Connect,
+                "messages: connection closed by the server",
+            ));
+        }
+        Ok(())
     }
 
     /// Drops the read buffer (between polls an idle connection holds only its socket).

@@ -1,7 +1,8 @@
 //! Configuration: command-line flags, `REDIS_CACHE_EXPORTER_*` environment variables and the
 //! TOML file, merged into one validated [`Config`]. One file per table or concern: `raw` (the
 //! file as written), `origin` (where a value came from, the errors), `globals`, `target`,
-//! `discovery`, `tls`, `secrets`, `labels`, `sampler`, `scrape`, `web`, `redis_url`.
+//! `discovery`, `tls`, `secrets`, `labels`, `sampler`, `miss_attribution`, `scrape`, `web`,
+//! `redis_url`.
 //!
 //! Imports only `core` (the sampler's built-in group labels); the label names the metric
 //! table reserves are checked by the caller (`crate::cli`), where both meet.
@@ -26,6 +27,7 @@
 mod discovery;
 mod globals;
 mod labels;
+pub mod miss_attribution;
 mod origin;
 mod raw;
 mod redis_url;
@@ -202,6 +204,8 @@ pub struct TargetConfig {
     pub tls: Option<tls::TlsFiles>,
     /// The key-prefix sampler's settings when `[targets.sampler]` enables it.
     pub sampler: Option<sampler::SamplerConfig>,
+    /// Miss attribution by keyspace events when `[targets.miss_attribution]` enables it.
+    pub miss_attribution: Option<miss_attribution::MissAttributionConfig>,
     /// For Redis Cluster and Sentinel entries: how the instances are found. `connection` is
     /// then the template each discovered instance's connection is made from (its address
     /// replaced; credentials and TLS kept).
@@ -273,6 +277,7 @@ impl fmt::Debug for TargetConfig {
             .field("config_command", &self.config_command)
             .field("tls", &self.tls)
             .field("sampler", &self.sampler)
+            .field("miss_attribution", &self.miss_attribution)
             .finish()
     }
 }

@@ -76,6 +76,7 @@ pub(super) struct RawTarget {
     pub tls_server_name: Option<Spanned<String>>,
     pub tls_insecure: Option<Spanned<bool>>,
     pub sampler: Option<RawSampler>,
+    pub miss_attribution: Option<RawMissAttribution>,
     /// Redis Cluster: discover every node from `url` and/or `seeds`.
     pub cluster: Option<Spanned<bool>>,
     pub seeds: Option<Spanned<Vec<Spanned<String>>>>,
@@ -99,6 +100,15 @@ pub(super) struct RawSampler {
     pub interval: Option<Spanned<String>>,
     pub top_k: Option<Spanned<i64>>,
     pub memory_samples: Option<Spanned<i64>>,
+}
+
+/// A `[targets.miss_attribution]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMissAttribution {
+    pub enabled: Option<Spanned<bool>>,
+    pub manage_notifications: Option<Spanned<bool>>,
+    pub remembered_keys: Option<Spanned<i64>>,
 }
 
 /// The file's text as [`RawFile`]: TOML syntax, unknown keys and value types checked.

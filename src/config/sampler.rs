@@ -76,6 +76,18 @@ pub(super) fn validate(
     ctx: &FileCtx,
     target: &str,
 ) -> Result<Option<SamplerConfig>, ConfigError> {
+    let config = settings(raw, ctx, target)?;
+    let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
+    Ok(enabled.then_some(config))
+}
+
+/// Every key of the table checked, enabled or not: miss attribution groups keys by the same
+/// prefix rules whether or not the sampler runs.
+pub(super) fn settings(
+    raw: &RawSampler,
+    ctx: &FileCtx,
+    target: &str,
+) -> Result<SamplerConfig, ConfigError> {
     let t = Table { ctx, target };
     let d = SamplerConfig::default();
     let config = SamplerConfig {
@@ -117,8 +129,7 @@ pub(super) fn validate(
         )? as usize,
     };
     t.cycle_within_interval(raw, &config)?;
-    let enabled = raw.enabled.as_ref().is_some_and(|e| *e.get_ref());
-    Ok(enabled.then_some(config))
+    Ok(config)
 }
 
 /// One target's `[targets.sampler]` table under validation.

@@ -12,7 +12,7 @@ use super::redis_url::{self, ParsedUrl};
 use super::secrets::{self, PasswordKeys};
 use super::{
     DEFAULT_CONFIG_COMMAND, DEFAULT_REDIS_URL, Flags, ScrapeConfig, TargetConfig, default_timeout,
-    discovery, labels, parse_duration, sampler, tls,
+    discovery, labels, miss_attribution, parse_duration, sampler, tls,
 };
 
 /// Every target, in file order, then `--redis` order; the default one when neither names any.
@@ -122,6 +122,7 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
         connection: parsed.info,
         tls: None,
         sampler: None,
+        miss_attribution: None,
         discovery: None,
     })
 }
@@ -165,6 +166,16 @@ fn file_target(
         Some(raw) => sampler::validate(raw, ctx, &name)?,
         None => None,
     };
+    let miss_attribution = match &t.miss_attribution {
+        Some(raw) => {
+            let rules = match &t.sampler {
+                Some(s) => sampler::settings(s, ctx, &name)?,
+                None => sampler::SamplerConfig::default(),
+            };
+            miss_attribution::validate(raw, rules, ctx, &name)?
+        }
+        None => None,
+    };
     let connection =
         redis_url::with_credentials(parsed.info, username.as_deref(), password.as_deref());
     Ok(TargetConfig {
@@ -179,6 +190,7 @@ fn file_target(
         tls,
         connection,
         sampler,
+        miss_attribution,
         discovery,
     })
 }

@@ -100,6 +100,21 @@ pub struct WindowStats {
     pub misses: Option<u64>,
 }
 
+/// Miss attribution's coverage and ceilings over one window (computed in
+/// `core::attribution` from the attributed totals and this window's [`WindowStats`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionWindow {
+    pub window: Window,
+    /// Misses attributed in the window, in the order expired, evicted, deleted, cold.
+    pub attributed: [u64; 4],
+    /// Attributed misses over the application's keyspace misses (INFO, the sampler's own
+    /// taken out); `None` without misses.
+    pub coverage: Option<f64>,
+    /// The hit ratio had the misses of one cause been hits, without evictions, expirations
+    /// and deletions in this order; `None` without lookups.
+    pub ceilings: [Option<f64>; 3],
+}
+
 /// Which limit memory pressure is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -143,6 +158,9 @@ pub struct Derived {
     /// the gate the poller holds around INFO, so they match INFO's counters); `None` without a
     /// sampler.
     pub own_lookups: Option<Lookups>,
+    /// Miss attribution's coverage and ceilings per window, for targets with attribution
+    /// (filled by the poller from the same poll's windows).
+    pub attribution: Vec<AttributionWindow>,
 }
 
 /// Most points reserved up front (a 1 s interval needs 902); shorter intervals grow the ring.
@@ -221,6 +239,7 @@ impl History {
             resets_total: self.resets,
             hit_ratio_trend: self.trend(),
             own_lookups: self.last.own,
+            attribution: Vec::new(),
         }
     }
 

@@ -45,8 +45,13 @@ impl Grouper {
     /// separator (or its last one, when it has fewer) followed by `*`, e.g. `user:*`; else
     /// [`NONE`].
     pub(crate) fn group(&self, key: &[u8]) -> String {
+        self.group_of(key).label()
+    }
+
+    /// The group of a key without building its label (miss attribution tallies per event).
+    pub(crate) fn group_of<'a>(&'a self, key: &'a [u8]) -> Group<'a> {
         if let Some(p) = self.patterns.iter().find(|p| glob_match(p.as_bytes(), key)) {
-            return p.clone();
+            return Group::Pattern(p);
         }
         let sep = &self.separator;
         let mut end = None;
@@ -61,9 +66,32 @@ impl Grouper {
             }
         }
         match end {
-            None => NONE.to_string(),
-            Some(end) => {
-                let text = String::from_utf8_lossy(&key[..end]);
+            None => Group::None,
+            Some(end) => Group::Prefix(&key[..end]),
+        }
+    }
+}
+
+/// A key's group as [`Grouper::group_of`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Group<'a> {
+    /// A configured pattern.
+    Pattern(&'a str),
+    /// The name up to its separator, the separator included.
+    Prefix(&'a [u8]),
+    /// No pattern matched and no separator.
+    None,
+}
+
+impl Group<'_> {
+    /// The label value: the pattern, the prefix (lossy, cut at [`MAX_PREFIX_CHARS`]) followed
+    /// by `*`, or [`NONE`].
+    pub(crate) fn label(self) -> String {
+        match self {
+            Group::Pattern(p) => p.to_string(),
+            Group::None => NONE.to_string(),
+            Group::Prefix(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
                 let mut label: String = text.chars().take(MAX_PREFIX_CHARS).collect();
                 label.push('*');
                 label

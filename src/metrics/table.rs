@@ -8,7 +8,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::core::derive::{Derived, MissCause};
+use crate::core::attribution::{Cause, Event, Without};
+use crate::core::derive::{AttributionWindow, Derived, MissCause};
 use crate::core::error_kind::ErrorKind;
 use crate::core::info::{Persistence, Sample, Slow};
 use crate::state::{Globals, GroupStatus, Snapshot};
@@ -103,6 +104,24 @@ macro_rules! from_sample {
             emit: Emit::PerTarget(|v, out| {
                 if let Some(x) = v.sample().and_then(|$s: &Sample| $e) {
                     out(&[], x as f64)
+                }
+            }),
+        }
+    };
+}
+
+/// A miss attribution figure of one value per target (absent without attribution).
+macro_rules! attribution {
+    ($name:literal, $kind:ident, $help:literal, $value:expr) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::$kind,
+            help: $help,
+            labels: &[],
+            emit: Emit::PerTarget(|v, out| {
+                if let Some(a) = &v.snap.attribution {
+                    let value: fn(&crate::core::attribution::AttributionStatus) -> f64 = $value;
+                    out(&[], value(a))
                 }
             }),
         }
@@ -208,6 +227,11 @@ fn prefixes<'a>(
 /// The target's last completed sampler cycle.
 fn last_cycle<'a>(v: &'a View) -> Option<&'a crate::core::sampler::CycleReport> {
     v.snap.sampler.as_ref()?.last.as_deref()
+}
+
+/// Miss attribution's windows of the last fresh poll.
+fn attribution_windows<'a>(v: &'a View) -> impl Iterator<Item = &'a AttributionWindow> + 'a {
+    v.derived().into_iter().flat_map(|d| d.attribution.iter())
 }
 
 fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::core::derive::WindowStats> + 'a {
@@ -799,9 +823,12 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_miss_cause",
         kind: Kind::Gauge,
-        help: "1 for the likely cause of the window's misses, 0 for the others; absent without misses. cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when that per-miss value is the largest of evictions per miss, expirations per miss and the rest (1 - both); \"neither\" (keys never cached, a key space too large or unique, or deleted by the application) otherwise.",
+        help: "An estimate from ratios of counters, for targets without miss attribution (which measures the causes: redis_cache_misses_attributed_total): 1 for the likely cause of the window's misses, 0 for the others; absent without misses. cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when that per-miss value is the largest of evictions per miss, expirations per miss and the rest (1 - both); \"neither\" (keys never cached, a key space too large or unique, or deleted by the application) otherwise. An evicted or expired key never read again counts here though it caused no miss.",
         labels: &["window", "cause"],
         emit: Emit::PerTarget(|v, out| {
+            if v.snap.attribution.is_some() {
+                return;
+            }
             for w in windows(v) {
                 if let Some(c) = w.miss_cause() {
                     for cause in MissCause::ALL {
@@ -811,6 +838,117 @@ pub static TABLE: &[MetricDef] = &[
             }
         }),
     },
+    // Miss attribution (keyspace events), one block.
+    MetricDef {
+        name: "redis_cache_misses_attributed_total",
+        kind: Kind::Counter,
+        help: "Application keyspace misses by measured cause (miss attribution, opt-in): a keymiss event on a key whose latest remembered removal was an expired, evicted or del event is expired, evicted or deleted; any other is cold (never stored, or removed before the memory's horizon, redis_exporter_miss_attribution_horizon_seconds). The sampler's own lookups are left out.",
+        labels: &["cause"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(a) = &v.snap.attribution {
+                for c in Cause::ALL {
+                    out(&[c.label()], a.counts.attributed(c) as f64)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_miss_attribution_coverage_ratio",
+        kind: Kind::Gauge,
+        help: "Misses attributed over the window / increase of INFO keyspace_misses (the sampler's own taken out): 1 when no event was lost; below 1 while the subscriber was disconnected (killed, output buffer limit, restart) or the flags were missing. Absent without misses.",
+        labels: &["window"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in attribution_windows(v) {
+                if let Some(c) = w.coverage {
+                    out(&[w.window.label()], c)
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_hit_ratio_ceiling",
+        kind: Kind::Gauge,
+        help: "The hit ratio the window would have had if the misses of one cause had been hits: without=\"evictions\" (more memory), \"expirations\" (longer TTLs), \"deletions\" (less eager invalidation). (hits + attributed misses of the cause) / lookups; absent without lookups.",
+        labels: &["window", "without"],
+        emit: Emit::PerTarget(|v, out| {
+            for w in attribution_windows(v) {
+                for (without, c) in Without::ALL.iter().zip(w.ceilings) {
+                    if let Some(c) = c {
+                        out(&[w.window.label(), without.label()], c)
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_cache_prefix_misses_total",
+        kind: Kind::Counter,
+        help: "Attributed misses per key prefix and cause, with the sampler's prefix rules (separator, depth, patterns) whether or not the sampler runs: the top_k prefixes by misses by name, the rest as (other). A prefix leaving the top K stops being exported and its later misses count in (other).",
+        labels: &["prefix", "cause"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(a) = &v.snap.attribution {
+                for (prefix, counts) in &a.prefixes {
+                    for (c, n) in Cause::ALL.iter().zip(counts) {
+                        out(&[prefix, c.label()], *n as f64)
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "redis_exporter_keyspace_events_total",
+        kind: Kind::Counter,
+        help: "Keyspace events the miss attribution's subscriber received, by event: keymiss, expired, evicted, del (DEL and UNLINK).",
+        labels: &["event"],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(a) = &v.snap.attribution {
+                for e in Event::ALL {
+                    out(&[e.label()], a.counts.events(e) as f64)
+                }
+            }
+        }),
+    },
+    attribution!(
+        "redis_exporter_miss_attribution_active",
+        Gauge,
+        "1 while the miss attribution's subscriber is subscribed with the needed notify-keyspace-events flags (E, g, x, e, m) set or not verifiable (CONFIG refused); 0 otherwise (flags missing and manage_notifications false, or the connection lost). The log names the missing flags.",
+        |a| bool_value(a.active)
+    ),
+    attribution!(
+        "redis_exporter_miss_attribution_remembered_keys",
+        Gauge,
+        "Removed keys the miss attribution remembers now (a hash, the cause, the time each), at most remembered_keys.",
+        |a| a.remembered_keys as f64
+    ),
+    attribution!(
+        "redis_exporter_miss_attribution_remembered_capacity_keys",
+        Gauge,
+        "The configured bound of remembered removed keys (miss_attribution.remembered_keys).",
+        |a| a.remembered_capacity as f64
+    ),
+    MetricDef {
+        name: "redis_exporter_miss_attribution_horizon_seconds",
+        kind: Kind::Gauge,
+        help: "Age of the oldest remembered removal: a miss on a key removed longer ago counts as cold. Absent while nothing is remembered.",
+        labels: &[],
+        emit: Emit::PerTarget(|v, out| {
+            if let Some(h) = v.snap.attribution.as_ref().and_then(|a| a.horizon) {
+                out(&[], h.as_secs_f64())
+            }
+        }),
+    },
+    attribution!(
+        "redis_exporter_miss_attribution_sampler_misses_total",
+        Counter,
+        "keymiss events of the key-prefix sampler's own PTTL calls (keys gone since SCAN), left out of redis_cache_misses_attributed_total.",
+        |a| a.counts.own_misses as f64
+    ),
+    attribution!(
+        "redis_exporter_keyspace_subscriber_disconnects_total",
+        Counter,
+        "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
+        |a| a.disconnects_total as f64
+    ),
     MetricDef {
         name: "redis_keyspace_prefix_keys_estimated",
         kind: Kind::Gauge,

@@ -23,6 +23,7 @@ use super::sections::Sections;
 use super::settings::PollerSettings;
 use super::wire::Dial;
 use crate::client::{CallError, CallKind, Connector};
+use crate::core::attribution::AttributionHistory;
 use crate::core::derive::History;
 use crate::core::info::Sample;
 use crate::core::sampler::Lookups;
@@ -40,6 +41,10 @@ pub(super) struct Poller<D: Dial> {
     history: History,
     /// The sampler's lookups as of the last INFO (see [`PollerSettings::lookup_gate`]).
     own_lookups: Option<Lookups>,
+    /// Attributed misses per poll, for targets with miss attribution.
+    attribution: Option<Box<AttributionHistory>>,
+    /// The attributed totals as of the last INFO.
+    attributed: Option<[u64; 4]>,
 }
 
 /// Runs the poll loop of one target until the task is aborted.
@@ -79,6 +84,11 @@ impl<D: Dial + 'static> Poller<D> {
             sections: Sections::default(),
             history: History::for_interval(settings.interval),
             own_lookups: None,
+            attribution: settings
+                .attribution
+                .as_ref()
+                .map(|_| Box::new(AttributionHistory::new(settings.interval / 2))),
+            attributed: None,
             settings,
             shared,
             origin,
@@ -112,9 +122,12 @@ impl<D: Dial + 'static> Poller<D> {
         let name = &self.settings.name;
         let (outcome, error) = match result {
             Ok(sample) => {
-                let derived = self
+                let mut derived = self
                     .history
                     .observe_excluding(at, &sample, self.own_lookups);
+                if let (Some(h), Some(a)) = (&mut self.attribution, self.attributed) {
+                    derived.attribution = h.observe(at, a, &derived.windows);
+                }
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
@@ -173,6 +186,12 @@ impl<D: Dial + 'static> Poller<D> {
         let sections = self.sections.ask(now);
         let text = self.caps.info(conn, sections, name).await?;
         self.own_lookups = lookups.map(|l| *l);
+        // Read under the gate with INFO, like the sampler's lookups.
+        self.attributed = self
+            .settings
+            .attribution
+            .as_ref()
+            .map(|a| super::attribution_task::lock(a).counts().attributed);
         let mut sample = crate::core::info::parse(&text)
             .map_err(|e| CallError::new(CallKind::Protocol, format!("INFO: {e}")))?;
         self.sections.carry(&mut sample, now);
@@ -201,6 +220,7 @@ mod tests {
             interval,
             config_command: Some("CONFIG".into()),
             lookup_gate: None,
+            attribution: None,
         }
     }
 

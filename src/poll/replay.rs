@@ -148,6 +148,7 @@ fn settings() -> PollerSettings {
         interval: INTERVAL,
         config_command: Some("CONFIG".into()),
         lookup_gate: None,
+        attribution: None,
     }
 }
 

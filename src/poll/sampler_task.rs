@@ -251,9 +251,11 @@ impl Sampler {
                 .into_iter()
                 .map(|v| typed("PTTL", v))
                 .collect::<Result<Vec<i64>, _>>()?;
-            for t in &ttls {
+            for (t, k) in ttls.iter().zip(keys) {
                 if *t == -2 {
                     lookups.misses += 1;
+                    // Its `keymiss` is ours, not the application's (see `LookupGate`).
+                    self.gate.missed(crate::core::attribution::key_hash(k));
                 } else {
                     lookups.hits += 1;
                 }

@@ -1,5 +1,6 @@
 //! What one poller is given about its target: name, endpoint (address, credentials, TLS,
-//! timeout), interval, the CONFIG command, and the sampler's lookup gate when there is one.
+//! timeout), interval, the CONFIG command, the sampler's lookup gate and the
+//! miss attribution when there are.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,4 +22,6 @@ pub(crate) struct PollerSettings {
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,
+    /// The target's miss attribution, when it runs: its totals are read with each INFO.
+    pub attribution: Option<super::attribution_task::SharedAttribution>,
 }

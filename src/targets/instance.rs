@@ -1,5 +1,5 @@
 //! One instance's tasks: what the state knows of a target ([`meta`]), what its poller is
-//! given ([`poller_settings`]), and starting its poller and sampler ([`spawn`]). Used by the
+//! given ([`poller_settings`]), and starting its poller, sampler and miss attribution ([`spawn`]). Used by the
 //! supervisor for configured targets, by discovery for the instances it finds and by the
 //! `/scrape` registry for configured targets named there.
 
@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use crate::client::Endpoint;
 use crate::config::TargetConfig;
+use crate::poll::attribution_task::{self, AttributionSettings};
 use crate::poll::gate::LookupGate;
 use crate::poll::poller;
 use crate::poll::sampler_task::{self, SamplerSettings};
@@ -38,14 +39,16 @@ pub(crate) fn poller_settings(t: &TargetConfig) -> PollerSettings {
         interval: t.poll_interval,
         config_command: t.config_command.clone(),
         lookup_gate: None,
+        attribution: None,
     }
 }
 
-/// Starts the poller of one instance and, when configured, its sampler; the poller and the
-/// sampler share a [`LookupGate`] so the sampler's lookups stay out of the hit ratio.
+/// Starts the poller of one instance and, when configured, its sampler and its miss
+/// attribution; the poller and the sampler share a [`LookupGate`] so the sampler's lookups stay
+/// out of the hit ratio (and out of the attributed misses).
 pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<JoinHandle<()>> {
     let mut poller_settings = poller_settings(t);
-    let mut tasks = Vec::with_capacity(2);
+    let mut tasks = Vec::with_capacity(3);
     if let Some(config) = &t.sampler {
         let gate = Arc::new(LookupGate::default());
         poller_settings.lookup_gate = Some(gate.clone());
@@ -55,6 +58,24 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
             config: config.clone(),
         };
         tasks.push(tokio::spawn(sampler_task::run(s, shared.clone(), gate)));
+    }
+    if let Some(config) = &t.miss_attribution {
+        let state = attribution_task::new_state(config);
+        poller_settings.attribution = Some(state.clone());
+        let s = AttributionSettings {
+            name: t.name.clone(),
+            endpoint: poller_settings.endpoint.clone(),
+            config_command: t.config_command.clone(),
+            config: config.clone(),
+        };
+        let gate = poller_settings.lookup_gate.clone();
+        tasks.push(tokio::spawn(attribution_task::run(
+            s,
+            state,
+            shared.clone(),
+            gate,
+            origin,
+        )));
     }
     tasks.push(tokio::spawn(poller::run(
         poller_settings,

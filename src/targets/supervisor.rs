@@ -29,6 +29,7 @@ struct Fingerprint {
     config_command: Option<String>,
     tls: Option<crate::config::tls::TlsFiles>,
     sampler: Option<SamplerConfig>,
+    miss_attribution: Option<crate::config::miss_attribution::MissAttributionConfig>,
     discovery: Option<crate::config::Discovery>,
 }
 
@@ -50,6 +51,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint {
         config_command: t.config_command.clone(),
         tls: t.tls.clone(),
         sampler: t.sampler.clone(),
+        miss_attribution: t.miss_attribution.clone(),
         discovery: t.discovery.clone(),
     }
 }

@@ -86,6 +86,7 @@ pub const PINNED_METRICS: &[&str] = &[
 ];
 
 pub mod certs;
+pub mod cluster;
 pub mod fault_proxy;
 pub mod markdown;
 pub mod prometheus;
@@ -540,6 +541,12 @@ impl Exporter {
 
     /// [`Exporter::start`] with extra command-line flags.
     pub fn start_with(config_body: &str, flags: &[&str]) -> Exporter {
+        Exporter::start_logging(config_body, flags, None)
+    }
+
+    /// [`Exporter::start_with`], its log written to the file `log` in its directory (when
+    /// given) instead of the test's output.
+    pub fn start_logging(config_body: &str, flags: &[&str], log: Option<&str>) -> Exporter {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for exporter config");
         let path = dir.path().join("config.toml");
@@ -553,6 +560,10 @@ impl Exporter {
             .arg(&path)
             .args(flags)
             .env("REDIS_CACHE_EXPORTER_LOG_LEVEL", "warn");
+        if let Some(name) = log {
+            let file = std::fs::File::create(dir.path().join(name)).expect("create exporter log");
+            cmd.stderr(file);
+        }
         let proc = Proc::spawn("redis-cache-exporter", &mut cmd);
         wait_for("exporter /healthz", Duration::from_secs(10), || {
             http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)

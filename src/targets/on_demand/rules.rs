@@ -219,6 +219,7 @@ impl Rules {
                     interval: self.poll_interval,
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
                     lookup_gate: None,
+                    attribution: None,
                 };
                 let meta = TargetMeta {
                     name: key.clone(),
