@@ -420,6 +420,7 @@ def overview():
     fleet_up_stats(L)
     firing_alerts(L)
     targets_table(L)
+    fleet_miss_causes(L)
     per_target_trends(L)
     return dashboard(
         OVERVIEW_UID,
@@ -569,6 +570,18 @@ def targets_table_columns():
     ]
 
 
+def percent_column(name, steps):
+    """A table column of 0-1 ratios shown as percentages, its text coloured by `steps`."""
+    return override(
+        "byName",
+        name,
+        unit="percentunit",
+        decimals=1,
+        thresholds=steps,
+        custom__cellOptions={"type": "color-text"},
+    )
+
+
 def targets_table_overrides():
     """Per-column units, colours and value texts of the targets table; Target links to its
     instance dashboard."""
@@ -597,14 +610,7 @@ def targets_table_overrides():
         ),
         override("byName", "Lookups/s", unit="ops"),
         override("byName", "Evictions/s", unit="ops"),
-        override(
-            "byName",
-            "Memory pressure",
-            unit="percentunit",
-            decimals=1,
-            thresholds=PRESSURE_STEPS,
-            custom__cellOptions={"type": "color-text"},
-        ),
+        percent_column("Memory pressure", PRESSURE_STEPS),
         override(
             "byName",
             "No maxmemory",
@@ -624,6 +630,30 @@ def targets_table_overrides():
             custom__cellOptions={"type": "color-background", "mode": "basic"},
         ),
     ]
+
+
+def merged_worst_first(table, index, rename, hidden):
+    """Makes `table` (instant queries) one row per target: rows merged on their labels,
+    columns ordered and renamed, the `hidden` column (a query that only brings a label) and
+    Time left out, lowest hit ratio first."""
+    table["transformations"] = [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True, hidden: True},
+                "indexByName": index,
+                "renameByName": rename,
+            },
+        },
+        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
+    ]
+    table["options"] = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
+    }
 
 
 def targets_table(L):
@@ -650,18 +680,7 @@ def targets_table(L):
             rename[f"Value #{ref}"] = name
             index[f"Value #{ref}"] = i
     index["policy"] = 5
-    table["transformations"] = [
-        {"id": "merge", "options": {}},
-        {
-            "id": "organize",
-            "options": {
-                "excludeByName": {"Time": True, "Value #E": True},
-                "indexByName": index,
-                "renameByName": rename,
-            },
-        },
-        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Hit ratio", "desc": False}]}},
-    ]
+    merged_worst_first(table, index, rename, hidden="Value #E")
     table["fieldConfig"]["defaults"]["custom"] = {
         "align": "auto",
         "cellOptions": {"type": "auto"},
@@ -669,12 +688,6 @@ def targets_table(L):
     }
     table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
     table["fieldConfig"]["overrides"] = targets_table_overrides()
-    table["options"] = {
-        "showHeader": True,
-        "cellHeight": "sm",
-        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
-        "sortBy": [{"displayName": "Hit ratio", "desc": False}],
-    }
     L.add(table, 24, 10)
 
 
@@ -742,6 +755,7 @@ def instance():
     status_row(L)
     hit_rate_row(L)
     missing_keys_row(L)
+    miss_causes_row(L)
     memory_row(L)
     clients_and_commands_row(L)
     exporter_row(L)
@@ -1161,6 +1175,265 @@ def exporter_row(L):
         6,
         8,
         into=exporter["panels"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Misses by measured cause (keyspace-event miss attribution, opt-in per target)
+# ---------------------------------------------------------------------------------------------
+
+# What a panel that needs attribution shows when none of the selected targets has it, instead
+# of an empty graph.
+ATTRIBUTION_OFF = (
+    "attribution off: no selected target measures miss causes "
+    "([targets.miss_attribution] enabled = true)"
+)
+
+# Measured causes and the ceiling (`without` label) that removes each; cold misses have none.
+CAUSE_CEILINGS = (("evicted", "evictions"), ("expired", "expirations"), ("deleted", "deletions"))
+
+ATTRIBUTION_MAP = value_map((0, "attribution off", "text"), (1, "measured", "green"))
+
+
+def attributed_rate(by):
+    """Attributed misses per second, summed by `by`."""
+    return f"sum by ({by}) ({rate('redis_cache_misses_attributed_total')})"
+
+
+def dominant_cause_share():
+    """Per target, the cause with the largest share of the attributed misses (its `cause`
+    label) and that share: sums per target and cause first, then divided."""
+    per_cause = attributed_rate("target, cause")
+    total = f"(sum by (target) ({per_cause}) > 0)"
+    return f"topk by (target) (1,\n  {per_cause}\n  / on(target) group_left()\n  {total}\n)"
+
+
+def ceiling_of_dominant_cause():
+    """The hit ratio (5m) a target would reach without the misses of its dominant cause."""
+    ceilings = "\n  or ".join(
+        f'label_replace({sel("redis_cache_hit_ratio_ceiling", eq("window", "5m") + ", " + eq("without", without))}, '
+        f'"cause", "{cause}", "", "")'
+        for cause, without in CAUSE_CEILINGS
+    )
+    return f"max by (target) (\n  ({ceilings})\n  and on(target, cause)\n  {dominant_cause_share()}\n)"
+
+
+def attribution_active():
+    """1 where attribution is active, 0 for every other polled target (also before the
+    exporter exports the flag at all), so the panels can say "attribution off"."""
+    active = max_by("redis_exporter_miss_attribution_active")
+    return f"{active}\nor\n{max_by('redis_up')} * 0"
+
+
+# The exporter's estimated causes (redis_cache_miss_cause, from INFO counters).
+ESTIMATED_CAUSES = ("evictions", "expirations", "neither")
+
+
+def estimated_cause():
+    """The exporter's estimate of the cause, as an `estimated_cause` label (written out per
+    cause: a `$1` replacement would read as a Grafana variable), for targets without
+    attribution."""
+    return "\nor ".join(
+        "label_replace(max by (target) "
+        f"({sel('redis_cache_miss_cause', eq('window', '5m') + ', ' + eq('cause', c))} == 1), "
+        f'"estimated_cause", "{c}", "", "")'
+        for c in ESTIMATED_CAUSES
+    )
+
+
+def with_no_value(p, text=ATTRIBUTION_OFF):
+    p["fieldConfig"]["defaults"]["noValue"] = text
+    return p
+
+
+def stacked(p):
+    p["fieldConfig"]["defaults"]["custom"]["stacking"] = {"mode": "normal", "group": "A"}
+    p["fieldConfig"]["defaults"]["custom"]["fillOpacity"] = 60
+    return p
+
+
+def fleet_miss_causes(L):
+    """Why the fleet misses: misses by measured cause, and the worst caches with their
+    dominant cause and the ceiling without it."""
+    L.add(
+        with_no_value(
+            stacked(
+                timeseries(
+                    "Misses/s by cause (fleet)",
+                    "Misses per second of the selected targets with miss attribution, stacked "
+                    "by measured cause: evicted (the key was evicted earlier: more memory or an "
+                    "LFU policy), expired (read after its TTL: longer TTLs), deleted (the "
+                    "application deleted it: invalidate less), cold (never cached: key design). "
+                    "Shows 'attribution off' when no selected target measures causes.",
+                    [query(attributed_rate("cause"), "{{cause}}")],
+                    "ops",
+                )
+            )
+        ),
+        8,
+        9,
+    )
+    cols = [
+        ("A", "Hit ratio", hit_ratio("target")),
+        ("B", "Share of misses", dominant_cause_share()),
+        ("C", "Ceiling without it", ceiling_of_dominant_cause()),
+        ("D", "Attribution", attribution_active()),
+        ("E", None, estimated_cause()),
+    ]
+    table = panel(
+        "table",
+        "Worst caches: dominant miss cause and ceiling",
+        "One row per target, lowest hit ratio first. With miss attribution (Attribution = "
+        "measured): the dominant measured cause, its share of the misses, and the hit ratio "
+        "the cache would reach without those misses (5m); act on the cause with the highest "
+        "ceiling (docs/runbooks.md, RedisCacheMissesDominatedByCause). Attribution off: the "
+        "estimated cause from INFO's evicted and expired counters only.",
+        [query(expr, ref=ref, instant=True, table=True) for ref, _, expr in cols],
+        "short",
+    )
+    rename = {
+        "target": "Target",
+        "cause": "Dominant cause",
+        "estimated_cause": "Estimated cause (no attribution)",
+    }
+    index = {"target": 0, "Value #A": 1, "cause": 2, "Value #B": 3, "Value #C": 4, "Value #D": 5}
+    index["estimated_cause"] = 6
+    for ref, name, _ in cols:
+        if name:
+            rename[f"Value #{ref}"] = name
+    merged_worst_first(table, index, rename, hidden="Value #E")
+    table["fieldConfig"]["defaults"]["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
+    table["fieldConfig"]["defaults"]["thresholds"] = NEUTRAL
+    table["fieldConfig"]["overrides"] = [
+        override(
+            "byName",
+            "Hit ratio",
+            unit="percentunit",
+            decimals=1,
+            thresholds=HIT_STEPS,
+            custom__cellOptions={"type": "color-background", "mode": "basic"},
+        ),
+        override("byName", "Share of misses", unit="percentunit", decimals=0),
+        percent_column("Ceiling without it", HIT_STEPS),
+        override("byName", "Attribution", mappings=ATTRIBUTION_MAP),
+    ]
+    L.add(table, 16, 9)
+
+
+def miss_causes_row(L):
+    """Why this cache misses, measured: misses by cause, the ceilings against the actual hit
+    ratio, and the key prefixes the misses come from."""
+    L.row("Why it misses: measured causes (miss attribution)")
+    L.add(
+        stat(
+            "Miss attribution",
+            "Whether the exporter measures the cause of each miss for the target (keyspace "
+            "events, [targets.miss_attribution]). 'attribution off': the panels of this row "
+            "stay empty and the cause is the estimate in Evicted vs expired keys; enable it "
+            "to see causes, ceilings and prefixes.",
+            [query(attribution_active(), "{{target}}")],
+            "none",
+            mappings=ATTRIBUTION_MAP,
+            text="value_and_name",
+        ),
+        4,
+        8,
+    )
+    L.add(
+        with_no_value(
+            stacked(
+                timeseries(
+                    "Misses/s by cause",
+                    "Misses per second stacked by measured cause: evicted (give the cache memory "
+                    "or an LFU policy), expired (lengthen the TTLs of the keys read most), "
+                    "deleted (the application invalidates too eagerly), cold (never cached: "
+                    "unique or ever-new key names). The largest band is the one to fix.",
+                    [query(attributed_rate("target, cause"), "{{target}} {{cause}}")],
+                    "ops",
+                )
+            )
+        ),
+        10,
+        8,
+    )
+    L.add(
+        hit_ratio_over_time(
+            "Hit ratio and its ceilings",
+            "The actual hit ratio against the hit ratio (5m) the cache would reach without "
+            "evictions, without expirations and without deletions, and the 90 % line. The "
+            "highest ceiling names the fix that buys the most; a ceiling below 90 % means "
+            "that fix alone is not enough. Only the actual ratio is drawn while attribution "
+            "is off.",
+            [
+                query(hit_ratio("target"), "{{target}} actual", "A"),
+                # One query per ceiling: `without` is a PromQL keyword, so `by (without)`
+                # does not parse.
+                *[
+                    query(
+                        "max by (target) "
+                        f"({sel('redis_cache_hit_ratio_ceiling', eq('window', '5m') + ', ' + eq('without', without))})",
+                        "{{target}} without " + without,
+                        ref,
+                    )
+                    for ref, (_, without) in zip("BCD", CAUSE_CEILINGS)
+                ],
+            ],
+        ),
+        10,
+        8,
+    )
+    prefixes = panel(
+        "table",
+        "Top prefixes by misses",
+        "The 10 key prefixes with the most misses per second, with the measured cause: fix "
+        "the TTL, the memory or the invalidation of the prefix at the top first. Shows "
+        "'attribution off' when the target does not measure causes.",
+        [
+            query(
+                f"topk(10, sum by (target, prefix, cause) ({rate('redis_cache_prefix_misses_total')}))",
+                instant=True,
+                table=True,
+            )
+        ],
+        "ops",
+    )
+    prefixes["fieldConfig"]["defaults"]["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
+    prefixes["fieldConfig"]["defaults"]["noValue"] = ATTRIBUTION_OFF
+    prefixes["options"] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
+    prefixes["transformations"] = [
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {"Time": True},
+                "indexByName": {"target": 0, "prefix": 1, "cause": 2, "Value": 3},
+                "renameByName": {"target": "Target", "prefix": "Prefix", "cause": "Cause", "Value": "Misses/s"},
+            },
+        },
+        {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Misses/s", "desc": True}]}},
+    ]
+    L.add(prefixes, 12, 8)
+    L.add(
+        with_no_value(
+            timeseries(
+                "Attribution coverage",
+                "Share of the target's misses (5m) that the exporter attributed to a cause. Near "
+                "100 % the causes describe every miss; well below (notifications lost, the "
+                "subscriber reconnecting) they describe a sample: read the shares, not the "
+                "absolute rates.",
+                [
+                    query(
+                        "max by (target) "
+                        f"({sel('redis_cache_miss_attribution_coverage_ratio', eq('window', '5m'))})",
+                        "{{target}}",
+                    )
+                ],
+                "percentunit",
+                min_=0,
+                max_=1,
+            )
+        ),
+        12,
+        8,
     )
 
 

@@ -13,6 +13,8 @@ use serde::Serialize;
 
 use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
+mod progress;
+
 /// Version of the JSON report's schema; bumped only on incompatible changes.
 pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
 /// The report of one check.
@@ -195,7 +197,7 @@ pub(crate) async fn run(args: &CheckArgs) -> Report {
         Err(e) => return unknown(target, args.duration, e),
     };
     let started = tokio::time::Instant::now();
-    tokio::time::sleep(args.duration).await;
+    progress::wait(args.duration).await;
     let end = match io::info(&mut conn, args.timeout).await {
         Ok(s) => s,
         Err(e) => return unknown(target, args.duration, e),

@@ -188,7 +188,7 @@ fn gzip_when_asked_and_health_and_status_page() {
     let (status, body) = support::http_get(e.port, "/").unwrap();
     assert_eq!(status, 200);
     assert!(
-        body.contains("<td>c</td>") && body.contains(">up<"),
+        body.contains("<a href=\"/target/c\">c</a></td>") && body.contains(">up<"),
         "{body}"
     );
     let (status, _) = support::http_get(e.port, "/healthz").unwrap();

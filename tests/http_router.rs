@@ -162,21 +162,81 @@ async fn status_page_lists_targets_and_escapes_names() {
     );
     let html = String::from_utf8(body(resp).await).unwrap();
     assert!(
-        html.contains("<td>fresh</td><td class=\"up\">up</td>"),
+        html.contains("<td><a href=\"/target/fresh\">fresh</a></td><td class=\"up\">up</td>"),
         "{html}"
     );
     assert!(
-        html.contains("<td>&lt;script&gt;</td><td class=\"down\">down</td>"),
+        html.contains("<td><a href=\"/target/%3Cscript%3E\">&lt;script&gt;</a></td><td class=\"down\">down</td>"),
         "{html}"
     );
     assert!(
-        html.contains("<td>stale</td><td class=\"down\">down</td>"),
+        html.contains("<td><a href=\"/target/stale\">stale</a></td><td class=\"down\">down</td>"),
         "{html}"
     );
     assert!(
         !html.contains("<script>"),
         "target name not escaped: {html}"
     );
+}
+
+#[tokio::test]
+async fn a_target_page_escapes_its_name_and_says_attribution_off() {
+    let (status, html) = get_text("/target/fresh").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("<h1>fresh</h1>"), "{html}");
+    assert_eq!(
+        html.matches("class=\"attribution-off\"").count(),
+        3,
+        "{html}"
+    );
+    let (status, html) = get_text("/target/%3Cscript%3E").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("<h1>&lt;script&gt;</h1>"), "{html}");
+    assert!(
+        !html.contains("<script>"),
+        "target name not escaped: {html}"
+    );
+    assert!(html.contains("class=\"down\">down<"), "{html}");
+}
+
+#[tokio::test]
+async fn an_unknown_target_page_is_404_with_the_name_escaped() {
+    for (path, shown) in [
+        ("/target/nope", "nope"),
+        ("/target/%3Cimg%20src%3Dx%3E", "&lt;img src=x&gt;"),
+        ("/target/fresh/more", "fresh/more"),
+    ] {
+        let (status, html) = get_text(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {html}");
+        assert!(
+            html.contains(&format!("No target named “{shown}”")),
+            "{path}: {html}"
+        );
+        assert!(!html.contains("<img"), "{path}: {html}");
+    }
+}
+
+/// Discovered targets are named `<entry>/<host:port>`: the link encodes the slash and the
+/// colon, and the route finds the target from the link.
+#[tokio::test]
+async fn a_discovered_target_name_with_a_slash_links_to_its_page() {
+    let shared = Shared::new();
+    shared.add(meta("shard/127.0.0.1:7000", Duration::from_secs(3600)));
+    succeed(&shared, "shard/127.0.0.1:7000");
+    let get = |path: &str| {
+        let router = app(ExporterCollector::new(shared.clone(), Instant::now()));
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        async move {
+            let resp = router.oneshot(req).await.expect("router never fails");
+            (resp.status(), String::from_utf8(body(resp).await).unwrap())
+        }
+    };
+    let (_, index) = get("/").await;
+    let href = "/target/shard%2F127.0.0.1%3A7000";
+    assert!(index.contains(&format!("<a href=\"{href}\">")), "{index}");
+    let (status, html) = get(href).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("<h1>shard/127.0.0.1:7000</h1>"), "{html}");
 }
 
 #[tokio::test]

@@ -616,7 +616,14 @@ fn federated_alerts(rules: &str, global_jobs: &str) -> String {
         .filter(|r| r["expr"].as_str().is_some_and(|e| e.contains("target:")))
         .collect();
     let names: Vec<&str> = alerts.iter().filter_map(|r| r["alert"].as_str()).collect();
-    assert_eq!(names, ["RedisCacheHitRateLow", "RedisCacheEvictions"]);
+    assert_eq!(
+        names,
+        [
+            "RedisCacheHitRateLow",
+            "RedisCacheMissesDominatedByCause",
+            "RedisCacheEvictions"
+        ]
+    );
     for r in &alerts {
         let expr = r["expr"].as_str().unwrap_or_default();
         for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {

@@ -3,9 +3,12 @@
 //! and one address where nothing listens.
 //!
 //! Checks the DOM Chromium builds (not just the HTML text): a row per target with its state,
-//! the hit ratio with an SVG sparkline, memory pressure, evictions, policy and the verdicts.
-//! Also takes a screenshot; `UPDATE_SCREENSHOT=1 cargo test --test status_page` copies it to
-//! `docs/status-page.png` for docs/dashboards.md.
+//! a link to its page, the hit ratio with an SVG sparkline, memory pressure, evictions, the
+//! likely miss cause (an estimate), policy and the verdicts; and the evicting cache's page
+//! (`/target/<name>`), whose every number equals the one /metrics serves and whose attribution
+//! sections say "attribution off". Also takes screenshots; `UPDATE_SCREENSHOT=1 cargo test
+//! --test status_page` copies them to `docs/status-page.png` and `docs/status-page-target.png`
+//! for docs/dashboards.md.
 
 mod support;
 
@@ -14,6 +17,193 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::{Exporter, RedisServer, free_port, require_binary, sample, wait_for};
+
+/// One number a page shows from a metric: family, labels besides `target`, exact value (none
+/// when the page shows "–") and the text shown.
+#[derive(Debug)]
+struct Shown {
+    metric: String,
+    labels: String,
+    value: Option<f64>,
+    text: String,
+}
+
+/// The value of attribute `name` in the tag text `tag`, with the entities Chromium writes
+/// in attribute values decoded.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(
+        tag[start..start + len]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Every `<span data-metric=…>` of a DOM dump.
+fn shown_numbers(dom: &str) -> Vec<Shown> {
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(i) = rest.find("<span class=\"n\"") {
+        let tag_end = rest[i..].find('>').expect("tag closes") + i;
+        let tag = &rest[i..tag_end];
+        let text_end = rest[tag_end..].find("</span>").expect("span closes") + tag_end;
+        out.push(Shown {
+            metric: attribute(tag, "data-metric").expect("data-metric"),
+            labels: attribute(tag, "data-labels").expect("data-labels"),
+            value: attribute(tag, "data-value").map(|v| v.parse().expect("data-value")),
+            text: rest[tag_end + 1..text_end].to_string(),
+        });
+        rest = &rest[text_end..];
+    }
+    out
+}
+
+/// What the page must show for `value` of `metric`: the page's own formats, written out
+/// again here as the oracle.
+fn expected_text(metric: &str, labels: &str, value: f64) -> String {
+    match metric {
+        "redis_cache_hit_ratio" => format!("{:.1} %", value * 100.0),
+        "redis_memory_pressure_ratio" => {
+            let limit = labels.trim_start_matches("limit=\"").trim_end_matches('"');
+            format!("{:.1} % of {limit}", value * 100.0)
+        }
+        "redis_cache_lookups_per_second" => format!("{value:.1}/s"),
+        "redis_cache_miss_cause" => {
+            assert_eq!(value, 1.0, "only the likely cause is shown");
+            labels
+                .rsplit("cause=\"")
+                .next()
+                .unwrap()
+                .trim_end_matches('"')
+                .to_string()
+        }
+        _ => format!("{value:.0}"),
+    }
+}
+
+/// Every number `dom` (one target's row or page) shows for `target` equals /metrics of the
+/// same snapshot: its text is the value in the page's format, and the value is exactly the
+/// one of the scrape (just before the page was loaded, or just after) whose
+/// `redis_exporter_polls_total` equals the page's `data-polls`; absent from it when the page
+/// shows "–". `Err` when the page shows a poll neither scrape saw, so the load is tried again.
+/// Returns how many numbers were checked.
+fn numbers_match(dom: &str, target: &str, before: &str, after: &str) -> Result<usize, String> {
+    let polls: f64 = attribute(dom, "data-polls")
+        .unwrap_or_else(|| panic!("no data-polls: {dom}"))
+        .parse()
+        .expect("data-polls");
+    let polls_of = |m: &str| {
+        sample(
+            m,
+            &format!("redis_exporter_polls_total{{target=\"{target}\"}}"),
+        )
+    };
+    let metrics = if polls_of(before) == Some(polls) {
+        before
+    } else if polls_of(after) == Some(polls) {
+        after
+    } else {
+        return Err(format!(
+            "{target}: the page shows poll {polls}, the scrapes {:?} and {:?}",
+            polls_of(before),
+            polls_of(after)
+        ));
+    };
+    let numbers = shown_numbers(dom);
+    for n in &numbers {
+        let selector = format!("{}{{target=\"{target}\",{}}}", n.metric, n.labels);
+        let m = sample(metrics, &selector);
+        match n.value {
+            Some(v) => {
+                assert_eq!(n.text, expected_text(&n.metric, &n.labels, v), "{n:?}");
+                assert_eq!(
+                    m,
+                    Some(v),
+                    "{selector} at poll {polls}: page {v}, /metrics {m:?}"
+                );
+            }
+            None => {
+                assert_eq!(n.text, "–", "{n:?}");
+                assert_eq!(m, None, "{selector} at poll {polls} shown as absent");
+            }
+        }
+    }
+    Ok(numbers.len())
+}
+
+/// The DOM of `url`, loaded between two scrapes of /metrics until `check(dom, before, after)`
+/// holds (at most 5 loads).
+fn load_matching_metrics(
+    exporter: &Exporter,
+    url: &str,
+    profile: &Path,
+    check: impl Fn(&str, &str, &str) -> Result<(), String>,
+) -> String {
+    let mut moved = Vec::new();
+    for _ in 0..5 {
+        let before = exporter.metrics();
+        let dom = dump_dom(url, profile);
+        let after = exporter.metrics();
+        match check(&dom, &before, &after) {
+            Ok(()) => return dom,
+            Err(e) => moved.push(e),
+        }
+    }
+    panic!("a number moved during every load of {url}: {moved:#?}");
+}
+
+/// The table row of target `name` on the status page.
+fn row(dom: &str, name: &str) -> String {
+    let name_at = dom
+        .find(&format!("\">{name}</a></td>"))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{dom}"));
+    let start = dom[..name_at].rfind("<tr ").expect("row opens");
+    let end = dom[start..].find("</tr>").expect("row closes") + start;
+    dom[start..end].to_string()
+}
+
+/// A screenshot of `url`, as a person would see the page; copied to `docs/<name>` with
+/// `UPDATE_SCREENSHOT=1`.
+fn screenshot(url: &str, size: &str, name: &str, profile: &Path) {
+    let shot = profile.join(name);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size={size}"),
+            url,
+        ],
+        profile,
+    );
+    let png = wait_for("the screenshot file", Duration::from_secs(5), || {
+        std::fs::read(&shot).ok().filter(|b| b.len() > 1000)
+    });
+    assert!(
+        out.status.success() && png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "screenshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
+        std::fs::write(&dest, &png).unwrap_or_else(|e| panic!("write {}: {e}", dest.display()));
+    }
+}
+
+/// The DOM Chromium builds for `url`.
+fn dump_dom(url: &str, profile: &Path) -> String {
+    let out = chromium(&["--dump-dom", url], profile);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && dom.contains("</table>"),
+        "chromium --dump-dom {url} failed: {}\n{dom}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dom
+}
 
 fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
     let bin = require_binary("chromium", "chromium");
@@ -91,22 +281,14 @@ fn status_page_in_headless_chromium() {
 
     let profile = tempfile::tempdir().expect("chromium profile dir");
     let url = format!("http://127.0.0.1:{}/", exporter.port);
-    let out = chromium(&["--dump-dom", &url], profile.path());
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && dom.contains("</table>"),
-        "chromium --dump-dom failed: {}\n{dom}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dom = load_matching_metrics(&exporter, &url, profile.path(), |dom, before, after| {
+        let h = numbers_match(&row(dom, "sessions-cache"), "sessions-cache", before, after)?;
+        assert_eq!(h, 3, "hit ratio, pressure and evictions carry their metric");
+        numbers_match(&row(dom, "catalog-cache"), "catalog-cache", before, after)?;
+        Ok(())
+    });
 
-    let row = |name: &str| -> String {
-        let start = dom
-            .find(&format!("<td>{name}</td>"))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{dom}"));
-        let end = dom[start..].find("</tr>").expect("row closes") + start;
-        dom[start..end].to_string()
-    };
-    let h = row("sessions-cache");
+    let h = row(&dom, "sessions-cache");
     assert!(h.contains("class=\"up\">up<"), "{h}");
     assert!(h.contains("100.0 %"), "all lookups hit: {h}");
     assert!(
@@ -117,8 +299,17 @@ fn status_page_in_headless_chromium() {
     assert!(h.contains("class=\"v ok\">ok<"), "healthy verdict: {h}");
     assert!(h.contains("% of maxmemory"), "{h}");
 
-    let e = row("catalog-cache");
+    assert!(
+        h.contains("href=\"/target/sessions-cache\""),
+        "link to the target page: {h}"
+    );
+
+    let e = row(&dom, "catalog-cache");
     assert!(e.contains("class=\"up\">up<"), "{e}");
+    assert!(
+        e.contains(">evictions</span> <span class=\"est\">(estimate)</span>"),
+        "the dominant cause, marked as an estimate: {e}"
+    );
     assert!(e.contains("class=\"v critical\">critical<"), "{e}");
     assert!(e.contains("hit_ratio") && e.contains("evictions"), "{e}");
     let evicted: u64 = evicting
@@ -127,7 +318,7 @@ fn status_page_in_headless_chromium() {
         .expect("evicted_keys");
     assert!(evicted > 0);
 
-    let g = row("gone");
+    let g = row(&dom, "gone");
     assert!(g.contains("class=\"down\">down<"), "{g}");
     assert!(g.contains("never"), "{g}");
 
@@ -137,26 +328,68 @@ fn status_page_in_headless_chromium() {
         "{dom}"
     );
 
-    // A screenshot, as a person would see the page.
-    let shot = profile.path().join("status-page.png");
-    let out = chromium(
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1200,600",
-            &url,
-        ],
+    screenshot(&url, "1440,520", "status-page.png", profile.path());
+
+    // The evicting cache's own page: every window's numbers as /metrics has them, the cause
+    // estimate, and the sections that need attribution saying it is off.
+    let target_url = format!("{url}target/catalog-cache");
+    let after = std::cell::RefCell::new(String::new());
+    let page = load_matching_metrics(&exporter, &target_url, profile.path(), |dom, b, a| {
+        let checked = numbers_match(dom, "catalog-cache", b, a)?;
+        // Hit ratio and pressure above the table, then per window hit ratio, lookups,
+        // evictions, expirations and the likely cause.
+        assert_eq!(checked, 2 + 3 * 5, "numbers on the target page: {dom}");
+        *after.borrow_mut() = a.to_string();
+        Ok(())
+    });
+    let after = after.into_inner();
+    assert!(page.contains("<h1>catalog-cache</h1>"), "{page}");
+    assert!(page.contains("<polyline"), "sparkline: {page}");
+    assert!(page.contains("class=\"v critical\">critical<"), "{page}");
+    for w in ["1m", "5m", "15m"] {
+        let cause = format!(
+            "redis_cache_miss_cause{{target=\"catalog-cache\",window=\"{w}\",cause=\"evictions\"}}"
+        );
+        assert_eq!(
+            sample(&after, &cause),
+            Some(1.0),
+            "{w}: evictions explain the misses"
+        );
+    }
+    for section in [
+        "Misses by cause",
+        "Hit-ratio ceilings",
+        "Top prefixes by misses",
+    ] {
+        let at = page
+            .find(&format!(">{section}</h2>"))
+            .unwrap_or_else(|| panic!("no section {section}: {page}"));
+        assert!(
+            page[at..]
+                .trim_start_matches(|c| c != '<')
+                .contains("attribution off"),
+            "{section}: {page}"
+        );
+    }
+    assert_eq!(
+        page.matches("class=\"attribution-off\"").count(),
+        3,
+        "{page}"
+    );
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "{page}"
+    );
+    screenshot(
+        &target_url,
+        "1000,1060",
+        "status-page-target.png",
         profile.path(),
     );
-    let png = wait_for("the screenshot file", Duration::from_secs(5), || {
-        std::fs::read(&shot).ok().filter(|b| b.len() > 1000)
-    });
-    assert!(
-        out.status.success() && png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "screenshot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
-        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status-page.png");
-        std::fs::write(&dest, &png).expect("write docs/status-page.png");
-    }
+
+    // An unknown name is a 404, with the name escaped.
+    let (status, body) =
+        support::http_get(exporter.port, "/target/%3Cb%3Enope").expect("GET unknown target");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("&lt;b&gt;nope"), "{body}");
 }

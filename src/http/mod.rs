@@ -1,6 +1,7 @@
-//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` (a status page,
-//! `status`), `/sd/cluster` and `/sd/sentinel` (`sd`), `POST /-/reload`; `/scrape`
-//! (`scrape`) and the listener's security (`https`, `basic_auth`) beside them.
+//! HTTP: `/metrics` (Prometheus text, gzip when asked), `/healthz`, `/` and
+//! `/target/<name>` (the status pages, `status`), `/sd/cluster` and `/sd/sentinel` (`sd`),
+//! `POST /-/reload`; `/scrape` (`scrape`) and the listener's security (`https`,
+//! `basic_auth`) beside them.
 //!
 //! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
 //! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
@@ -95,12 +96,13 @@ impl Collector for ExporterCollector {
     }
 }
 
-/// The router: `/metrics`, `/healthz`, `/`.
+/// The router: `/metrics`, `/healthz`, `/`, `/target/<name>`, `/sd/*`.
 pub fn app(collector: ExporterCollector) -> Router {
     Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(index))
+        .route("/target/{*name}", get(target_page))
         .route("/sd/cluster", get(sd::cluster))
         .route("/sd/sentinel", get(sd::sentinel))
         .layer(compression())
@@ -193,4 +195,18 @@ async fn index(State(c): State<ExporterCollector>) -> Response {
     let now = Instant::now().duration_since(c.origin);
     let page = crate::http::status::page(&c.shared.snapshots(), now);
     (StatusCode::OK, Html(page)).into_response()
+}
+
+/// `/target/<name>`: one target's page; 404 for a name no target has. The name arrives
+/// percent-decoded, and may hold `/` (discovered targets are named `<entry>/<host:port>`).
+async fn target_page(
+    State(c): State<ExporterCollector>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let now = Instant::now().duration_since(c.origin);
+    let snaps = c.shared.snapshots();
+    match snaps.iter().find(|s| s.meta.name == name) {
+        Some(snap) => (StatusCode::OK, Html(status::target_page(snap, now))).into_response(),
+        None => (StatusCode::NOT_FOUND, Html(status::not_found(&name))).into_response(),
+    }
 }

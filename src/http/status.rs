@@ -1,14 +1,20 @@
-//! The status page at `/`: one table row per target with its state, hit ratio and an inline SVG
-//! sparkline of the last 15 minutes, memory pressure, evictions, eviction policy and the
-//! verdicts of [`crate::core::verdict`] on the latest sample (over the 5-minute window).
+//! The status page at `/`: one table row per target with its state, a link to its own page,
+//! hit ratio and an inline SVG sparkline of the last 15 minutes, memory pressure, evictions, the
+//! likely miss cause, eviction policy and the verdicts of [`crate::core::verdict`] on the
+//! latest sample (over the 5-minute window). The target page at `/target/<name>`: the same
+//! for one target over every window, and the misses by measured cause, the hit-ratio ceilings
+//! and the top prefixes by misses, which say "attribution off" while the target has none.
 //!
 //! Pure: HTML text from snapshots; no external assets (styles and SVG inline), so the page
-//! works where the exporter has no way out to the internet.
+//! works where the exporter has no way out to the internet. Every number the pages show from
+//! a metric carries its family, labels and exact value in `data-` attributes, and each
+//! target's row or table its `data-polls` (`redis_exporter_polls_total`, which names the
+//! snapshot), so a test can hold the page against the /metrics of the same snapshot.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::core::derive::Window;
+use crate::core::derive::{Window, WindowStats};
 use crate::core::verdict::{self, Input, Period, Verdict};
 use crate::state::Snapshot;
 
@@ -22,6 +28,62 @@ pub(crate) fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The path of a target's page. Names are user strings (and discovered ones hold `/` and
+/// `:`): every byte but the unreserved ones of RFC 3986 is percent-encoded.
+pub(crate) fn target_href(name: &str) -> String {
+    let mut href = String::from("/target/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            href.push(char::from(b));
+        } else {
+            let _ = write!(href, "%{b:02X}");
+        }
+    }
+    href
+}
+
+/// A number shown from a metric: `text` inside a span naming the family, its labels (besides
+/// `target`) and the exact value; "–" when the metric is absent.
+fn number(
+    metric: &str,
+    labels: &str,
+    value: Option<f64>,
+    text: impl FnOnce(f64) -> String,
+) -> String {
+    match value {
+        Some(v) => format!(
+            "<span class=\"n\" data-metric=\"{metric}\" data-labels=\"{}\" data-value=\"{v}\">{}</span>",
+            escape(labels),
+            escape(&text(v))
+        ),
+        None => format!(
+            "<span class=\"n\" data-metric=\"{metric}\" data-labels=\"{}\">–</span>",
+            escape(labels)
+        ),
+    }
+}
+
+fn percent(r: f64) -> String {
+    format!("{:.1} %", r * 100.0)
+}
+
+/// The likely cause of a window's misses, marked as the estimate it is (from INFO's evicted
+/// and expired counters, not measured per miss); "–" without misses.
+fn cause_estimate(w: Option<&WindowStats>) -> String {
+    let Some((w, cause)) = w.and_then(|w| Some((w, w.miss_cause()?))) else {
+        return "–".into();
+    };
+    let labels = format!(
+        "window=\"{}\",cause=\"{}\"",
+        w.window.label(),
+        cause.label()
+    );
+    let shown = number("redis_cache_miss_cause", &labels, Some(1.0), |_| {
+        cause.label().to_string()
+    });
+    format!("{shown} <span class=\"est\">(estimate)</span>")
 }
 
 /// An inline SVG sparkline of hit ratios (0–1, oldest first); gaps (`None`) break the line.
@@ -119,42 +181,176 @@ fn verdict_cell(snap: &Snapshot, now: Duration) -> String {
     cell
 }
 
+/// One window of a fresh snapshot.
+fn window(snap: &Snapshot, now: Duration, window: Window) -> Option<&WindowStats> {
+    snap.fresh(now)
+        .and_then(|(_, d)| d.windows.iter().find(|w| w.window == window))
+}
+
+fn pressure(snap: &Snapshot, now: Duration) -> String {
+    let p = snap.fresh(now).and_then(|(_, d)| d.pressure);
+    match p {
+        Some(p) => number(
+            "redis_memory_pressure_ratio",
+            &format!("limit=\"{}\"", p.limit.label()),
+            Some(p.ratio),
+            |r| format!("{} of {}", percent(r), p.limit.label()),
+        ),
+        None => "–".into(),
+    }
+}
+
+fn policy(snap: &Snapshot, now: Duration) -> String {
+    snap.fresh(now)
+        .and_then(|(s, _)| s.maxmemory_policy.clone())
+        .unwrap_or_else(|| "–".into())
+}
+
+fn last_success(snap: &Snapshot, now: Duration) -> String {
+    snap.last.as_ref().map_or("never".to_string(), |l| {
+        format!("{:.0} s ago", now.saturating_sub(l.at).as_secs_f64())
+    })
+}
+
+fn state(snap: &Snapshot) -> &'static str {
+    if snap.up { "up" } else { "down" }
+}
+
+fn hit_ratio(w: Option<&WindowStats>, label: &str) -> String {
+    number(
+        "redis_cache_hit_ratio",
+        &format!("window=\"{label}\""),
+        w.and_then(|w| w.hit_ratio),
+        percent,
+    )
+}
+
+fn count(metric: &str, label: &str, n: Option<u64>) -> String {
+    number(
+        metric,
+        &format!("window=\"{label}\""),
+        n.map(|n| n as f64),
+        |v| format!("{v:.0}"),
+    )
+}
+
 /// The whole page for these snapshots at monotonic offset `now`.
 pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
     let mut rows = String::new();
     for snap in snaps {
-        let fresh = snap.fresh(now);
-        let m5 = fresh.and_then(|(_, d)| d.windows.iter().find(|w| w.window == Window::M5));
-        let hit = m5
-            .and_then(|w| w.hit_ratio)
-            .map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
-        let spark = fresh.map_or(String::new(), |(_, d)| sparkline(&d.hit_ratio_trend));
-        let pressure = fresh
-            .and_then(|(_, d)| d.pressure)
-            .map_or("–".to_string(), |p| {
-                format!("{:.1} % of {}", p.ratio * 100.0, p.limit.label())
-            });
-        let evictions = m5
-            .and_then(|w| w.evictions)
-            .map_or("–".to_string(), |n| n.to_string());
-        let policy = fresh
-            .and_then(|(s, _)| s.maxmemory_policy.clone())
-            .unwrap_or_else(|| "–".into());
-        let last = snap.last.as_ref().map_or("never".to_string(), |l| {
-            format!("{:.0} s ago", now.saturating_sub(l.at).as_secs_f64())
-        });
-        let state = if snap.up { "up" } else { "down" };
+        let m5 = window(snap, now, Window::M5);
+        let spark = snap
+            .fresh(now)
+            .map_or(String::new(), |(_, d)| sparkline(&d.hit_ratio_trend));
+        let state = state(snap);
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td class=\"{state}\">{state}</td><td>{last}</td><td class=\"hit\"><span>{hit}</span>{spark}</td><td>{}</td><td>{evictions}</td><td>{}</td>{}</tr>",
+            "<tr data-polls=\"{}\"><td><a href=\"{}\">{}</a></td><td class=\"{state}\">{state}</td><td>{}</td><td class=\"hit\"><span>{}</span>{spark}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            snap.polls_total,
+            escape(&target_href(&snap.meta.name)),
             escape(&snap.meta.name),
-            escape(&pressure),
-            escape(&policy),
+            last_success(snap, now),
+            hit_ratio(m5, "5m"),
+            pressure(snap, now),
+            count("redis_cache_evictions", "5m", m5.and_then(|w| w.evictions)),
+            cause_estimate(m5),
+            escape(&policy(snap, now)),
             verdict_cell(snap, now),
         );
     }
+    document(
+        "redis-cache-exporter",
+        &format!(
+            "<h1>redis-cache-exporter</h1><p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · \
+hit ratio, evictions, miss cause and verdicts over the last 5 minutes; sparkline: last 15 minutes, dashed line at 90 %; \
+a target's name opens its page</p>\
+<table><thead><tr><th>target</th><th>status</th><th>last successful poll</th><th>hit ratio (5m)</th><th>memory pressure</th><th>evictions (5m)</th><th>dominant miss cause (5m)</th><th>policy</th><th>verdicts</th></tr></thead>\
+<tbody>\n{rows}</tbody></table>"
+        ),
+    )
+}
+
+/// What a section that needs miss attribution says while the target has none.
+const ATTRIBUTION_OFF: &str = "<p class=\"attribution-off\">attribution off: this target measures \
+no miss causes yet (keyspace-event attribution, <code>[targets.miss_attribution]</code>). \
+The likely cause above is an estimate from INFO's evicted and expired counters.</p>";
+
+/// The page of one target at monotonic offset `now`.
+pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
+    let name = escape(&snap.meta.name);
+    let state = state(snap);
+    let spark = snap
+        .fresh(now)
+        .map_or(String::new(), |(_, d)| sparkline(&d.hit_ratio_trend));
+    let mut windows = String::new();
+    for w in Window::ALL {
+        let stats = window(snap, now, w);
+        let l = w.label();
+        let covered = stats.map_or("–".to_string(), |s| {
+            format!("{:.0} s", s.covered.as_secs_f64())
+        });
+        let _ = writeln!(
+            windows,
+            "<tr><th>{l}</th><td>{covered}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            hit_ratio(stats, l),
+            number(
+                "redis_cache_lookups_per_second",
+                &format!("window=\"{l}\""),
+                stats.and_then(|s| s.lookups_per_second),
+                |v| format!("{v:.1}/s"),
+            ),
+            count("redis_cache_evictions", l, stats.and_then(|s| s.evictions)),
+            count(
+                "redis_cache_expirations",
+                l,
+                stats.and_then(|s| s.expirations)
+            ),
+            cause_estimate(stats),
+        );
+    }
+    document(
+        &format!("{name} · redis-cache-exporter"),
+        &format!(
+            "<p><a href=\"/\">all targets</a> · <a href=\"/metrics\">/metrics</a></p><h1>{name}</h1>\
+<table class=\"facts\" data-polls=\"{polls}\"><tbody>\
+<tr><th>status</th><td class=\"{state}\">{state}</td></tr>\
+<tr><th>last successful poll</th><td>{}</td></tr>\
+<tr><th>hit ratio (5m), last 15 minutes</th><td class=\"hit\"><span>{}</span>{spark}</td></tr>\
+<tr><th>memory pressure</th><td>{}</td></tr>\
+<tr><th>policy</th><td>{}</td></tr>\
+<tr><th>verdicts</th>{}</tr>\
+</tbody></table>\
+<h2>Windows</h2>\
+<table class=\"windows\"><thead><tr><th>window</th><th>covered</th><th>hit ratio</th><th>lookups</th><th>evictions</th><th>expirations</th><th>likely miss cause</th></tr></thead>\
+<tbody>\n{windows}</tbody></table>\
+<h2 id=\"misses-by-cause\">Misses by cause</h2>{ATTRIBUTION_OFF}\
+<h2 id=\"ceilings\">Hit-ratio ceilings</h2>{ATTRIBUTION_OFF}\
+<h2 id=\"top-prefixes\">Top prefixes by misses</h2>{ATTRIBUTION_OFF}",
+            last_success(snap, now),
+            hit_ratio(window(snap, now, Window::M5), "5m"),
+            pressure(snap, now),
+            escape(&policy(snap, now)),
+            verdict_cell(snap, now),
+            polls = snap.polls_total,
+        ),
+    )
+}
+
+/// The 404 page for a name no target has.
+pub(crate) fn not_found(name: &str) -> String {
+    document(
+        "no such target · redis-cache-exporter",
+        &format!(
+            "<h1>No target named “{}”</h1><p><a href=\"/\">all targets</a></p>",
+            escape(name)
+        ),
+    )
+}
+
+/// A page with the shared styles around `body`.
+fn document(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>redis-cache-exporter</title>\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
 <style>\
 body{{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#1f2328}}\
 table{{border-collapse:collapse}}td,th{{padding:.4em .6em;text-align:left;vertical-align:top;border-bottom:1px solid #d0d7de}}\
@@ -166,17 +362,36 @@ td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
 .v.ok{{background:#dafbe1;color:#1a7f37}}.v.warn{{background:#fff8c5;color:#9a6700}}\
 .v.critical{{background:#ffebe9;color:#cf222e}}.v.unknown{{background:#eaeef2;color:#57606a}}\
 ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
+.est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
+.attribution-off{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
 </style></head>\
-<body><h1>redis-cache-exporter</h1><p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · \
-hit ratio, evictions and verdicts over the last 5 minutes; sparkline: last 15 minutes, dashed line at 90 %</p>\
-<table><thead><tr><th>target</th><th>status</th><th>last successful poll</th><th>hit ratio (5m)</th><th>memory pressure</th><th>evictions (5m)</th><th>policy</th><th>verdicts</th></tr></thead>\
-<tbody>\n{rows}</tbody></table></body></html>\n"
+<body>{body}</body></html>\n"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_links_encode_everything_but_unreserved_bytes() {
+        assert_eq!(target_href("cache-a_1.x~"), "/target/cache-a_1.x~");
+        assert_eq!(
+            target_href("shard/10.0.0.1:7000"),
+            "/target/shard%2F10.0.0.1%3A7000"
+        );
+        assert_eq!(target_href("a b\"<é"), "/target/a%20b%22%3C%C3%A9");
+    }
+
+    #[test]
+    fn numbers_carry_their_metric_and_escape_labels() {
+        let n = number("m", "window=\"5m\"", Some(0.25), percent);
+        assert_eq!(
+            n,
+            "<span class=\"n\" data-metric=\"m\" data-labels=\"window=&quot;5m&quot;\" data-value=\"0.25\">25.0 %</span>"
+        );
+        assert!(number("m", "", None, percent).ends_with(">–</span>"));
+    }
 
     #[test]
     fn sparkline_breaks_at_gaps_and_draws_lone_points() {

@@ -57,6 +57,14 @@ pub const PINNED_METRICS: &[&str] = &[
     "redis_exporter_polls_total",
     "redis_exporter_poll_errors_total",
     "redis_exporter_build_info",
+    // Miss attribution (pinned in the design notes) and the estimate shown without it.
+    "redis_cache_miss_cause",
+    "redis_cache_misses_attributed_total",
+    "redis_cache_miss_attribution_coverage_ratio",
+    "redis_cache_hit_ratio_ceiling",
+    "redis_cache_prefix_misses_total",
+    "redis_exporter_keyspace_events_total",
+    "redis_exporter_miss_attribution_active",
 ];
 
 pub mod certs;
