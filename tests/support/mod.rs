@@ -67,6 +67,7 @@ pub const PINNED_METRICS: &[&str] = &[
     "redis_exporter_miss_attribution_active",
 ];
 
+pub mod causes;
 pub mod certs;
 pub mod cluster;
 pub mod fault_proxy;
