@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::client::{Connector, Endpoint};
 use crate::core::verdict::{Finding, Input, LockScan, Period, Verdict, evaluate, finding, worst};
 
+mod explain;
 mod progress;
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
@@ -37,33 +38,14 @@ impl Report {
 
     /// The report for humans: a header, then one block per finding.
     pub(crate) fn text(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{}: {} over {:.1} s{}",
-            self.target,
-            self.verdict().label().to_uppercase(),
-            self.duration.as_secs_f64(),
-            self.server
-                .as_ref()
-                .map(|v| format!(" ({v})"))
-                .unwrap_or_default()
+        let mut s = header(
+            &self.target,
+            self.verdict(),
+            self.duration,
+            self.server.as_deref(),
         );
-        for f in &self.findings {
-            let name = match &f.subject {
-                Some(sub) => format!("{} {sub}", f.check),
-                None => f.check.to_string(),
-            };
-            let _ = writeln!(
-                s,
-                "{:<8}  {:<24}  {}\n{:<10}{}",
-                f.verdict.label().to_uppercase(),
-                name,
-                f.summary,
-                "",
-                f.advice
-            );
-        }
+        s.push('\n');
+        write_findings(&mut s, &self.findings);
         s
     }
 
@@ -77,24 +59,67 @@ impl Report {
             server: self.server.as_deref(),
             verdict: verdict.label(),
             exit_code: verdict.exit_code(),
-            findings: self
-                .findings
-                .iter()
-                .map(|f| JsonFinding {
-                    check: f.check,
-                    subject: f.subject.as_deref(),
-                    verdict: f.verdict.label(),
-                    value: f.value,
-                    summary: &f.summary,
-                    advice: &f.advice,
-                })
-                .collect(),
+            findings: json_findings(&self.findings),
         };
         // Serializing strings and numbers cannot fail; a number that is not finite is null.
         let mut text = serde_json::to_string(&report).unwrap_or_default();
         text.push('\n');
         text
     }
+}
+
+/// "TARGET: VERDICT over N s (server)", the first line of a report (without newline).
+fn header(target: &str, verdict: Verdict, duration: Duration, server: Option<&str>) -> String {
+    format!(
+        "{target}: {} over {:.1} s{}",
+        verdict.label().to_uppercase(),
+        duration.as_secs_f64(),
+        server.map(|v| format!(" ({v})")).unwrap_or_default()
+    )
+}
+
+/// One block per finding: verdict, name and summary, then the advice.
+fn write_findings(s: &mut String, findings: &[Finding]) {
+    for f in findings {
+        let name = match &f.subject {
+            Some(sub) => format!("{} {sub}", f.check),
+            None => f.check.to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<8}  {:<24}  {}\n{:<10}{}",
+            f.verdict.label().to_uppercase(),
+            name,
+            f.summary,
+            "",
+            f.advice
+        );
+    }
+}
+
+fn json_findings(findings: &[Finding]) -> Vec<JsonFinding<'_>> {
+    findings
+        .iter()
+        .map(|f| JsonFinding {
+            check: f.check,
+            subject: f.subject.as_deref(),
+            verdict: f.verdict.label(),
+            value: f.value,
+            summary: &f.summary,
+            advice: &f.advice,
+        })
+        .collect()
+}
+
+/// "redis 7.0.15, master": the server, its version and role, when INFO names them.
+fn server_of(sample: &crate::core::info::Sample) -> Option<String> {
+    sample.redis_version.as_ref().map(|v| {
+        format!(
+            "{} {v}, {}",
+            sample.server(),
+            sample.role.as_deref().unwrap_or("unknown role")
+        )
+    })
 }
 
 /// The JSON report, fields in schema order.
@@ -109,7 +134,7 @@ struct JsonReport<'a> {
     findings: Vec<JsonFinding<'a>>,
 }
 
-/// One finding of the JSON report.
+/// One finding of the JSON report (also of `--explain-misses`).
 #[derive(Serialize)]
 struct JsonFinding<'a> {
     check: &'static str,
@@ -167,6 +192,14 @@ pub struct CheckArgs {
     /// host.
     #[arg(long, value_name = "NAME")]
     pub(crate) tls_server_name: Option<String>,
+    /// Explain the misses instead: subscribe to keyspace events for --duration and report
+    /// misses by cause, top prefixes and hit-ratio ceilings.
+    #[arg(long)]
+    pub(crate) explain_misses: bool,
+    /// With --explain-misses: add the notify-keyspace-events flags it needs for the check,
+    /// restoring the previous value afterwards (also on Ctrl-C).
+    #[arg(long, requires = "explain_misses")]
+    pub(crate) enable_notifications: bool,
 }
 
 impl CheckArgs {
@@ -194,6 +227,17 @@ pub fn main(args: &CheckArgs) -> u8 {
             return Verdict::Unknown.exit_code();
         }
     };
+    if args.explain_misses {
+        let e = runtime.block_on(explain::run(args));
+        print!(
+            "{}",
+            match args.format {
+                Format::Text => e.text(),
+                Format::Json => e.json(),
+            }
+        );
+        return e.verdict().exit_code();
+    }
     let report = runtime.block_on(run(args));
     let text = match args.format {
         Format::Text => report.text(),
@@ -255,13 +299,7 @@ pub(crate) async fn run(args: &CheckArgs) -> Report {
     Report {
         target,
         duration: elapsed,
-        server: end.redis_version.as_ref().map(|v| {
-            format!(
-                "{} {v}, {}",
-                end.server(),
-                end.role.as_deref().unwrap_or("unknown role")
-            )
-        }),
+        server: server_of(&end),
         findings,
     }
 }

@@ -7,6 +7,9 @@
 //! 600 s warm-up 10 s, Alertmanager's 30 s group wait 1 s) and changes nothing else, so the
 //! expressions, thresholds and routing under test are the shipped ones. `tests/alerts_rules.rs`
 //! checks that the transformation touches time only.
+//!
+//! The pages of an evicting cache and of a TTL-bound one name their cause: the estimate without
+//! miss attribution; with it, the measured cause, its share and the ceiling without it.
 
 mod support;
 
@@ -164,21 +167,18 @@ impl Stack {
     }
 }
 
-/// Without miss attribution, the page's description says the cause is an estimate and names
-/// it: evictions for a cache too small for its keys, expirations for one whose keys outlive
-/// their TTL before they are read again. (With attribution, the measured cause, its share and
-/// the ceiling are covered by `alerts/tests/miss-causes.test.yml`; a live case waits for the
-/// keyspace-event subscriber.)
-#[test]
-fn a_page_without_attribution_names_the_estimated_cause() {
+/// The descriptions of the pages of a cache too small for its keys (`evicting`) and of one
+/// whose keys expire before they are read again (`ttl-bound`), each target configured with
+/// `table` (empty, or its miss attribution).
+fn pages_of_evicting_and_ttl_bound(table: &str) -> (String, String) {
     // 2 MB for 20 000 keys of 1 KB: most planned hits find the key evicted.
     let evicting = RedisServer::start(&["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]);
     let ttl_bound =
         RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
     let exporter = Exporter::start(&format!(
         "poll_interval = \"1s\"\ntimeout = \"500ms\"\n\
-         [[targets]]\nname = \"evicting\"\nurl = \"{}\"\n\
-         [[targets]]\nname = \"ttl-bound\"\nurl = \"{}\"\n",
+         [[targets]]\nname = \"evicting\"\nurl = \"{}\"\n{table}\
+         [[targets]]\nname = \"ttl-bound\"\nurl = \"{}\"\n{table}",
         evicting.url(),
         ttl_bound.url()
     ));
@@ -250,6 +250,20 @@ fn a_page_without_attribution_names_the_estimated_cause() {
         );
         std::thread::sleep(Duration::from_millis(500));
     };
+    assert!(int_field(&evicting, "evicted_keys") > 0);
+    assert!(int_field(&ttl_bound, "expired_keys") > 0);
+    for t in traffic {
+        t.stop();
+    }
+    (evicting_page, ttl_page)
+}
+
+/// Without miss attribution, the page's description says the cause is an estimate and names
+/// it: evictions for a cache too small for its keys, expirations for one whose keys outlive
+/// their TTL before they are read again.
+#[test]
+fn a_page_without_attribution_names_the_estimated_cause() {
+    let (evicting_page, ttl_page) = pages_of_evicting_and_ttl_bound("");
     let estimate =
         "Attribution is off for this cache, so the cause is an estimate from INFO counters:";
     assert!(
@@ -264,11 +278,39 @@ fn a_page_without_attribution_names_the_estimated_cause() {
             && ttl_page.ends_with("expirations explain most misses (TTLs too short)."),
         "ttl-bound: {ttl_page}"
     );
-    assert!(int_field(&evicting, "evicted_keys") > 0);
-    assert!(int_field(&ttl_bound, "expired_keys") > 0);
-    for t in traffic {
-        t.stop();
-    }
+}
+
+/// With miss attribution, the page names the measured cause and its share: an evicting cache's
+/// description names eviction and the ceiling without it, above 0.9 (its planned misses are 5 %);
+/// a TTL-bound cache's names expiry.
+#[test]
+fn a_page_with_attribution_names_the_measured_cause_and_its_ceiling() {
+    let (evicting_page, ttl_page) = pages_of_evicting_and_ttl_bound(
+        "[targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n",
+    );
+    assert!(
+        evicting_page.starts_with("Cache evicting hit ")
+            && !evicting_page.contains("estimate")
+            && evicting_page.contains("of the misses over 5 minutes are keys evicted earlier: give the cache memory or an LFU policy."),
+        "evicting: {evicting_page}"
+    );
+    let ceiling: f64 = evicting_page
+        .split("Without them the hit ratio would reach ")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ceiling in: {evicting_page}"));
+    eprintln!("evicting: {evicting_page}\nttl-bound: {ttl_page}");
+    assert!(
+        ceiling > 90.0,
+        "ceiling without evictions {ceiling} %: {evicting_page}"
+    );
+    assert!(
+        ttl_page.starts_with("Cache ttl-bound hit ")
+            && !ttl_page.contains("estimate")
+            && ttl_page.contains("keys read after their TTL ran out"),
+        "ttl-bound: {ttl_page}"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `$__rate_interval`, hit ratios as sums), their provisioning files and docs, that the committed
 //! JSON is what `dashboards/generate.py` writes, and that every panel query, with its variables
 //! substituted, returns data from a real Prometheus scraping the exporter while it polls real
-//! redis-server instances under load (one healthy, one evicting, one unreachable).
+//! redis-server instances under load (one healthy, one evicting with miss attribution and a
+//! workload of every miss cause, one unreachable).
 
 mod support;
 
@@ -658,11 +659,10 @@ const EXPECTED_EMPTY: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Queries on measured miss causes, by (dashboard, panel title, refId): their series come only
-/// from targets with keyspace-event miss attribution. Until the exporter exports them, the live
-/// test below accepts them empty (it still runs each and fails on a query Prometheus refuses);
-/// once /metrics carries `redis_cache_misses_attributed_total`, each must return data. The
-/// panels say "attribution off" instead of drawing nothing (checked by
-/// `attribution_panels_say_attribution_off`).
+/// from targets with keyspace-event miss attribution. The live test below gives the evicting
+/// cache attribution and a workload of every cause, so each must return data there like any
+/// other query; the panels say "attribution off" instead of drawing nothing for targets
+/// without it (checked by `attribution_panels_say_attribution_off`).
 const NEEDS_ATTRIBUTION: &[(&str, &str, &str)] = &[
     (OVERVIEW, "Misses/s by cause (fleet)", "A"),
     (
@@ -769,7 +769,7 @@ type Samples = Vec<(String, f64)>;
 /// 90 deleted) and one without (`plain`, whose estimate is evictions), evaluated by
 /// Prometheus's engine in `promtool test rules`: causes per second, the dominant cause and its
 /// share, the ceiling without it, the prefixes, coverage, and "attribution off" for `plain`.
-/// (The live test above runs them against the exporter once it exports these series.)
+/// (The live test above runs them against the exporter, whose evicting cache has attribution.)
 #[test]
 fn attribution_queries_compute_causes_shares_and_ceilings() {
     let promtool = support::require_binary("promtool", "prometheus");
@@ -990,6 +990,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         "poll_interval = \"1s\"\n\
          [[targets]]\nname = \"healthy\"\nurl = \"{}\"\ncache = true\n\
          [[targets]]\nname = \"evicting\"\nurl = \"{}\"\ncache = true\n\
+         [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n\
          [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\ncache = true\n\
          [[targets]]\nname = \"sampled\"\nurl = \"{}\"\ncache = false\n\
          [targets.sampler]\nenabled = true\nkeys_per_cycle = 1000\nbatch_size = 500\n\
@@ -1003,6 +1004,14 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         ..PrometheusOptions::default()
     });
     prom.wait_targets_up(Duration::from_secs(15));
+    support::wait_for(
+        "miss attribution of evicting active",
+        Duration::from_secs(20),
+        || {
+            let sel = "redis_exporter_miss_attribution_active{target=\"evicting\"}";
+            (support::sample(&exporter.metrics(), sel) == Some(1.0)).then_some(())
+        },
+    );
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut written = 0u64;
@@ -1036,6 +1045,19 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                 .arg(format!("e:{}", rng.below(written)))
                 .ignore();
         }
+        // Every other cause, for miss attribution: keys never stored, a key read after its
+        // TTL (set in the previous round, 50 ms TTL), a key deleted before it is read.
+        p.cmd("GET").arg(format!("never:{written}")).ignore();
+        p.cmd("GET").arg(format!("ttl:{}", written - 100)).ignore();
+        p.cmd("SET")
+            .arg(format!("ttl:{written}"))
+            .arg(1)
+            .arg("PX")
+            .arg(50)
+            .ignore();
+        p.cmd("SET").arg(format!("del:{written}")).arg(1).ignore();
+        p.cmd("DEL").arg(format!("del:{written}")).ignore();
+        p.cmd("GET").arg(format!("del:{written}")).ignore();
         p.exec(&mut e).expect("load on evicting");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -1052,10 +1074,15 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         .as_secs_f64()
         - 1.0;
     let targets = "healthy|evicting|unreachable|sampled";
-    // Until the exporter measures miss causes, the queries on them may be empty.
-    let attribution_exported = exporter
-        .metrics()
-        .contains("redis_cache_misses_attributed_total{");
+    let m = exporter.metrics();
+    for cause in ["evicted", "expired", "deleted", "cold"] {
+        let sel =
+            format!("redis_cache_misses_attributed_total{{target=\"evicting\",cause=\"{cause}\"}}");
+        assert!(
+            support::sample(&m, &sel).is_some_and(|n| n > 0.0),
+            "the workload made no {cause} miss: {sel}"
+        );
+    }
     let mut failures = Vec::new();
     let mut results: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     let mut empties_used = BTreeSet::new();
@@ -1100,10 +1127,6 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                     .find(|(f, t, id, _)| *f == name && *t == title(p) && *id == r);
                 match try_query(&prom, &q, at) {
                     Err(err) => failures.push(format!("{name}: {:?} {r}: {err}\n  {q}", title(p))),
-                    Ok(res)
-                        if res.is_empty()
-                            && !attribution_exported
-                            && needs_attribution(name, title(p), r) => {}
                     Ok(res) if res.is_empty() && allowed_empty.is_none() => {
                         failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)))
                     }
@@ -1187,23 +1210,46 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         shown.abs() < 0.01 * raw,
         "the dashboards count the sampler's lookups as the application's: {shown} of {raw}/s"
     );
-    // Without attribution, both caches say so, and the evicting one's estimated cause is
-    // evictions.
-    for t in ["healthy", "evicting"] {
+    // The healthy cache has no attribution and says so; the evicting one measures its causes:
+    // evictions dominate, the ceiling without them is above its hit ratio, and no estimate is
+    // shown for it.
+    let worst = |r: &str| get("Worst caches: dominant miss cause and ceiling", r);
+    for (t, on) in [("healthy", 0.0), ("evicting", 1.0)] {
         assert_eq!(
             value_of(get("Miss attribution", "A"), t),
-            Some(0.0),
-            "{t}: attribution off"
+            Some(on),
+            "{t}: attribution {on}"
         );
-        let worst = |r: &str| get("Worst caches: dominant miss cause and ceiling", r);
-        assert_eq!(value_of(worst("D"), t), Some(0.0), "{t}: attribution off");
+        assert_eq!(value_of(worst("D"), t), Some(on), "{t}: attribution {on}");
     }
-    let estimate = get("Worst caches: dominant miss cause and ceiling", "E");
     assert!(
-        estimate.iter().any(|s| s["metric"]["target"] == "evicting"
-            && s["metric"]["estimated_cause"] == "evictions"),
-        "the evicting cache's estimated cause: {estimate:?}"
+        worst("B")
+            .iter()
+            .any(|s| s["metric"]["target"] == "evicting" && s["metric"]["cause"] == "evicted"),
+        "the evicting cache's dominant measured cause: {:?}",
+        worst("B")
     );
+    let ceiling = value_of(worst("C"), "evicting").expect("ceiling of evicting");
+    assert!(
+        ceiling > evicting_ratio,
+        "ceiling without evictions {ceiling} vs hit ratio {evicting_ratio}"
+    );
+    let ceilings = |r: &str| get("Hit ratio and its ceilings", r);
+    assert_eq!(value_of(ceilings("B"), "evicting"), Some(ceiling));
+    assert!(
+        !worst("E")
+            .iter()
+            .any(|s| s["metric"]["target"] == "evicting"),
+        "an estimate shown beside the measured cause: {:?}",
+        worst("E")
+    );
+    let prefixes = get("Top prefixes by misses", "A");
+    for prefix in ["e:*", "never:*", "ttl:*", "del:*"] {
+        assert!(
+            prefixes.iter().any(|s| s["metric"]["prefix"] == prefix),
+            "no {prefix} among the top prefixes: {prefixes:?}"
+        );
+    }
     assert!(value_of(get("KEYS calls/s", "A"), "healthy").unwrap() > 0.0);
     assert!(
         get("Poll errors/s by kind", "A")

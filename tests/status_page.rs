@@ -1,12 +1,14 @@
 //! The status page at `/`, rendered by headless Chromium (Debian's `chromium`) from a running
-//! exporter that polls two real redis-server processes (a healthy cache and one evicting keys)
-//! and one address where nothing listens.
+//! exporter that polls three real redis-server processes (a healthy cache, one evicting keys,
+//! and one with miss attribution under a workload of every cause) and one address where
+//! nothing listens.
 //!
 //! Checks the DOM Chromium builds (not just the HTML text): a row per target with its state,
 //! a link to its page, the hit ratio with an SVG sparkline, memory pressure, evictions, the
 //! likely miss cause (an estimate), policy and the verdicts; and the evicting cache's page
 //! (`/target/<name>`), whose every number equals the one /metrics serves and whose attribution
-//! sections say "attribution off". Also takes screenshots; `UPDATE_SCREENSHOT=1 cargo test
+//! sections say "attribution off"; and the attributed cache's page, whose misses by cause,
+//! ceilings and top prefixes equal /metrics and whose row names the measured cause. Also takes screenshots; `UPDATE_SCREENSHOT=1 cargo test
 //! --test status_page` copies them to `docs/status-page.png` and `docs/status-page-target.png`
 //! for docs/dashboards.md.
 
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use support::causes::{evicting_workload, mixed_workload};
 use support::{Exporter, RedisServer, free_port, require_binary, sample, wait_for};
 
 /// One number a page shows from a metric: family, labels besides `target`, exact value (none
@@ -71,6 +74,9 @@ fn expected_text(metric: &str, labels: &str, value: f64) -> String {
             format!("{:.1} % of {limit}", value * 100.0)
         }
         "redis_cache_lookups_per_second" => format!("{value:.1}/s"),
+        "redis_cache_hit_ratio_ceiling" | "redis_cache_miss_attribution_coverage_ratio" => {
+            format!("{:.1} %", value * 100.0)
+        }
         "redis_cache_miss_cause" => {
             assert_eq!(value, 1.0, "only the likely cause is shown");
             labels
@@ -238,15 +244,30 @@ fn strs(v: &[&str]) -> Vec<String> {
 fn status_page_in_headless_chromium() {
     let healthy = RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
     let evicting = RedisServer::start(&["--maxmemory", "3mb", "--maxmemory-policy", "allkeys-lru"]);
+    let measured = RedisServer::start(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
     let nowhere = free_port();
     let exporter = Exporter::start(&format!(
         "poll_interval = \"1s\"\ntimeout = \"500ms\"\n\
          [[targets]]\nname = \"sessions-cache\"\nurl = \"{}\"\n\
          [[targets]]\nname = \"catalog-cache\"\nurl = \"{}\"\n\
-         [[targets]]\nname = \"gone\"\nurl = \"redis://127.0.0.1:{nowhere}\"\n",
+         [[targets]]\nname = \"gone\"\nurl = \"redis://127.0.0.1:{nowhere}\"\n\
+         [[targets]]\nname = \"orders-cache\"\nurl = \"{}\"\n\
+         [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n",
         healthy.url(),
-        evicting.url()
+        evicting.url(),
+        measured.url()
     ));
+    // The target with attribution: a workload of every cause once it is subscribed.
+    wait_for(
+        "attribution of orders-cache active",
+        Duration::from_secs(20),
+        || {
+            let sel = "redis_exporter_miss_attribution_active{target=\"orders-cache\"}";
+            (sample(&exporter.metrics(), sel) == Some(1.0)).then_some(())
+        },
+    );
+    mixed_workload(&measured, "");
+    evicting_workload(&measured);
 
     // Traffic over several polls, so the sparkline has points: each round waits for a poll of
     // both caches counted after its traffic began, and the next round follows at once, so no
@@ -285,8 +306,15 @@ fn status_page_in_headless_chromium() {
         let h = numbers_match(&row(dom, "sessions-cache"), "sessions-cache", before, after)?;
         assert_eq!(h, 3, "hit ratio, pressure and evictions carry their metric");
         numbers_match(&row(dom, "catalog-cache"), "catalog-cache", before, after)?;
+        numbers_match(&row(dom, "orders-cache"), "orders-cache", before, after)?;
         Ok(())
     });
+    let o = row(&dom, "orders-cache");
+    assert!(
+        o.contains("class=\"measured\"") && o.contains("(measured, "),
+        "the dominant cause, measured: {o}"
+    );
+    assert!(!o.contains("(estimate)"), "{o}");
 
     let h = row(&dom, "sessions-cache");
     assert!(h.contains("class=\"up\">up<"), "{h}");
@@ -380,9 +408,53 @@ fn status_page_in_headless_chromium() {
         !page.contains("src=\"http") && !page.contains("href=\"http"),
         "{page}"
     );
+
+    // The page of the target with attribution: misses by cause, ceilings and top prefixes
+    // filled, every number equal to /metrics of the same poll.
+    let target_url = format!("{url}target/orders-cache");
+    let page = load_matching_metrics(&exporter, &target_url, profile.path(), |dom, b, a| {
+        let checked = numbers_match(dom, "orders-cache", b, a)?;
+        // As above but the windows' cause (measured, not a metric), then 4 causes, 3
+        // coverages, 3 windows of hit ratio and 3 ceilings, and 4 causes for each of the 5
+        // prefixes.
+        assert_eq!(checked, 2 + 3 * 4 + 4 + 3 + 3 * 4 + 5 * 4, "numbers: {dom}");
+        Ok(())
+    });
+    assert!(!page.contains("attribution off"), "{page}");
+    for section in [
+        "Misses by cause",
+        "Hit-ratio ceilings",
+        "Top prefixes by misses",
+    ] {
+        assert!(
+            page.contains(&format!(">{section}</h2><table")),
+            "{section}: {page}"
+        );
+    }
+    for (prefix, cause) in [
+        ("never:*", "cold"),
+        ("ttl:*", "expired"),
+        ("del:*", "deleted"),
+        ("unl:*", "deleted"),
+        ("page:*", "evicted"),
+    ] {
+        let at = page
+            .find(&format!("<th>{prefix}</th>"))
+            .unwrap_or_else(|| panic!("no prefix {prefix}: {page}"));
+        let row_end = at + page[at..].find("</tr>").unwrap();
+        assert!(
+            page[at..row_end].contains(&format!("<td>{cause}</td>")),
+            "{prefix} mostly {cause}: {}",
+            &page[at..row_end]
+        );
+    }
+    assert!(
+        page.contains("give the cache memory or an LFU policy"),
+        "{page}"
+    );
     screenshot(
         &target_url,
-        "1000,1060",
+        "1000,1500",
         "status-page-target.png",
         profile.path(),
     );

@@ -12,32 +12,42 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// Waits `duration`; on a terminal, shows how much of it is left.
 pub(super) async fn wait(duration: Duration) {
+    during("sampling INFO", duration, tokio::time::sleep(duration)).await;
+}
+
+/// Runs `work`, expected to take about `duration`; on a terminal, shows `what` and how much
+/// of `duration` is left until `work` ends (early on Ctrl-C, say), then clears the bar.
+pub(super) async fn during<T>(
+    what: &str,
+    duration: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
     if !std::io::stderr().is_terminal() {
-        tokio::time::sleep(duration).await;
-        return;
+        return work.await;
     }
-    let bar = bar(duration);
+    let bar = bar(what, duration);
     let start = tokio::time::Instant::now();
-    let deadline = start + duration;
     let mut tick = tokio::time::interval(TICK);
-    loop {
+    tokio::pin!(work);
+    let out = loop {
         tokio::select! {
-            () = tokio::time::sleep_until(deadline) => break,
+            out = &mut work => break out,
             _ = tick.tick() => {
                 let elapsed = start.elapsed().min(duration);
                 bar.set_position(millis(elapsed));
                 bar.set_message(left(duration - elapsed));
             }
         }
-    }
+    };
     bar.finish_and_clear();
+    out
 }
 
-fn bar(duration: Duration) -> ProgressBar {
+fn bar(what: &str, duration: Duration) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(millis(duration)), ProgressDrawTarget::stderr());
-    // The template is a constant: a parse error would be a bug here, and the plain default
-    // style is still a usable bar, so fall back to it rather than fail the check.
-    if let Ok(style) = ProgressStyle::with_template("sampling INFO [{bar:30}] {msg}")
+    // The template is built from constants: a parse error would be a bug here, and the plain
+    // default style is still a usable bar, so fall back to it rather than fail the check.
+    if let Ok(style) = ProgressStyle::with_template(&format!("{what} [{{bar:30}}] {{msg}}"))
         .map(|s| s.progress_chars("=> "))
     {
         bar.set_style(style);

@@ -508,7 +508,8 @@ impl Without {
         }
     }
 
-    fn cause(self) -> Cause {
+    /// The cause whose misses this ceiling counts as hits.
+    pub fn cause(self) -> Cause {
         match self {
             Without::Evictions => Cause::Evicted,
             Without::Expirations => Cause::Expired,
@@ -573,18 +574,26 @@ impl AttributionHistory {
 pub fn window_values(s: &WindowStats, attributed: [u64; 4]) -> AttributionWindow {
     let total: u64 = attributed.iter().sum();
     let coverage = s.misses.filter(|m| *m > 0).map(|m| total as f64 / m as f64);
-    let ceilings = Without::ALL.map(|w| {
-        let (hits, misses) = (s.hits?, s.misses?);
-        let lookups = hits.saturating_add(misses);
-        let lifted = attributed[w.cause().index()].min(misses);
-        (lookups > 0).then(|| (hits + lifted) as f64 / lookups as f64)
-    });
+    let ceilings = match (s.hits, s.misses) {
+        (Some(hits), Some(misses)) => ceilings(hits, misses, attributed),
+        _ => [None; 3],
+    };
     AttributionWindow {
         window: s.window,
         attributed,
         coverage,
         ceilings,
     }
+}
+
+/// The hit ratio had the misses of one cause been hits, in [`Without::ALL`] order, from a
+/// period's keyspace `hits` and `misses` and its `attributed` misses; `None` without lookups.
+pub fn ceilings(hits: u64, misses: u64, attributed: [u64; 4]) -> [Option<f64>; 3] {
+    let lookups = hits.saturating_add(misses);
+    Without::ALL.map(|w| {
+        let lifted = attributed[w.cause().index()].min(misses);
+        (lookups > 0).then(|| (hits + lifted) as f64 / lookups as f64)
+    })
 }
 
 /// What a target's attribution shows on /metrics (published by its task).

@@ -1,9 +1,10 @@
 //! The status page at `/`: one table row per target with its state, a link to its own page,
 //! hit ratio and an inline SVG sparkline of the last 15 minutes, memory pressure, evictions, the
-//! likely miss cause, eviction policy and the verdicts of [`crate::core::verdict`] on the
+//! dominant miss cause (measured with miss attribution, an estimate without), eviction policy and the verdicts of [`crate::core::verdict`] on the
 //! latest sample (over the 5-minute window). The target page at `/target/<name>`: the same
 //! for one target over every window, and the misses by measured cause, the hit-ratio ceilings
-//! and the top prefixes by misses, which say "attribution off" while the target has none.
+//! and the top prefixes by misses, filled from the target's attribution status and windows,
+//! which say "attribution off" while the target has none.
 //!
 //! Pure: HTML text from snapshots; no external assets (styles and SVG inline), so the page
 //! works where the exporter has no way out to the internet. Every number the pages show from
@@ -14,7 +15,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::core::derive::{Window, WindowStats};
+use crate::core::attribution::{AttributionStatus, Cause, Without};
+use crate::core::derive::{AttributionWindow, Window, WindowStats};
 use crate::core::verdict::{self, Input, Period, Verdict};
 use crate::state::Snapshot;
 
@@ -253,7 +255,7 @@ pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
             hit_ratio(m5, "5m"),
             pressure(snap, now),
             count("redis_cache_evictions", "5m", m5.and_then(|w| w.evictions)),
-            cause_estimate(m5),
+            window_cause(snap, now, m5, Window::M5),
             escape(&policy(snap, now)),
             verdict_cell(snap, now),
         );
@@ -305,7 +307,7 @@ pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
                 l,
                 stats.and_then(|s| s.expirations)
             ),
-            cause_estimate(stats),
+            window_cause(snap, now, stats, w),
         );
     }
     document(
@@ -323,16 +325,224 @@ pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
 <h2>Windows</h2>\
 <table class=\"windows\"><thead><tr><th>window</th><th>covered</th><th>hit ratio</th><th>lookups</th><th>evictions</th><th>expirations</th><th>likely miss cause</th></tr></thead>\
 <tbody>\n{windows}</tbody></table>\
-<h2 id=\"misses-by-cause\">Misses by cause</h2>{ATTRIBUTION_OFF}\
-<h2 id=\"ceilings\">Hit-ratio ceilings</h2>{ATTRIBUTION_OFF}\
-<h2 id=\"top-prefixes\">Top prefixes by misses</h2>{ATTRIBUTION_OFF}",
+{}",
             last_success(snap, now),
             hit_ratio(window(snap, now, Window::M5), "5m"),
             pressure(snap, now),
             escape(&policy(snap, now)),
             verdict_cell(snap, now),
+            attribution_sections(snap, now),
             polls = snap.polls_total,
         ),
+    )
+}
+
+/// The attribution window of a fresh snapshot.
+fn attribution_window(snap: &Snapshot, now: Duration, w: Window) -> Option<&AttributionWindow> {
+    snap.fresh(now)
+        .and_then(|(_, d)| d.attribution.iter().find(|a| a.window == w))
+}
+
+/// The cause with most misses in `counts` (in [`Cause::ALL`] order), `None` without misses.
+fn dominant(counts: &[u64; 4]) -> Option<(Cause, u64)> {
+    let (i, n) = (0..4)
+        .map(|i| (i, counts[i]))
+        .max_by_key(|&(i, n)| (n, 4 - i))?;
+    (n > 0).then_some((Cause::ALL[i], n))
+}
+
+/// A window's dominant miss cause: measured for a target with attribution (which /metrics
+/// then serves instead of the estimate), the estimate otherwise.
+fn window_cause(
+    snap: &Snapshot,
+    now: Duration,
+    stats: Option<&WindowStats>,
+    window: Window,
+) -> String {
+    if snap.attribution.is_none() {
+        return cause_estimate(stats);
+    }
+    let Some(w) = attribution_window(snap, now, window) else {
+        return "–".into();
+    };
+    let total: u64 = w.attributed.iter().sum();
+    match dominant(&w.attributed) {
+        Some((cause, n)) => format!(
+            "<span class=\"measured\" data-cause=\"{}\">{}</span> <span class=\"meas\">(measured, {} of {} misses)</span>",
+            cause.label(),
+            cause.label(),
+            percent(n as f64 / total as f64),
+            w.window.label()
+        ),
+        None => "–".into(),
+    }
+}
+
+/// The three sections that need miss attribution, or "attribution off" in each.
+fn attribution_sections(snap: &Snapshot, now: Duration) -> String {
+    let heads = [
+        "<h2 id=\"misses-by-cause\">Misses by cause</h2>",
+        "<h2 id=\"ceilings\">Hit-ratio ceilings</h2>",
+        "<h2 id=\"top-prefixes\">Top prefixes by misses</h2>",
+    ];
+    let Some(a) = &snap.attribution else {
+        return heads
+            .iter()
+            .map(|h| format!("{h}{ATTRIBUTION_OFF}"))
+            .collect();
+    };
+    let state = if a.active {
+        String::new()
+    } else if a.missing_flags.is_empty() {
+        "<p class=\"attribution-off\">attribution inactive: the subscriber is not connected; the figures are those measured so far.</p>".into()
+    } else {
+        format!(
+            "<p class=\"attribution-off\">attribution inactive: notify-keyspace-events lacks the flags {}; the figures are those measured so far.</p>",
+            escape(&a.missing_flags)
+        )
+    };
+    format!(
+        "{}{state}{}{}{}{}",
+        heads[0],
+        misses_by_cause(snap, now, a),
+        heads[1],
+        ceilings(snap, now),
+        heads[2].to_string() + &top_prefixes(a),
+    )
+}
+
+/// Misses by cause since the exporter started (the counters) and over 5 minutes, and the
+/// coverage per window.
+fn misses_by_cause(snap: &Snapshot, now: Duration, a: &AttributionStatus) -> String {
+    let m5 = attribution_window(snap, now, Window::M5);
+    let m5_total: u64 = m5.map_or(0, |w| w.attributed.iter().sum());
+    let mut rows = String::new();
+    for (i, c) in Cause::ALL.into_iter().enumerate() {
+        let n5 = m5.map(|w| w.attributed[i]);
+        let share = n5
+            .filter(|_| m5_total > 0)
+            .map_or("–".into(), |n| percent(n as f64 / m5_total as f64));
+        let _ = writeln!(
+            rows,
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{share}</td><td>{}</td></tr>",
+            c.label(),
+            number(
+                "redis_cache_misses_attributed_total",
+                &format!("cause=\"{}\"", c.label()),
+                Some(a.counts.attributed(c) as f64),
+                |v| format!("{v:.0}"),
+            ),
+            n5.map_or("–".into(), |n| n.to_string()),
+            escape(cause_action(c)),
+        );
+    }
+    let mut coverage = String::new();
+    for w in Window::ALL {
+        let c = attribution_window(snap, now, w).and_then(|a| a.coverage);
+        let _ = write!(
+            coverage,
+            " {}: {}",
+            w.label(),
+            number(
+                "redis_cache_miss_attribution_coverage_ratio",
+                &format!("window=\"{}\"", w.label()),
+                c,
+                percent
+            )
+        );
+    }
+    format!(
+        "<table class=\"causes\"><thead><tr><th>cause</th><th>misses since start</th><th>misses (5m)</th><th>share (5m)</th><th>what removes them</th></tr></thead>\
+<tbody>\n{rows}</tbody></table><p>misses classified (coverage):{coverage}</p>"
+    )
+}
+
+/// A label value as the exposition format writes it (backslash, quote and newline escaped).
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// What removes the misses of a cause (the alert descriptions' wording).
+fn cause_action(c: Cause) -> &'static str {
+    match c {
+        Cause::Evicted => "give the cache memory or an LFU policy",
+        Cause::Expired => "lengthen the TTLs of the keys read most",
+        Cause::Deleted => "invalidate less eagerly (update in place, delete only what changed)",
+        Cause::Cold => "no memory or TTL setting: look for unique or ever-new key names",
+    }
+}
+
+/// The hit ratio each window would have had without one cause's misses, beside the actual one
+/// and the 90 % guidance.
+fn ceilings(snap: &Snapshot, now: Duration) -> String {
+    let mut rows = String::new();
+    for w in Window::ALL {
+        let l = w.label();
+        let a = attribution_window(snap, now, w);
+        let _ = write!(
+            rows,
+            "<tr><th>{l}</th><td>{}</td>",
+            hit_ratio(window(snap, now, w), l)
+        );
+        for (i, without) in Without::ALL.iter().enumerate() {
+            let c = a.and_then(|a| a.ceilings[i]);
+            let mark = if c.is_some_and(|c| c >= 0.9) {
+                " class=\"above\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                rows,
+                "<td{mark}>{}</td>",
+                number(
+                    "redis_cache_hit_ratio_ceiling",
+                    &format!("window=\"{l}\",without=\"{}\"", without.label()),
+                    c,
+                    percent
+                )
+            );
+        }
+        rows.push_str("</tr>\n");
+    }
+    format!(
+        "<table class=\"ceilings\"><thead><tr><th>window</th><th>hit ratio</th><th>without evictions</th><th>without expirations</th><th>without deletions</th></tr></thead>\
+<tbody>\n{rows}</tbody></table><p>a ceiling at or above the 90 % guidance (bold) says removing that cause alone would be enough</p>"
+    )
+}
+
+/// The top prefixes by misses since start, each cause's count and the dominant one.
+fn top_prefixes(a: &AttributionStatus) -> String {
+    if a.prefixes.is_empty() {
+        return "<p>no miss measured yet</p>".into();
+    }
+    let mut prefixes: Vec<&(String, [u64; 4])> = a.prefixes.iter().collect();
+    prefixes.sort_by_key(|(p, c)| (std::cmp::Reverse(c.iter().sum::<u64>()), p.clone()));
+    let mut rows = String::new();
+    for (prefix, counts) in prefixes {
+        let _ = write!(rows, "<tr><th>{}</th>", escape(prefix));
+        for (c, n) in Cause::ALL.iter().zip(counts) {
+            let _ = write!(
+                rows,
+                "<td>{}</td>",
+                number(
+                    "redis_cache_prefix_misses_total",
+                    &format!("prefix=\"{}\",cause=\"{}\"", label_value(prefix), c.label()),
+                    Some(*n as f64),
+                    |v| format!("{v:.0}"),
+                )
+            );
+        }
+        let _ = writeln!(
+            rows,
+            "<td>{}</td></tr>",
+            dominant(counts).map_or("–", |(c, _)| c.label())
+        );
+    }
+    format!(
+        "<table class=\"prefixes\"><thead><tr><th>prefix</th><th>expired</th><th>evicted</th><th>deleted</th><th>cold</th><th>dominant cause</th></tr></thead>\
+<tbody>\n{rows}</tbody></table>"
     )
 }
 
@@ -363,7 +573,7 @@ td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
 .v.critical{{background:#ffebe9;color:#cf222e}}.v.unknown{{background:#eaeef2;color:#57606a}}\
 ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
 .est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
-.attribution-off{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
+td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
 </style></head>\
 <body>{body}</body></html>\n"
     )

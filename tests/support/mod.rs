@@ -85,6 +85,7 @@ pub const PINNED_METRICS: &[&str] = &[
     "redis_current_eviction_exceeded_seconds",
 ];
 
+pub mod causes;
 pub mod certs;
 pub mod cluster;
 pub mod fault_proxy;
