@@ -91,7 +91,7 @@ fn shared_with_targets(n: usize) -> Shared {
 
 fn parse(c: &mut Criterion) {
     c.bench_function("info_parse_redis_7_0_everything", |b| {
-        b.iter(|| info::parse(black_box(INFO_7_0)))
+        b.iter(|| info::parse(black_box(INFO_7_0)));
     });
 }
 
@@ -105,7 +105,7 @@ fn derive(c: &mut Criterion) {
             let s = &samples[(n % 64) as usize];
             n += 1;
             black_box(h.observe(INTERVAL * n as u32, s))
-        })
+        });
     });
 }
 
@@ -124,7 +124,7 @@ fn render(c: &mut Criterion) {
         g.sample_size(if n > TARGETS { 10 } else { 30 });
         if n == TARGETS {
             g.bench_function("families", |b| {
-                b.iter(|| metrics::families(&shared.snapshots(), &shared.globals(), now))
+                b.iter(|| metrics::families(&shared.snapshots(), &shared.globals(), now));
             });
         }
         // Every line rendered afresh (what /metrics did before per-target caching).
@@ -138,7 +138,7 @@ fn render(c: &mut Criterion) {
                     &mut out,
                 );
                 out
-            })
+            });
         });
         // Every target's lines already kept (from a snapshot's second scrape on), into one String.
         g.bench_function("render_text", |b| b.iter(|| collector.render()));
@@ -148,8 +148,8 @@ fn render(c: &mut Criterion) {
                 collector.render_chunks(128 * 1024, &mut |piece, _| {
                     black_box(piece);
                     true
-                })
-            })
+                });
+            });
         });
         g.finish();
     }
@@ -172,7 +172,7 @@ fn attribution(c: &mut Criterion) {
             i += 1;
             a.on_event(Event::Expired, black_box(k), Duration::from_secs(2));
             black_box(a.on_event(Event::Keymiss, black_box(k), Duration::from_secs(2)))
-        })
+        });
     });
 }
 

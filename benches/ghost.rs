@@ -1,3 +1,7 @@
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator measures the model's heap"
+)]
 //! The memory-sizing model at a size the test suite cannot run: a cache of 2 000 000 keys (LRU,
 //! exact, in process) over a Zipf stream of 10 000 000 keys, with the model under its default
 //! 32 MiB budget, so it samples. Compares the predicted hit ratio at 1.5×, 2× and 4× with exact
@@ -154,7 +158,7 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let alphas = if alphas.is_empty() { vec![0.9] } else { alphas };
-    let mib = |b: usize| b as f64 / (1 << 20) as f64;
+    let mib = |b: usize| b as f64 / f64::from(1 << 20);
     println!(
         "cache {CACHE} keys, stream over {KEYS} keys, {WARM_UP} lookups of warm-up, {MEASURED} measured; budget {:.0} MiB",
         mib(DEFAULT_BUDGET_BYTES)

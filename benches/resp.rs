@@ -52,16 +52,16 @@ fn read_reply(c: &mut Criterion) {
     let wire = info_reply();
     let mut g = c.benchmark_group("INFO reply");
     g.bench_function("whole, framer + crate parser", |b| {
-        b.iter(|| parse_one(black_box(&wire)).unwrap())
+        b.iter(|| parse_one(black_box(&wire)).unwrap());
     });
     g.bench_function("whole, crate parser alone", |b| {
-        b.iter(|| redis::parse_redis_value(black_box(&wire)).unwrap())
+        b.iter(|| redis::parse_redis_value(black_box(&wire)).unwrap());
     });
     g.bench_function("in 1460-byte pieces, framer + crate parser", |b| {
-        b.iter(|| ours_in_pieces(black_box(&wire)))
+        b.iter(|| ours_in_pieces(black_box(&wire)));
     });
     g.bench_function("in 1460-byte pieces, crate parser alone", |b| {
-        b.iter(|| crate_in_pieces(black_box(&wire)))
+        b.iter(|| crate_in_pieces(black_box(&wire)));
     });
     g.finish();
 
@@ -78,7 +78,7 @@ fn read_reply(c: &mut Criterion) {
                 pos += n;
             }
             pos
-        })
+        });
     });
     g.bench_function("crate parser alone (one streaming parser)", |b| {
         b.iter(|| {
@@ -90,7 +90,7 @@ fn read_reply(c: &mut Criterion) {
                 n += 1;
             }
             n
-        })
+        });
     });
     g.finish();
 }

@@ -30,7 +30,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Command-line options.
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Cache-aside traffic with TTLs against Redis, at a chosen hit ratio.")]
-pub struct Args {
+pub(crate) struct Args {
     /// Redis URL (`redis://`, `rediss://`, `unix://`).
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub url: String,
@@ -83,7 +83,7 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 /// What the generator did, counted from Redis's replies.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// `GET`s sent.
     pub lookups: u64,
     /// `GET`s that returned a value.
@@ -100,7 +100,7 @@ pub struct Report {
 
 impl Report {
     /// Hits over lookups, or None before the first lookup.
-    pub fn hit_ratio(&self) -> Option<f64> {
+    pub(crate) fn hit_ratio(&self) -> Option<f64> {
         (self.lookups > 0).then(|| self.hits as f64 / self.lookups as f64)
     }
 
@@ -172,7 +172,7 @@ impl Cache {
 }
 
 /// Runs the workload until `stop` completes or `args.duration` passes.
-pub async fn run(args: &Args, stop: impl Future<Output = ()>) -> redis::RedisResult<Report> {
+pub(crate) async fn run(args: &Args, stop: impl Future<Output = ()>) -> redis::RedisResult<Report> {
     let client = redis::Client::open(args.url.as_str())?;
     // A generator must keep generating on a busy machine, where a reply can take longer than
     // the client's default 500 ms response timeout.
@@ -199,7 +199,7 @@ pub async fn run(args: &Args, stop: impl Future<Output = ()>) -> redis::RedisRes
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let stop = async move {
         match deadline {
-            Some(d) => tokio::select! { _ = stop => {}, _ = tokio::time::sleep_until(d) => {} },
+            Some(d) => tokio::select! { () = stop => {}, () = tokio::time::sleep_until(d) => {} },
             None => stop.await,
         }
     };
@@ -212,7 +212,7 @@ pub async fn run(args: &Args, stop: impl Future<Output = ()>) -> redis::RedisRes
     let (mut hit_credit, mut write_credit, mut invalidate_credit) = (0.0, 0.0, 0.0);
     loop {
         tokio::select! {
-            _ = &mut stop => break,
+            () = &mut stop => break,
             _ = tick.tick() => {}
         }
         let elapsed = start.elapsed();

@@ -250,15 +250,14 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = ctrl_c => "SIGINT",
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                () = ctrl_c => "SIGINT",
                 _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                ctrl_c.await;
-                "SIGINT"
             }
+        } else {
+            ctrl_c.await;
+            "SIGINT"
         }
     }
     #[cfg(not(unix))]

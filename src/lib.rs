@@ -44,8 +44,6 @@
 //! named only under `client` and in `config/redis_url.rs` (the URL parser behind the
 //! configuration's `ConnectionInfo`).
 
-#![warn(unreachable_pub)]
-
 pub mod app;
 pub mod check;
 pub mod cli;

@@ -242,7 +242,10 @@ impl Shared {
 
     /// Records the outcome of a configuration load (at start and on every reload).
     pub fn set_reload(&self, successful: bool, unix_now: f64) {
-        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .globals
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.reload_successful = successful;
         if successful {
             g.reload_success_unix = unix_now;
@@ -251,13 +254,19 @@ impl Shared {
 
     /// Replaces a group's discovery status.
     pub fn set_group(&self, status: GroupStatus) {
-        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .globals
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.groups.insert(status.meta.name.clone(), Arc::new(status));
     }
 
     /// Forgets a group (its entry was removed or restarted).
     pub(crate) fn remove_group(&self, name: &str) {
-        let mut g = self.globals.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .globals
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.groups.remove(name);
     }
 
@@ -269,7 +278,7 @@ impl Shared {
     pub fn globals(&self) -> Globals {
         self.globals
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -286,11 +295,15 @@ impl Shared {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Snapshot>> {
         // A poisoned lock only means a panic elsewhere while holding it; the map itself is
         // always consistent (every update is a single insert or field assignment).
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Snapshot>> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

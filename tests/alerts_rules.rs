@@ -155,9 +155,9 @@ fn alerts_carry_severity_summary_description_and_runbook() {
     let rules = loaded_rules();
     let alerts = alerting_rules(&rules);
     let mut names: Vec<&str> = alerts.iter().filter_map(|a| a["name"].as_str()).collect();
-    names.sort();
+    names.sort_unstable();
     let mut pinned = PINNED_ALERTS.to_vec();
-    pinned.sort();
+    pinned.sort_unstable();
     assert_eq!(
         names, pinned,
         "the rules must define exactly the pinned alerts"
@@ -296,7 +296,7 @@ fn redis_down_inhibits_cache_health_alerts_of_the_same_target() {
         hook.received()
             .iter()
             .filter(|n| n.path == path)
-            .flat_map(|n| n.alerts())
+            .flat_map(support::prometheus::Notification::alerts)
             .any(|(a, t, _)| a == name && t == target)
     };
     wait_for(

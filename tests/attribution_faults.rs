@@ -12,7 +12,7 @@ use std::time::Duration;
 use support::{Exporter, RedisServer, sample, value, wait_for, wait_polls};
 
 fn cmd(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// `n` GETs of keys never stored, named `<prefix>:<i>` from `from`.
@@ -187,13 +187,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_hundred_thousand_distinct_missed_keys_stay_within_the_bound() {
+    const N: usize = 100_000;
     let r = RedisServer::start(&[]);
     let e = exporter(&r, "remembered_keys = 1000\n");
     wait_resubscribed(&e, 0.0);
     let rss_before = rss_kib(e.proc.pid());
     // 100 000 distinct keys stored then deleted, then read: each is remembered (the ring keeps
     // the last 1 000) and missed; every key has a prefix of its own.
-    const N: usize = 100_000;
     let mut cmds = Vec::with_capacity(2 * N);
     for i in 0..N {
         cmds.push(cmd(&["SET", &format!("p{i}:k"), "v"]));

@@ -23,7 +23,7 @@ fn check_during(server: &RedisServer, extra: &[&str], traffic: impl FnOnce()) ->
         "--format".into(),
         "json".into(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     let child = std::thread::spawn(move || {
         Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"))
             .args(&args)
@@ -77,7 +77,7 @@ fn cmds(f: impl Fn(usize) -> Vec<String>, n: usize) -> Vec<Vec<String>> {
 }
 
 fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// Keys with a TTL, read back: hits only.
@@ -100,7 +100,7 @@ fn all_verdicts_besides(report: &Value, except: &[&str]) -> Vec<String> {
         .iter()
         .filter(|f| !except.contains(&f["check"].as_str().unwrap()))
         .filter(|f| f["verdict"] != "ok")
-        .map(|f| f.to_string())
+        .map(std::string::ToString::to_string)
         .collect()
 }
 

@@ -24,7 +24,7 @@ fn tls_server(pki: &Pki, extra: &[&str]) -> (RedisServer, u16) {
     for _ in 0..3 {
         let tls_port = free_port();
         let mut args = pki.server_args(tls_port);
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match std::panic::catch_unwind(|| RedisServer::start(&args)) {
             Ok(r) => return (r, tls_port),

@@ -158,8 +158,7 @@ fn tokens(expr: &str) -> Vec<Tok<'_>> {
             let close = if c == '{' { '}' } else { ']' };
             let end = expr[i..]
                 .find(close)
-                .map(|e| e + i)
-                .unwrap_or_else(|| panic!("unclosed {c} in {expr}"));
+                .map_or_else(|| panic!("unclosed {c} in {expr}"), |e| e + i);
             let inner = &expr[i + 1..end];
             out.push(if c == '{' {
                 Tok::Selector(inner)
@@ -206,10 +205,10 @@ fn lint_expr(expr: &str) -> Vec<String> {
             Tok::Ident(name, _)
                 if name.starts_with("redis_") && !REDIS_PREFIXED_LABELS.contains(name) =>
             {
-                bad.push(format!("{name} is selected without a label filter"))
+                bad.push(format!("{name} is selected without a label filter"));
             }
             Tok::Range(r) if *r != "$__rate_interval" => {
-                bad.push(format!("range [{r}] is not [$__rate_interval]"))
+                bad.push(format!("range [{r}] is not [$__rate_interval]"));
             }
             _ => {}
         }
@@ -448,7 +447,7 @@ fn overview_has_the_target_table_alerts_and_fleet_ratio() {
             with_unit.push(col);
         }
     }
-    with_unit.sort();
+    with_unit.sort_unstable();
     assert_eq!(
         with_unit,
         ["Evictions/s", "Hit ratio", "Lookups/s", "Memory pressure"],
@@ -753,11 +752,10 @@ fn attribution_panels_say_attribution_off() {
 fn expr_of(name: &str, panel_title: &str, r: &str) -> String {
     let d = load(name);
     let p = panel(&d, panel_title);
-    exprs(p)
-        .into_iter()
-        .find(|(id, _)| *id == r)
-        .map(|(_, e)| e.to_string())
-        .unwrap_or_else(|| panic!("{name}: {panel_title:?} has no query {r}"))
+    exprs(p).into_iter().find(|(id, _)| *id == r).map_or_else(
+        || panic!("{name}: {panel_title:?} has no query {r}"),
+        |(_, e)| e.to_string(),
+    )
 }
 
 /// Expected samples of an instant query: labels (as promtool writes them, without braces) and
@@ -960,6 +958,10 @@ fn connect(server: &RedisServer) -> redis::Connection {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one live scenario, step by step: the workload, the scrape, every query"
+)]
 fn every_panel_query_returns_data_from_a_real_prometheus() {
     // A healthy cache: everything fits, almost every read hits, half the keys carry a TTL.
     let healthy = RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
@@ -1128,7 +1130,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                 match try_query(&prom, &q, at) {
                     Err(err) => failures.push(format!("{name}: {:?} {r}: {err}\n  {q}", title(p))),
                     Ok(res) if res.is_empty() && allowed_empty.is_none() => {
-                        failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)))
+                        failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)));
                     }
                     Ok(res) => {
                         if allowed_empty.is_some() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::{Exporter, RedisServer, require_binary, value, wait_for, wait_polls, wait_up};
 
 fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// One target per server, polled every second.

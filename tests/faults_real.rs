@@ -202,7 +202,7 @@ fn paused_redis_is_timeout_then_recovers_on_sigcont() {
     let before = error_counts(&m, "paused");
     signal(r.proc.pid(), "-STOP");
     let fault = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        expect_fault(&e, "paused", "timeout", before, Duration::from_secs(3))
+        expect_fault(&e, "paused", "timeout", before, Duration::from_secs(3));
     }));
     signal(r.proc.pid(), "-CONT");
     if let Err(p) = fault {
@@ -240,7 +240,7 @@ fn busy_script_is_command_and_keeps_the_connection() {
     let port = r.port;
     let script = std::thread::spawn(move || cmd_on(port, &["EVAL", "while true do end", "0"]));
     let fault = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        expect_fault(&e, "busy", "command", before, Duration::from_secs(2))
+        expect_fault(&e, "busy", "command", before, Duration::from_secs(2));
     }));
     let killed = Instant::now();
     let kill = r.cmd(&["SCRIPT", "KILL"]);

@@ -307,7 +307,7 @@ fn write_back(conn: &mut Conn, missed: &mut Vec<u64>, value: &[u8], w: Workload,
 /// end mark arrives; sends `()` once subscribed. It only copies bytes, so the server's output
 /// buffer for it stays small: that buffer counts in `used_memory`, and a lagging subscriber
 /// would shrink the reference cache.
-fn subscriber(port: u16, ready: mpsc::Sender<()>) -> Vec<u8> {
+fn subscriber(port: u16, ready: &mpsc::Sender<()>) -> Vec<u8> {
     let mut conn = Conn::open(port);
     conn.queue(&[
         b"SUBSCRIBE",
@@ -380,7 +380,7 @@ fn measure(kind: ServerKind, w: Workload) -> Outcome {
         .collect();
     let (ready_tx, ready_rx) = mpsc::channel();
     let port = reference.port;
-    let sub = thread::spawn(move || subscriber(port, ready_tx));
+    let sub = thread::spawn(move || subscriber(port, &ready_tx));
     ready_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the subscriber subscribed");
@@ -447,7 +447,7 @@ fn report(kind: ServerKind, w: Workload, o: &Outcome) -> (f64, f64) {
     points.extend(o.real.iter().copied());
     let (r15, r2) = (o.real[0].1, o.real[1].1);
     let mut worst_needed = 0.0f64;
-    for ratio in [r2, (r15 + r2) / 2.0] {
+    for ratio in [r2, f64::midpoint(r15, r2)] {
         let tried = size_by_trying(&points, ratio)
             .unwrap_or_else(|| panic!("{kind}: {ratio} not between the sizes run {points:?}"));
         let needed = match o.curve.memory_needed(ratio) {

@@ -62,7 +62,7 @@ fn every_server_reports_cpu_of_the_process_and_of_its_main_thread() {
     let c = sample("redis-8.2-primary-with-replica.txt").cpu;
     assert_eq!(
         (c.sys, c.user_main_thread),
-        (Some(0.004139), Some(0.005075))
+        (Some(0.004_139), Some(0.005_075))
     );
 }
 

@@ -80,8 +80,7 @@ fn text(name: &str) -> &'static str {
     FIXTURES
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("{name} is not in FIXTURES"))
+        .map_or_else(|| panic!("{name} is not in FIXTURES"), |(_, t)| *t)
 }
 
 fn sample(name: &str) -> Sample {
@@ -149,7 +148,7 @@ const VALKEY_SYSTEM: u64 = 25_276_514_304;
 const SYSTEM_8_2_9_1: u64 = 25_275_973_632;
 
 /// Asserts every documented value of one capture and returns the parsed sample.
-fn check(e: Expected) -> Sample {
+fn check(e: &Expected) -> Sample {
     let s = sample(e.file);
     let f = e.file;
     assert_eq!(s.redis_version.as_deref(), Some(e.redis_version), "{f}");
@@ -276,7 +275,7 @@ fn config_sidecars_agree_with_info() {
 
 #[test]
 fn redis_7_0_evicting() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-evicting.txt",
         redis_version: "7.0.15",
         role: "master",
@@ -315,7 +314,7 @@ fn redis_7_0_evicting() {
 
 #[test]
 fn redis_7_0_maxmemory_0() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-maxmemory-0.txt",
         redis_version: "7.0.15",
         role: "master",
@@ -338,7 +337,7 @@ fn redis_7_0_maxmemory_0() {
 
 #[test]
 fn redis_7_0_empty() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-empty.txt",
         redis_version: "7.0.15",
         role: "master",
@@ -362,7 +361,7 @@ fn redis_7_0_empty() {
 
 #[test]
 fn redis_7_0_noeviction() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-noeviction.txt",
         redis_version: "7.0.15",
         role: "master",
@@ -389,7 +388,7 @@ fn redis_7_0_noeviction() {
 
 #[test]
 fn redis_7_0_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-replica.txt",
         redis_version: "7.0.15",
         role: "slave",
@@ -412,7 +411,7 @@ fn redis_7_0_replica() {
 
 #[test]
 fn redis_7_0_primary_with_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-7.0-primary-with-replica.txt",
         redis_version: "7.0.15",
         role: "master",
@@ -435,7 +434,7 @@ fn redis_7_0_primary_with_replica() {
 
 #[test]
 fn redis_6_2_evicting() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-evicting.txt",
         redis_version: "6.2.14",
         role: "master",
@@ -463,7 +462,7 @@ fn redis_6_2_evicting() {
 
 #[test]
 fn redis_6_2_maxmemory_0() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-maxmemory-0.txt",
         redis_version: "6.2.14",
         role: "master",
@@ -486,7 +485,7 @@ fn redis_6_2_maxmemory_0() {
 
 #[test]
 fn redis_6_2_empty() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-empty.txt",
         redis_version: "6.2.14",
         role: "master",
@@ -510,7 +509,7 @@ fn redis_6_2_empty() {
 
 #[test]
 fn redis_6_2_noeviction() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-noeviction.txt",
         redis_version: "6.2.14",
         role: "master",
@@ -537,7 +536,7 @@ fn redis_6_2_noeviction() {
 
 #[test]
 fn redis_6_2_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-replica.txt",
         redis_version: "6.2.14",
         role: "slave",
@@ -560,7 +559,7 @@ fn redis_6_2_replica() {
 
 #[test]
 fn redis_6_2_primary_with_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-6.2-primary-with-replica.txt",
         redis_version: "6.2.14",
         role: "master",
@@ -583,7 +582,7 @@ fn redis_6_2_primary_with_replica() {
 
 #[test]
 fn valkey_8_0_1_evicting_primary() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-8.0.1-evicting-primary.txt",
         redis_version: "7.2.4",
         role: "master",
@@ -611,7 +610,7 @@ fn valkey_8_0_1_evicting_primary() {
 
 #[test]
 fn valkey_8_0_1_replica_with_link_down() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-8.0.1-replica.txt",
         redis_version: "7.2.4",
         role: "slave",
@@ -634,7 +633,7 @@ fn valkey_8_0_1_replica_with_link_down() {
 
 #[test]
 fn redis_8_2_evicting() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-evicting.txt",
         redis_version: "8.2.3",
         role: "master",
@@ -667,7 +666,7 @@ fn redis_8_2_evicting() {
 
 #[test]
 fn redis_8_2_maxmemory_0() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-maxmemory-0.txt",
         redis_version: "8.2.3",
         role: "master",
@@ -690,7 +689,7 @@ fn redis_8_2_maxmemory_0() {
 
 #[test]
 fn redis_8_2_empty() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-empty.txt",
         redis_version: "8.2.3",
         role: "master",
@@ -714,7 +713,7 @@ fn redis_8_2_empty() {
 
 #[test]
 fn redis_8_2_noeviction() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-noeviction.txt",
         redis_version: "8.2.3",
         role: "master",
@@ -741,7 +740,7 @@ fn redis_8_2_noeviction() {
 
 #[test]
 fn redis_8_2_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-replica.txt",
         redis_version: "8.2.3",
         role: "slave",
@@ -764,7 +763,7 @@ fn redis_8_2_replica() {
 
 #[test]
 fn redis_8_2_primary_with_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "redis-8.2-primary-with-replica.txt",
         redis_version: "8.2.3",
         role: "master",
@@ -787,7 +786,7 @@ fn redis_8_2_primary_with_replica() {
 
 #[test]
 fn valkey_9_1_evicting() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-evicting.txt",
         redis_version: "7.2.4",
         role: "master",
@@ -821,7 +820,7 @@ fn valkey_9_1_evicting() {
 
 #[test]
 fn valkey_9_1_maxmemory_0() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-maxmemory-0.txt",
         redis_version: "7.2.4",
         role: "master",
@@ -844,7 +843,7 @@ fn valkey_9_1_maxmemory_0() {
 
 #[test]
 fn valkey_9_1_empty() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-empty.txt",
         redis_version: "7.2.4",
         role: "master",
@@ -870,7 +869,7 @@ fn valkey_9_1_empty() {
 
 #[test]
 fn valkey_9_1_noeviction() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-noeviction.txt",
         redis_version: "7.2.4",
         role: "master",
@@ -897,7 +896,7 @@ fn valkey_9_1_noeviction() {
 
 #[test]
 fn valkey_9_1_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-replica.txt",
         redis_version: "7.2.4",
         role: "slave",
@@ -920,7 +919,7 @@ fn valkey_9_1_replica() {
 
 #[test]
 fn valkey_9_1_primary_with_replica() {
-    let s = check(Expected {
+    let s = check(&Expected {
         file: "valkey-9.1-primary-with-replica.txt",
         redis_version: "7.2.4",
         role: "master",

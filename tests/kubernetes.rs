@@ -48,7 +48,12 @@ fn manifests() -> Vec<(String, Value)> {
     let mut present: Vec<String> = std::fs::read_dir(dir())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml")
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml"))
+                && n != "kustomization.yaml"
+        })
         .collect();
     present.sort();
     let mut sorted = listed.clone();

@@ -398,7 +398,7 @@ fn strip(code: &str) -> String {
                 i += 1;
             }
             i += 2;
-        } else if c == 'r' && raw_start && matches!(next, Some('"') | Some('#')) {
+        } else if c == 'r' && raw_start && matches!(next, Some('"' | '#')) {
             let mut j = i + 1;
             let mut hashes = 0;
             while chars.get(j) == Some(&'#') {
@@ -523,7 +523,7 @@ fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         }
         circle.extend(way.into_iter().rev());
         circle.push(start);
-        seen_in_circle.extend(circle.iter().map(|m| m.to_string()));
+        seen_in_circle.extend(circle.iter().map(std::string::ToString::to_string));
         found.push(format!("import circle: {}", circle.join(" -> ")));
     }
     found

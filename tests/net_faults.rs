@@ -399,41 +399,37 @@ fn run_case(fault: Fault, kind: Option<&'static str>) -> CaseReport {
     proxy.set(fault);
     w.slowest = Duration::ZERO;
 
-    let s2 = match kind {
-        Some(kind) => {
-            let k = KINDS.iter().position(|x| *x == kind).unwrap();
-            let mut failed = false;
-            let what =
-                format!("{fault:?}: two polls failed with {kind}, one on a fresh connection");
-            w.until(&what, Duration::from_secs(20), |s| {
-                let now = s.errors(FAULTY);
-                for (j, other) in KINDS.iter().enumerate() {
-                    assert!(
-                        j == k || now[j] == before[j],
-                        "{fault:?}: only {kind} may grow during the fault, but {other} went from {} to {}",
-                        before[j],
-                        now[j]
-                    );
-                }
-                failed |= now[k] > before[k];
-                if failed {
-                    assert_eq!(s.up(FAULTY), Some(0.0), "{fault:?}: down while the fault lasts");
-                }
-                now[k] >= before[k] + 2.0 && proxy.counters().accepted > c0.accepted
-            })
-        }
-        None => {
-            let what = format!("{fault:?}: two polls under the fault");
-            w.until(&what, Duration::from_secs(20), |s| {
-                assert_eq!(s.up(FAULTY), Some(1.0), "{fault:?}: up under the fault");
-                assert_eq!(
-                    s.errors(FAULTY),
-                    before,
-                    "{fault:?}: no error under the fault"
+    let s2 = if let Some(kind) = kind {
+        let k = KINDS.iter().position(|x| *x == kind).unwrap();
+        let mut failed = false;
+        let what = format!("{fault:?}: two polls failed with {kind}, one on a fresh connection");
+        w.until(&what, Duration::from_secs(20), |s| {
+            let now = s.errors(FAULTY);
+            for (j, other) in KINDS.iter().enumerate() {
+                assert!(
+                    j == k || now[j] == before[j],
+                    "{fault:?}: only {kind} may grow during the fault, but {other} went from {} to {}",
+                    before[j],
+                    now[j]
                 );
-                s.polls(FAULTY) >= s1.polls(FAULTY) + 2.0
-            })
-        }
+            }
+            failed |= now[k] > before[k];
+            if failed {
+                assert_eq!(s.up(FAULTY), Some(0.0), "{fault:?}: down while the fault lasts");
+            }
+            now[k] >= before[k] + 2.0 && proxy.counters().accepted > c0.accepted
+        })
+    } else {
+        let what = format!("{fault:?}: two polls under the fault");
+        w.until(&what, Duration::from_secs(20), |s| {
+            assert_eq!(s.up(FAULTY), Some(1.0), "{fault:?}: up under the fault");
+            assert_eq!(
+                s.errors(FAULTY),
+                before,
+                "{fault:?}: no error under the fault"
+            );
+            s.polls(FAULTY) >= s1.polls(FAULTY) + 2.0
+        })
     };
     let slowest = w.slowest;
     let polls_in_fault = s2.polls(FAULTY) - s1.polls(FAULTY);
@@ -534,7 +530,10 @@ fn each_fault_is_classified_isolated_and_recovers() {
                     .unwrap()
             })
             .collect();
-        running.into_iter().map(|t| t.join()).collect()
+        running
+            .into_iter()
+            .map(std::thread::ScopedJoinHandle::join)
+            .collect()
     });
     let mut failed = None;
     for r in results {
@@ -743,7 +742,7 @@ impl Churn<'_> {
         loop {
             self.control.metrics();
             let s = self.w.scrape();
-            for c in self.churners.iter_mut() {
+            for c in &mut self.churners {
                 c.step(&s, cycling);
             }
             if done(&self.churners) {
@@ -757,7 +756,7 @@ impl Churn<'_> {
     /// exactly one connection (the exporter let go of all that met a fault).
     fn quiesce(&mut self) {
         let s = self.w.scrape();
-        for c in self.churners.iter_mut() {
+        for c in &mut self.churners {
             if let Phase::Faulted { .. } = c.phase {
                 c.clear(s.polls(&c.name));
             }
@@ -901,7 +900,7 @@ fn a_thousand_fault_cycles_leak_no_descriptors_or_memory() {
         end[1].0,
         growth[1],
         recoveries.iter().sum::<f64>() / recoveries.len() as f64,
-        recoveries.iter().cloned().fold(0.0, f64::max),
+        recoveries.iter().copied().fold(0.0, f64::max),
         churn.w.slowest
     );
     assert!(

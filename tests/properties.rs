@@ -62,7 +62,7 @@ fn value() -> impl Strategy<Value = String> {
 fn info_line() -> impl Strategy<Value = String> {
     prop_oneof![
         (prop::sample::select(KEYS), value()).prop_map(|(k, v)| format!("{k}:{v}")),
-        "# [A-Za-z]{0,12}".prop_map(|s| s.to_string()),
+        "# [A-Za-z]{0,12}".prop_map(|s| s.clone()),
         ".{0,60}",
     ]
 }
@@ -178,7 +178,7 @@ fn resp_value() -> impl Strategy<Value = Value> {
 /// `v` on the wire, as a server writes it.
 fn encode(v: &Value, out: &mut Vec<u8>) {
     let aggregate = |out: &mut Vec<u8>, kind: char, n: usize| {
-        out.extend_from_slice(format!("{kind}{n}\r\n").as_bytes())
+        out.extend_from_slice(format!("{kind}{n}\r\n").as_bytes());
     };
     match v {
         Value::Nil => out.extend_from_slice(b"_\r\n"),
@@ -202,7 +202,9 @@ fn encode(v: &Value, out: &mut Vec<u8>) {
                 },
                 items.len(),
             );
-            items.iter().for_each(|i| encode(i, out));
+            for i in items {
+                encode(i, out);
+            }
         }
         Value::Map(pairs) => {
             aggregate(out, '%', pairs.len());

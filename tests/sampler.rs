@@ -20,7 +20,11 @@ const PLAIN: u64 = 2_000;
 /// Loads the key space with pipelined writes (writes are not keyspace lookups).
 fn load(redis: &RedisServer) {
     let mut cmds: Vec<Vec<String>> = Vec::new();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let s = |v: &[&str]| {
+        v.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>()
+    };
     for i in 0..USERS {
         // Two hours: bucket <1d.
         cmds.push(s(&[

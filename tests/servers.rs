@@ -15,7 +15,7 @@ use support::{
 };
 
 fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// The poll settings of every check: short enough that waiting on a few polls stays cheap.

@@ -904,6 +904,10 @@ fn start_traffic(servers: &[Server]) -> Vec<Traffic> {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, step by step: shards, federation, resharding"
+)]
 fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
     let t0 = Instant::now();
     let servers = start_servers();
@@ -1114,7 +1118,7 @@ fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
 
     let mut sorted = series.clone();
     sorted.sort_by(f64::total_cmp);
-    let widest = gaps.iter().cloned().fold(0.0, f64::max);
+    let widest = gaps.iter().copied().fold(0.0, f64::max);
     let skipped = gaps
         .iter()
         .filter(|g| **g > 1.5 * POLL.as_secs_f64())

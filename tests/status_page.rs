@@ -122,19 +122,16 @@ fn numbers_match(dom: &str, target: &str, before: &str, after: &str) -> Result<u
     for n in &numbers {
         let selector = format!("{}{{target=\"{target}\",{}}}", n.metric, n.labels);
         let m = sample(metrics, &selector);
-        match n.value {
-            Some(v) => {
-                assert_eq!(n.text, expected_text(&n.metric, &n.labels, v), "{n:?}");
-                assert_eq!(
-                    m,
-                    Some(v),
-                    "{selector} at poll {polls}: page {v}, /metrics {m:?}"
-                );
-            }
-            None => {
-                assert_eq!(n.text, "–", "{n:?}");
-                assert_eq!(m, None, "{selector} at poll {polls} shown as absent");
-            }
+        if let Some(v) = n.value {
+            assert_eq!(n.text, expected_text(&n.metric, &n.labels, v), "{n:?}");
+            assert_eq!(
+                m,
+                Some(v),
+                "{selector} at poll {polls}: page {v}, /metrics {m:?}"
+            );
+        } else {
+            assert_eq!(n.text, "–", "{n:?}");
+            assert_eq!(m, None, "{selector} at poll {polls} shown as absent");
         }
     }
     Ok(numbers.len())
@@ -237,7 +234,7 @@ fn cmds(n: usize, f: impl Fn(usize) -> Vec<String>) -> Vec<Vec<String>> {
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 #[test]

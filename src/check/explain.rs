@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::{JSON_SCHEMA_VERSION, progress};
 use crate::client::call::{one_line, reply_text};
-use crate::client::{Conn, Connector, Endpoint};
 use crate::client::subscriber::{Subscriber, notify_flags, set_notify_flags};
+use crate::client::{Conn, Connector, Endpoint};
 use crate::config::miss_attribution::DEFAULT_REMEMBERED_KEYS;
 use crate::config::sampler::SamplerConfig;
 use crate::core::attribution::{
@@ -104,7 +104,7 @@ pub(crate) fn action(cause: Cause) -> &'static str {
 /// The findings of a measured period: the hit ratio as `check` judges it, then one per cause
 /// with misses (its share; the dominant cause carries the hit ratio's verdict, since removing
 /// it is the one change that would lift the ratio most), then coverage.
-pub(crate) fn judge(hit_ratio: Finding, m: &Measured) -> Vec<Finding> {
+pub(crate) fn judge(hit_ratio: &Finding, m: &Measured) -> Vec<Finding> {
     let ceilings = ceilings(m.hits, m.misses, m.attributed);
     let dominant = m.dominant();
     let mut out = vec![hit_ratio.clone()];
@@ -223,8 +223,7 @@ impl Explanation {
                     cause.label(),
                     m.attributed[i],
                     m.share(i)
-                        .map(|r| format!("{:.1} %", r * 100.0))
-                        .unwrap_or_else(|| "–".into()),
+                        .map_or_else(|| "–".into(), |r| format!("{:.1} %", r * 100.0)),
                     if m.attributed[i] > 0 {
                         action(cause)
                     } else {
@@ -240,8 +239,7 @@ impl Explanation {
                     s,
                     "  without {:<12} {}",
                     w.label(),
-                    v.map(|r| format!("{:.1} %", r * 100.0))
-                        .unwrap_or_else(|| "–".into())
+                    v.map_or_else(|| "–".into(), |r| format!("{:.1} %", r * 100.0))
                 );
             }
             let _ = writeln!(s, "Top prefixes by misses:");
@@ -470,103 +468,17 @@ pub(super) async fn run(args: &super::CheckArgs) -> Explanation {
             );
         }
     };
-    let before = match tokio::time::timeout(args.timeout, notify_flags(&mut control, "CONFIG"))
-        .await
-    {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            return failed(
-                target,
-                d,
-                None,
-                "notifications",
-                format!(
-                    "CONFIG GET notify-keyspace-events failed: {}",
-                    one_line(&e.to_string())
-                ),
-                format!(
-                    "Misses are explained from keyspace events, which need the flags {NEEDED_FLAGS} of notify-keyspace-events; allow CONFIG GET for this user, or check the flags on the server."
-                ),
-            );
-        }
-        Err(_) => {
-            return failed(
-                target,
-                d,
-                None,
-                "connection",
-                "CONFIG GET timed out".into(),
-                unreachable,
-            );
-        }
+    let flags = match flags_for_check(&mut control, args, &target, &unreachable).await {
+        Ok(f) => f,
+        Err(e) => return e,
     };
-    let missing = missing_flags(&before);
-    let mut flags = Flags {
-        before: before.clone(),
-        added: String::new(),
-        restored: true,
-    };
-    if !missing.is_empty() {
-        if !args.enable_notifications {
-            return failed(
-                target,
-                d,
-                Some(flags),
-                "notifications",
-                format!(
-                    "notify-keyspace-events is {before:?}: the flags {missing:?} are missing (of {NEEDED_FLAGS:?}: E keyevent channels, g del, x expired, e evicted, m keymiss)"
-                ),
-                format!(
-                    "Run again with --enable-notifications (adds them for the check, then restores {before:?}), or set them yourself: CONFIG SET notify-keyspace-events {:?}.",
-                    with_flags(&before, &missing)
-                ),
-            );
-        }
-        let value = with_flags(&before, &missing);
-        match tokio::time::timeout(
-            args.timeout,
-            set_notify_flags(&mut control, "CONFIG", &value),
-        )
-        .await
-        {
-            Ok(Ok(())) => {
-                flags.added = missing.clone();
-                flags.restored = false;
-            }
-            Ok(Err(e)) => {
-                return failed(
-                    target,
-                    d,
-                    Some(flags),
-                    "notifications",
-                    format!(
-                        "CONFIG SET notify-keyspace-events {value:?} failed: {}",
-                        one_line(&e.to_string())
-                    ),
-                    format!(
-                        "The flags {missing:?} are missing and could not be added; allow CONFIG SET for this user, or set them yourself."
-                    ),
-                );
-            }
-            Err(_) => {
-                // Whether it was applied is unknown: put the previous value back all the same.
-                let _ = restore(&mut control, &before, args.timeout).await;
-                return failed(
-                    target,
-                    d,
-                    Some(flags),
-                    "connection",
-                    "CONFIG SET timed out".into(),
-                    unreachable,
-                );
-            }
-        }
-    }
+    let mut flags = flags;
+    let before = flags.before.clone();
     let outcome = sample(&connector, &mut control, args, &mut interrupt).await;
     if !flags.added.is_empty() {
         flags.restored = match restore(&mut control, &before, args.timeout).await {
             Ok(()) => true,
-            Err(_) => {
+            Err(()) => {
                 // The control connection may be what failed: a fresh one tries once more.
                 match connect(&connector, args.timeout).await {
                     Ok(mut c) => restore(&mut c, &before, args.timeout).await.is_ok(),
@@ -602,6 +514,106 @@ pub(super) async fn run(args: &super::CheckArgs) -> Explanation {
         ));
     }
     e
+}
+
+/// Reads `notify-keyspace-events` and, when flags are missing and `--enable-notifications` was
+/// given, adds them (the returned flags say what to restore); otherwise the explanation of why
+/// the check cannot go on.
+async fn flags_for_check(
+    control: &mut Conn,
+    args: &super::CheckArgs,
+    target: &str,
+    unreachable: &str,
+) -> Result<Flags, Explanation> {
+    let d = args.duration;
+    let unreachable = unreachable.to_string();
+    let before = match tokio::time::timeout(args.timeout, notify_flags(control, "CONFIG")).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            return Err(failed(
+                target.to_string(),
+                d,
+                None,
+                "notifications",
+                format!(
+                    "CONFIG GET notify-keyspace-events failed: {}",
+                    one_line(&e.to_string())
+                ),
+                format!(
+                    "Misses are explained from keyspace events, which need the flags {NEEDED_FLAGS} of notify-keyspace-events; allow CONFIG GET for this user, or check the flags on the server."
+                ),
+            ));
+        }
+        Err(_) => {
+            return Err(failed(
+                target.to_string(),
+                d,
+                None,
+                "connection",
+                "CONFIG GET timed out".into(),
+                unreachable.clone(),
+            ));
+        }
+    };
+    let missing = missing_flags(&before);
+    let mut flags = Flags {
+        before: before.clone(),
+        added: String::new(),
+        restored: true,
+    };
+    if !missing.is_empty() {
+        if !args.enable_notifications {
+            return Err(failed(
+                target.to_string(),
+                d,
+                Some(flags),
+                "notifications",
+                format!(
+                    "notify-keyspace-events is {before:?}: the flags {missing:?} are missing (of {NEEDED_FLAGS:?}: E keyevent channels, g del, x expired, e evicted, m keymiss)"
+                ),
+                format!(
+                    "Run again with --enable-notifications (adds them for the check, then restores {before:?}), or set them yourself: CONFIG SET notify-keyspace-events {:?}.",
+                    with_flags(&before, &missing)
+                ),
+            ));
+        }
+        let value = with_flags(&before, &missing);
+        match tokio::time::timeout(args.timeout, set_notify_flags(control, "CONFIG", &value)).await
+        {
+            Ok(Ok(())) => {
+                flags.added = missing.clone();
+                flags.restored = false;
+            }
+            Ok(Err(e)) => {
+                return Err(failed(
+                    target.to_string(),
+                    d,
+                    Some(flags),
+                    "notifications",
+                    format!(
+                        "CONFIG SET notify-keyspace-events {value:?} failed: {}",
+                        one_line(&e.to_string())
+                    ),
+                    format!(
+                        "The flags {missing:?} are missing and could not be added; allow CONFIG SET for this user, or set them yourself."
+                    ),
+                ));
+            }
+            Err(_) => {
+                // Whether it was applied is unknown: put the previous value back all the same.
+                let _ = restore(control, &before, args.timeout).await;
+                return Err(failed(
+                    target.to_string(),
+                    d,
+                    Some(flags),
+                    "connection",
+                    "CONFIG SET timed out".into(),
+                    unreachable.clone(),
+                ));
+            }
+        }
+    }
+    Ok(flags)
 }
 
 async fn restore(conn: &mut Conn, value: &str, timeout: Duration) -> Result<(), ()> {
@@ -741,7 +753,7 @@ fn explained(target: String, s: Sampled, flags: Option<Flags>, asked: Duration) 
         .into_iter()
         .find(|f| f.check == "hit_ratio")
         .unwrap_or_else(|| finding("hit_ratio", Verdict::Ok, None, "no lookups".into(), ""));
-    let mut findings = judge(hit_ratio, &measured);
+    let mut findings = judge(&hit_ratio, &measured);
     if s.interrupted {
         findings.push(finding(
             "interrupted",
@@ -795,7 +807,7 @@ mod tests {
     #[test]
     fn the_dominant_cause_carries_the_verdict_and_its_ceiling() {
         let (m, hr) = evicting();
-        let f = judge(hr, &m);
+        let f = judge(&hr, &m);
         let evicted = f
             .iter()
             .find(|f| f.subject.as_deref() == Some("evicted"))
@@ -830,7 +842,7 @@ mod tests {
                 added: "Egxem".into(),
                 restored: true,
             }),
-            findings: judge(hr, &m),
+            findings: judge(&hr, &m),
             measured: Some(m),
         };
         let t = e.text();

@@ -35,7 +35,7 @@ pub(super) async fn during<T>(
             _ = tick.tick() => {
                 let elapsed = start.elapsed().min(duration);
                 bar.set_position(millis(elapsed));
-                bar.set_message(left(duration - elapsed));
+                bar.set_message(left(duration.checked_sub(elapsed).unwrap()));
             }
         }
     };

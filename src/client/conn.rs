@@ -54,7 +54,11 @@ impl Connector {
     /// every [`Connector::connect`] fail with the error naming them (see [`Connector::problem`])
     /// until [`Connector::refresh`] finds them changed.
     pub fn new(endpoint: Endpoint) -> Connector {
-        let stamp = endpoint.tls.as_ref().map(|t| t.stamp()).unwrap_or_default();
+        let stamp = endpoint
+            .tls
+            .as_ref()
+            .map(super::super::config::tls::TlsFiles::stamp)
+            .unwrap_or_default();
         let tls = build_tls(&endpoint);
         Connector {
             endpoint,

@@ -76,6 +76,7 @@ impl Endpoint {
 
     /// This endpoint at another TCP address (a discovered node): credentials, TLS and timeout
     /// kept.
+    #[must_use]
     pub fn at(&self, host: &str, port: u16) -> Endpoint {
         Endpoint {
             addr: Addr::Tcp(host.to_string(), port),

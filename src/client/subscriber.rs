@@ -98,7 +98,7 @@ impl Subscriber {
     ) -> Result<Subscriber, CallError> {
         let channels: Vec<String> = Event::ALL.iter().map(|e| e.channel(db)).collect();
         let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
-        args.extend(channels.iter().map(|c| c.as_bytes()));
+        args.extend(channels.iter().map(std::string::String::as_bytes));
         let confirm = async {
             conn.send(&args).await?;
             for _ in 0..channels.len() {

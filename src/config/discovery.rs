@@ -98,7 +98,7 @@ impl Entry<'_> {
         if let Some(u) = &t.url {
             urls.push((u, "url"));
         }
-        for s in t.seeds.iter().flat_map(|s| s.get_ref()) {
+        for s in t.seeds.iter().flat_map(toml::Spanned::get_ref) {
             urls.push((s, "seeds"));
         }
         let Some((first, _)) = urls.first() else {
@@ -135,17 +135,16 @@ impl Entry<'_> {
         for u in list.get_ref() {
             self.host_port(u, "sentinel")?;
         }
-        let template = match &t.url {
-            Some(u) => u.clone(),
-            None => {
-                // The data nodes get the entry's credentials, not the sentinel's.
-                let mut u = url::Url::parse(first.get_ref())
-                    .map_err(|e| self.err(ctx.origin(first), "sentinel", &e.to_string()))?;
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                u.set_path("");
-                Spanned::new(first.span(), u.to_string())
-            }
+        let template = if let Some(u) = &t.url {
+            u.clone()
+        } else {
+            // The data nodes get the entry's credentials, not the sentinel's.
+            let mut u = url::Url::parse(first.get_ref())
+                .map_err(|e| self.err(ctx.origin(first), "sentinel", &e.to_string()))?;
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_path("");
+            Spanned::new(first.span(), u.to_string())
         };
         let discovery = Discovery::Sentinel {
             sentinels: list.get_ref().iter().map(|u| u.get_ref().clone()).collect(),

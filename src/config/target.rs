@@ -27,7 +27,7 @@ pub(super) fn all(
 ) -> Result<Vec<TargetConfig>, ConfigError> {
     let mut targets: Vec<(TargetConfig, Origin)> = Vec::new();
     if let Some((raw, ctx)) = file {
-        for t in raw.targets.iter().flat_map(|t| t.get_ref()) {
+        for t in raw.targets.iter().flat_map(toml::Spanned::get_ref) {
             targets.push((file_target(t, ctx, env, globals)?, ctx.origin(&t.name)));
         }
     }
@@ -115,8 +115,8 @@ fn url_target(url: &str, origin: &Origin, globals: &Globals) -> Result<TargetCon
             .timeout
             .as_ref()
             .map_or(default_timeout(poll_interval), |t| t.value),
-        labels: Default::default(),
-        label_origins: Default::default(),
+        labels: std::collections::BTreeMap::default(),
+        label_origins: std::collections::BTreeMap::default(),
         cache: true,
         config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
         connection: parsed.info,

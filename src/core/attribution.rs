@@ -310,7 +310,7 @@ impl PrefixMisses {
             .collect();
         order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let named: HashSet<u64> = order.iter().take(self.top_k).map(|o| o.2).collect();
-        for (id, t) in self.groups.iter_mut() {
+        for (id, t) in &mut self.groups {
             t.named = named.contains(id);
         }
         self.named = named.len();
@@ -432,19 +432,18 @@ impl Attribution {
                     seq: self.removals[cause.index()],
                 }
             }
-            None => match self.own_pending.iter().position(|h| *h == hash) {
-                Some(i) => {
+            None => {
+                if let Some(i) = self.own_pending.iter().position(|h| *h == hash) {
                     self.own_pending.remove(i);
                     self.counts.own_misses += 1;
                     Classified::OwnMiss { hash }
-                }
-                None => {
+                } else {
                     let cause = self.remembered.cause_of(hash).unwrap_or(Cause::Cold);
                     self.counts.attributed[cause.index()] += 1;
                     self.prefixes.add(self.grouper.group_of(key), cause);
                     Classified::Miss { hash, cause }
                 }
-            },
+            }
         };
         if let Some(o) = &mut self.observer {
             o(&classified);

@@ -182,7 +182,7 @@ pub(crate) fn parse_shards(reply: &Reply, tls: bool) -> Result<Vec<Node>, String
                 .unwrap_or_default();
             let role = match get("role").and_then(Reply::text).as_deref() {
                 Some("master") => Role::Master,
-                Some("replica") | Some("slave") => Role::Replica,
+                Some("replica" | "slave") => Role::Replica,
                 _ => continue,
             };
             if host.is_empty() || !(1..=65535).contains(&port) {
@@ -204,7 +204,7 @@ pub(crate) fn parse_shards(reply: &Reply, tls: bool) -> Result<Vec<Node>, String
             .map(|n| n.id.clone())
             .unwrap_or_default();
         for mut n in shard_nodes {
-            n.shard = master.clone();
+            n.shard.clone_from(&master);
             nodes.push(n);
         }
     }

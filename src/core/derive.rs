@@ -333,7 +333,7 @@ impl History {
             .iter()
             .find(|p| p.at >= start)
             .map_or(now.at, |p| p.at);
-        let step = (now.at - oldest) / TREND_POINTS as u32;
+        let step = now.at.checked_sub(oldest).unwrap() / TREND_POINTS as u32;
         let mut chosen: Vec<Entry> = Vec::new();
         // Walk back from the newest point so the newest step is always complete.
         for p in self.points.iter().rev() {
@@ -365,7 +365,7 @@ impl History {
         let now = self.points.newest()?;
         let start = now.at.saturating_sub(w.duration() + self.tolerance);
         let base = self.points.iter().find(|p| p.at >= start)?;
-        let covered = now.at - base.at;
+        let covered = now.at.checked_sub(base.at).unwrap();
         if covered.is_zero() {
             return None;
         }
@@ -715,7 +715,7 @@ mod tests {
         }
         let t = d.unwrap().hit_ratio_trend;
         assert_eq!(t.len(), TREND_POINTS);
-        assert!(t[..55].iter().all(|x| x.is_none()), "{t:?}");
+        assert!(t[..55].iter().all(std::option::Option::is_none), "{t:?}");
         assert!(t[57..].iter().all(|x| *x == Some(1.0)), "{t:?}");
         // Short history: one step per poll.
         let mut h = History::new(secs(7));

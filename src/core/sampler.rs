@@ -369,7 +369,10 @@ mod tests {
     use crate::core::info::CommandStat;
 
     fn grouper(sep: &str, depth: usize, patterns: &[&str]) -> Grouper {
-        let patterns: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
+        let patterns: Vec<String> = patterns
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         Grouper::new(sep, depth, &patterns)
     }
 

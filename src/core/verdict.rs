@@ -289,8 +289,7 @@ fn evictions(p: &Period) -> Finding {
         (
             Verdict::Critical,
             format!(
-                "Memory is full and {:.2} keys are evicted per lookup: the cache throws data away faster than it serves it; raise maxmemory or shorten TTLs so cold keys leave first.",
-                per_lookup
+                "Memory is full and {per_lookup:.2} keys are evicted per lookup: the cache throws data away faster than it serves it; raise maxmemory or shorten TTLs so cold keys leave first."
             ),
         )
     } else {

@@ -54,11 +54,17 @@ impl BasicAuth {
     /// Replaces the users (a configuration reload). Cached verifications of changed hashes no
     /// longer match, since the hash is part of the cache key.
     pub(crate) fn set_users(&self, users: &BTreeMap<String, String>) {
-        *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(users.clone());
+        *self
+            .users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(users.clone());
     }
 
     fn users(&self) -> Arc<BTreeMap<String, String>> {
-        self.users.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.users
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether any user is configured (otherwise every request passes).
@@ -74,9 +80,10 @@ impl BasicAuth {
             return true;
         }
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => bcrypt::verify(password, &h).unwrap_or(false),
-            None => {
+        let ok = tokio::task::spawn_blocking(move || {
+            if let Some(h) = hash {
+                bcrypt::verify(password, &h).unwrap_or(false)
+            } else {
                 // Same cost as a known user, so timing does not reveal user names.
                 let _ = bcrypt::verify(password, dummy_hash());
                 false
@@ -91,12 +98,18 @@ impl BasicAuth {
     }
 
     fn remembered(&self, key: &[u8; 32]) -> bool {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache.get(key).is_some_and(|t| t.elapsed() < AUTH_CACHE_TTL)
     }
 
     fn remember(&self, key: [u8; 32]) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= AUTH_CACHE_MAX {
             cache.retain(|_, t| t.elapsed() < AUTH_CACHE_TTL);
             if cache.len() >= AUTH_CACHE_MAX {

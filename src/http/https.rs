@@ -51,7 +51,10 @@ impl TlsReloader {
 
     /// Uses other files from now on (a configuration reload); on error the current ones stay.
     pub(crate) fn set_files(&self, files: WebTls) -> Result<(), WebTlsError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if state.files == files {
             return Ok(());
         }
@@ -64,7 +67,10 @@ impl TlsReloader {
 
     /// The acceptor for a new connection, after re-reading the files if they changed.
     pub(crate) fn acceptor(&self) -> TlsAcceptor {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stamp = state.files.stamp();
         if stamp != state.stamp {
             state.stamp = stamp;

@@ -54,8 +54,14 @@ impl ExporterCollector {
                 if matches!(def.emit, Emit::PerTarget(_)) {
                     labels.push("target".into());
                 }
-                labels.extend(def.labels.iter().map(|l| l.to_string()));
-                Desc::new(def.name.into(), def.help.into(), labels, Default::default()).ok()
+                labels.extend(def.labels.iter().map(std::string::ToString::to_string));
+                Desc::new(
+                    def.name.into(),
+                    def.help.into(),
+                    labels,
+                    std::collections::HashMap::default(),
+                )
+                .ok()
             })
             .collect();
         ExporterCollector {
@@ -161,7 +167,7 @@ async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             c.render_chunks(CHUNK, &mut |piece, last| {
                 tx.blocking_send(Ok((Bytes::from(piece), last))).is_ok()
-            })
+            });
         }));
         if rendered.is_err() {
             // An error ends the body without its last chunk: the scrape fails rather than
@@ -198,6 +204,10 @@ async fn metrics_handler(State(c): State<ExporterCollector>) -> Response {
 /// scrape and the snapshots replaced by polls leave pages that count in the RSS long after
 /// they were freed (measured: see BENCHMARKS.md, 10 000 targets). Called once a scrape is
 /// rendered, off the async workers; it takes a few milliseconds.
+#[expect(
+    unsafe_code,
+    reason = "malloc_trim is the only way to ask glibc for its free pages"
+)]
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it has no arguments to

@@ -180,9 +180,9 @@ fn master_labels(s: &Sample) -> Option<[&str; 2]> {
 /// The databases `redis_db_keys` covers: `db0`…`db{databases-1}` when CONFIG said how many
 /// (an empty one as 0, as redis_exporter does), else the ones INFO keyspace lists; with the
 /// database's line, if any.
-fn databases<'a>(
-    s: &'a Sample,
-) -> impl Iterator<Item = (Cow<'static, str>, Option<&'a crate::core::info::DbStat>)> + 'a {
+fn databases(
+    s: &Sample,
+) -> impl Iterator<Item = (Cow<'static, str>, Option<&crate::core::info::DbStat>)> + '_ {
     let listed = s.keyspace.iter().map(|d| d.db);
     let n = s.databases.map_or(0, |n| n.min(MAX_DATABASES));
     let all = (0..n).chain(listed.filter(move |db| *db >= n));
@@ -253,7 +253,7 @@ pub static TABLE: &[MetricDef] = &[
         help: "Always 1; cache=\"true\" when the target is configured as a cache (config key `cache`). Join with `and on(target)`.",
         labels: &["cache"],
         emit: Emit::PerTarget(|v, out| {
-            out(&[if v.snap.meta.cache { "true" } else { "false" }], 1.0)
+            out(&[if v.snap.meta.cache { "true" } else { "false" }], 1.0);
         }),
     },
     MetricDef {
@@ -279,7 +279,7 @@ pub static TABLE: &[MetricDef] = &[
                         &get(&s.valkey_version),
                     ],
                     1.0,
-                )
+                );
             }
         }),
     },
@@ -296,7 +296,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["policy"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(p) = v.sample().and_then(|s| s.maxmemory_policy.as_deref()) {
-                out(&[p], 1.0)
+                out(&[p], 1.0);
             }
         }),
     },
@@ -333,7 +333,7 @@ pub static TABLE: &[MetricDef] = &[
             if let Some(s) = v.sample()
                 && let Some(up) = s.master_link_up
             {
-                out(&master_labels(s).unwrap_or_default(), bool_value(up))
+                out(&master_labels(s).unwrap_or_default(), bool_value(up));
             }
         }),
     },
@@ -347,7 +347,7 @@ pub static TABLE: &[MetricDef] = &[
                 && let (Some(l), Some(io)) =
                     (master_labels(s), s.replication.master_last_io_seconds_ago)
             {
-                out(&l, io as f64)
+                out(&l, io as f64);
             }
         }),
     },
@@ -361,7 +361,7 @@ pub static TABLE: &[MetricDef] = &[
                 && let (Some(l), Some(b)) =
                     (master_labels(s), s.replication.master_sync_in_progress)
             {
-                out(&l, bool_value(b))
+                out(&l, bool_value(b));
             }
         }),
     },
@@ -374,7 +374,7 @@ pub static TABLE: &[MetricDef] = &[
             if let Some(s) = v.sample()
                 && let (Some(l), Some(o)) = (master_labels(s), s.replication.slave_repl_offset)
             {
-                out(&l, o as f64)
+                out(&l, o as f64);
             }
         }),
     },
@@ -392,7 +392,7 @@ pub static TABLE: &[MetricDef] = &[
                     Some(false) => "0",
                     None => "",
                 };
-                out(&[host, port, ro], 1.0)
+                out(&[host, port, ro], 1.0);
             }
         }),
     },
@@ -409,7 +409,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["slave_ip", "slave_port", "slave_state"],
         emit: Emit::PerTarget(|v, out| {
             for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
-                out(&[&r.ip, &r.port, &r.state], r.offset as f64)
+                out(&[&r.ip, &r.port, &r.state], r.offset as f64);
             }
         }),
     },
@@ -421,7 +421,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
                 if let Some(lag) = r.lag {
-                    out(&[&r.ip, &r.port, &r.state], lag as f64)
+                    out(&[&r.ip, &r.port, &r.state], lag as f64);
                 }
             }
         }),
@@ -635,7 +635,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["err"],
         emit: Emit::PerTarget(|v, out| {
             for e in v.sample().and_then(slow).map_or(&[][..], |x| &x.errors) {
-                out(&[&e.err], e.count as f64)
+                out(&[&e.err], e.count as f64);
             }
         }),
     },
@@ -647,7 +647,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for l in v.sample().and_then(slow).map_or(&[][..], |x| &x.latency) {
                 for (q, usec) in &l.quantiles {
-                    out(&[&l.cmd, q], *usec / 1e6)
+                    out(&[&l.cmd, q], *usec / 1e6);
                 }
             }
         }),
@@ -659,7 +659,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["cmd"],
         emit: Emit::PerTarget(|v, out| {
             for c in v.sample().map_or(&[][..], |s| &s.commands) {
-                out(&[&c.name], c.calls as f64)
+                out(&[&c.name], c.calls as f64);
             }
         }),
     },
@@ -670,7 +670,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["cmd"],
         emit: Emit::PerTarget(|v, out| {
             for c in v.sample().map_or(&[][..], |s| &s.commands) {
-                out(&[&c.name], c.usec as f64 / 1e6)
+                out(&[&c.name], c.usec as f64 / 1e6);
             }
         }),
     },
@@ -681,7 +681,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for (db, line) in v.sample().into_iter().flat_map(databases) {
-                out(&[&db], line.map_or(0.0, |d| d.keys as f64))
+                out(&[&db], line.map_or(0.0, |d| d.keys as f64));
             }
         }),
     },
@@ -692,7 +692,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for (db, line) in v.sample().into_iter().flat_map(databases) {
-                out(&[&db], line.map_or(0.0, |d| d.expires as f64))
+                out(&[&db], line.map_or(0.0, |d| d.expires as f64));
             }
         }),
     },
@@ -703,7 +703,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
-                out(&[&db_label(d.db)], d.avg_ttl_ms as f64 / 1e3)
+                out(&[&db_label(d.db)], d.avg_ttl_ms as f64 / 1e3);
             }
         }),
     },
@@ -715,7 +715,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(r) = w.hit_ratio {
-                    out(&[w.window.label()], r)
+                    out(&[w.window.label()], r);
                 }
             }
         }),
@@ -728,7 +728,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(r) = w.lookups_per_second {
-                    out(&[w.window.label()], r)
+                    out(&[w.window.label()], r);
                 }
             }
         }),
@@ -741,7 +741,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(n) = w.evictions {
-                    out(&[w.window.label()], n as f64)
+                    out(&[w.window.label()], n as f64);
                 }
             }
         }),
@@ -754,7 +754,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(n) = w.expirations {
-                    out(&[w.window.label()], n as f64)
+                    out(&[w.window.label()], n as f64);
                 }
             }
         }),
@@ -766,7 +766,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
-                out(&[w.window.label()], w.covered.as_secs_f64())
+                out(&[w.window.label()], w.covered.as_secs_f64());
             }
         }),
     },
@@ -777,7 +777,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["limit"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(p) = v.derived().and_then(|d| d.pressure) {
-                out(&[p.limit.label()], p.ratio)
+                out(&[p.limit.label()], p.ratio);
             }
         }),
     },
@@ -789,7 +789,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
                 if let Some(r) = crate::core::derive::ttl_coverage(d) {
-                    out(&[&db_label(d.db)], r)
+                    out(&[&db_label(d.db)], r);
                 }
             }
         }),
@@ -802,7 +802,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(r) = w.evictions_per_miss() {
-                    out(&[w.window.label()], r)
+                    out(&[w.window.label()], r);
                 }
             }
         }),
@@ -815,7 +815,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in windows(v) {
                 if let Some(r) = w.expirations_per_miss() {
-                    out(&[w.window.label()], r)
+                    out(&[w.window.label()], r);
                 }
             }
         }),
@@ -832,7 +832,7 @@ pub static TABLE: &[MetricDef] = &[
             for w in windows(v) {
                 if let Some(c) = w.miss_cause() {
                     for cause in MissCause::ALL {
-                        out(&[w.window.label(), cause.label()], bool_value(cause == c))
+                        out(&[w.window.label(), cause.label()], bool_value(cause == c));
                     }
                 }
             }
@@ -847,7 +847,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             if let Some(a) = &v.snap.attribution {
                 for c in Cause::ALL {
-                    out(&[c.label()], a.counts.attributed(c) as f64)
+                    out(&[c.label()], a.counts.attributed(c) as f64);
                 }
             }
         }),
@@ -860,7 +860,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for w in attribution_windows(v) {
                 if let Some(c) = w.coverage {
-                    out(&[w.window.label()], c)
+                    out(&[w.window.label()], c);
                 }
             }
         }),
@@ -874,7 +874,7 @@ pub static TABLE: &[MetricDef] = &[
             for w in attribution_windows(v) {
                 for (without, c) in Without::ALL.iter().zip(w.ceilings) {
                     if let Some(c) = c {
-                        out(&[w.window.label(), without.label()], c)
+                        out(&[w.window.label(), without.label()], c);
                     }
                 }
             }
@@ -889,7 +889,7 @@ pub static TABLE: &[MetricDef] = &[
             if let Some(a) = &v.snap.attribution {
                 for (prefix, counts) in &a.prefixes {
                     for (c, n) in Cause::ALL.iter().zip(counts) {
-                        out(&[prefix, c.label()], *n as f64)
+                        out(&[prefix, c.label()], *n as f64);
                     }
                 }
             }
@@ -903,7 +903,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             if let Some(a) = &v.snap.attribution {
                 for e in Event::ALL {
-                    out(&[e.label()], a.counts.events(e) as f64)
+                    out(&[e.label()], a.counts.events(e) as f64);
                 }
             }
         }),
@@ -933,7 +933,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(h) = v.snap.attribution.as_ref().and_then(|a| a.horizon) {
-                out(&[], h.as_secs_f64())
+                out(&[], h.as_secs_f64());
             }
         }),
     },
@@ -956,7 +956,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
-                out(&[&p.prefix], p.keys_estimated)
+                out(&[&p.prefix], p.keys_estimated);
             }
         }),
     },
@@ -967,7 +967,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
-                out(&[&p.prefix], p.no_ttl_ratio)
+                out(&[&p.prefix], p.no_ttl_ratio);
             }
         }),
     },
@@ -979,7 +979,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
                 for (b, n) in crate::core::sampler::Bucket::ALL.iter().zip(p.ttl_keys) {
-                    out(&[&p.prefix, b.label()], n)
+                    out(&[&p.prefix, b.label()], n);
                 }
             }
         }),
@@ -992,7 +992,7 @@ pub static TABLE: &[MetricDef] = &[
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
                 if let Some(b) = p.memory_bytes_estimated {
-                    out(&[&p.prefix], b)
+                    out(&[&p.prefix], b);
                 }
             }
         }),
@@ -1004,7 +1004,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(r) = last_cycle(v) {
-                out(&[], r.keys as f64)
+                out(&[], r.keys as f64);
             }
         }),
     },
@@ -1015,7 +1015,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(r) = last_cycle(v) {
-                out(&[], r.duration.as_secs_f64())
+                out(&[], r.duration.as_secs_f64());
             }
         }),
     },
@@ -1026,7 +1026,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(u) = last_cycle(v).and_then(|r| r.redis_usec) {
-                out(&[], u as f64 / 1e6)
+                out(&[], u as f64 / 1e6);
             }
         }),
     },
@@ -1037,7 +1037,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = &v.snap.sampler {
-                out(&[], s.cycles_total as f64)
+                out(&[], s.cycles_total as f64);
             }
         }),
     },
@@ -1048,7 +1048,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = &v.snap.sampler {
-                out(&[], s.cycle_errors_total as f64)
+                out(&[], s.cycle_errors_total as f64);
             }
         }),
     },
@@ -1059,7 +1059,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
-                out(&[], l.hits as f64)
+                out(&[], l.hits as f64);
             }
         }),
     },
@@ -1070,7 +1070,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
-                out(&[], l.misses as f64)
+                out(&[], l.misses as f64);
             }
         }),
     },
@@ -1081,7 +1081,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(last) = &v.snap.last {
-                out(&[], last.derived.resets_total as f64)
+                out(&[], last.derived.resets_total as f64);
             }
         }),
     },
@@ -1099,7 +1099,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["kind"],
         emit: Emit::PerTarget(|v, out| {
             for k in ErrorKind::ALL {
-                out(&[k.label()], v.snap.errors(k) as f64)
+                out(&[k.label()], v.snap.errors(k) as f64);
             }
         }),
     },
@@ -1110,7 +1110,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(d) = v.snap.last_poll_duration {
-                out(&[], d.as_secs_f64())
+                out(&[], d.as_secs_f64());
             }
         }),
     },
@@ -1121,7 +1121,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(t) = v.snap.last_success_unix {
-                out(&[], t)
+                out(&[], t);
             }
         }),
     },
@@ -1132,7 +1132,7 @@ pub static TABLE: &[MetricDef] = &[
         labels: &["target"],
         emit: Emit::PerGroup(|g, out| {
             if let Some(h) = &g.health {
-                out(&[&g.meta.name], bool_value(h.state_ok))
+                out(&[&g.meta.name], bool_value(h.state_ok));
             }
         }),
     },
@@ -1177,7 +1177,7 @@ pub static TABLE: &[MetricDef] = &[
                     out(
                         &[&n.target, &g.meta.name, &n.node_id, &n.role, &n.shard],
                         1.0,
-                    )
+                    );
                 }
             }
         }),

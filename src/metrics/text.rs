@@ -142,7 +142,7 @@ fn push_groups(
     for g in globals.groups.values() {
         let tail = label_suffix(&g.meta.labels);
         emit(g, &mut |values: &[&str], value: f64| {
-            push_sample(out, def.name, "", def.labels, values, &tail, value)
+            push_sample(out, def.name, "", def.labels, values, &tail, value);
         });
     }
 }
@@ -155,7 +155,7 @@ fn render_target(view: &View) -> Rendered {
     for def in TABLE {
         if let Emit::PerTarget(emit) = def.emit {
             emit(view, &mut |values: &[&str], value: f64| {
-                push_sample(&mut text, def.name, &head, def.labels, values, &tail, value)
+                push_sample(&mut text, def.name, &head, def.labels, values, &tail, value);
             });
         }
         ends.push(text.len() as u32);
@@ -274,8 +274,8 @@ fn render(
                         }
                         Lines::Fresh { view, head, tail } => {
                             emit(view, &mut |values: &[&str], value: f64| {
-                                push_sample(out, def.name, head, def.labels, values, tail, value)
-                            })
+                                push_sample(out, def.name, head, def.labels, values, tail, value);
+                            });
                         }
                     }
                     if out.len() >= chunk && (handed || out.len() > header) {
@@ -287,7 +287,7 @@ fn render(
                 }
             }
             Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
-                push_sample(out, def.name, "", def.labels, values, "", value)
+                push_sample(out, def.name, "", def.labels, values, "", value);
             }),
             Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
         }

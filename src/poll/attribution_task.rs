@@ -42,7 +42,9 @@ pub(crate) fn new_state(config: &MissAttributionConfig) -> SharedAttribution {
 
 /// Locks the state; a panic elsewhere leaves plain counters behind, still usable.
 pub(crate) fn lock(state: &SharedAttribution) -> std::sync::MutexGuard<'_, Attribution> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What an attribution task needs to know about its target.
@@ -263,7 +265,7 @@ impl Task {
                     return Ok(());
                 }
                 Err(e) if e.kind.is_reply() => {
-                    self.missing = missing.clone();
+                    self.missing.clone_from(&missing);
                     self.say(
                         &format!("set-refused {missing}"),
                         "Miss attribution: CONFIG SET notify-keyspace-events refused; inactive until the flags are set.",
@@ -274,7 +276,7 @@ impl Task {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.missing = missing.clone();
+        self.missing.clone_from(&missing);
         self.say(
             &format!("missing {missing}"),
             "Miss attribution inactive: notify-keyspace-events lacks flags and manage_notifications is false; the server is left unchanged.",
@@ -293,9 +295,10 @@ impl Task {
         }
         self.said = Some(what.to_string());
         let name = &self.settings.name;
-        match detail {
-            Some(d) => warn!(target_name = %name, detail = %d, "{message}"),
-            None => warn!(target_name = %name, "{message}"),
+        if let Some(d) = detail {
+            warn!(target_name = %name, detail = %d, "{message}");
+        } else {
+            warn!(target_name = %name, "{message}");
         }
     }
 }

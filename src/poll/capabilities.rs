@@ -169,7 +169,7 @@ fn merge_config(s: &mut Sample, config: &[(String, String)]) {
             "maxclients" if s.maxclients.is_none() => s.maxclients = v.parse().ok(),
             "maxmemory" if s.maxmemory.is_none() => s.maxmemory = v.parse().ok(),
             "maxmemory-policy" if s.maxmemory_policy.is_none() => {
-                s.maxmemory_policy = Some(v.clone())
+                s.maxmemory_policy = Some(v.clone());
             }
             _ => {}
         }

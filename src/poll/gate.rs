@@ -39,7 +39,10 @@ impl LookupGate {
     /// The sampler's lookup of the key with `hash` missed (called under the gate).
     pub(crate) fn missed(&self, hash: u64) {
         if self.keep_missed.load(Ordering::Relaxed) {
-            let mut m = self.missed.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = self
+                .missed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if m.len() < MAX_MISSED {
                 m.push(hash);
             }
@@ -48,7 +51,12 @@ impl LookupGate {
 
     /// The missed keys left since the last take.
     pub(crate) fn take_missed(&self) -> Vec<u64> {
-        std::mem::take(&mut *self.missed.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(
+            &mut *self
+                .missed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 

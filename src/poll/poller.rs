@@ -142,10 +142,10 @@ impl<D: Dial + 'static> Poller<D> {
         let changed = self.shared.record(name, outcome, duration, at, unix_now);
         match (error, changed) {
             (None, Some(true)) => {
-                info!(target_name = %name, url = %self.settings.redacted_url, "Target up.")
+                info!(target_name = %name, url = %self.settings.redacted_url, "Target up.");
             }
             (Some(e), Some(true)) => {
-                warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.")
+                warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.");
             }
             (Some(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
             _ => {}

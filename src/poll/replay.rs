@@ -157,7 +157,7 @@ fn start(replay: &Replay, stale_after: Duration) -> (Shared, Instant) {
     let shared = Shared::new();
     shared.add(TargetMeta {
         name: "t".into(),
-        labels: Default::default(),
+        labels: std::collections::BTreeMap::default(),
         cache: true,
         stale_after,
     });
@@ -168,7 +168,7 @@ fn start(replay: &Replay, stale_after: Duration) -> (Shared, Instant) {
 }
 
 fn secs(v: &[Duration]) -> Vec<f64> {
-    v.iter().map(|d| d.as_secs_f64()).collect()
+    v.iter().map(std::time::Duration::as_secs_f64).collect()
 }
 
 #[tokio::test(start_paused = true)]

@@ -80,7 +80,7 @@ impl Sections {
                 } else if let Some((old, run)) = kept
                     && same_run(run)
                 {
-                    Arc::make_mut(slow).latency = old.latency.clone();
+                    Arc::make_mut(slow).latency.clone_from(&old.latency);
                 }
                 self.kept = Some((slow.clone(), sample.run_id.clone()));
                 self.last_slow = Some(now);

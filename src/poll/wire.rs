@@ -43,7 +43,7 @@ impl Wire for Conn {
     }
 
     fn release(&mut self) {
-        Conn::release(self)
+        Conn::release(self);
     }
 }
 

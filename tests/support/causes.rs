@@ -7,21 +7,21 @@ use std::time::Duration;
 use super::RedisServer;
 
 /// Keys of each cause in the workload.
-pub const COLD: usize = 2000;
-pub const EXPIRED: usize = 2000;
-pub const DELETED: usize = 1000;
-pub const UNLINKED: usize = 1000;
+pub(crate) const COLD: usize = 2000;
+pub(crate) const EXPIRED: usize = 2000;
+pub(crate) const DELETED: usize = 1000;
+pub(crate) const UNLINKED: usize = 1000;
 /// Keys written to the evicting instance (1 KiB each, maxmemory 4 MB).
-pub const WRITTEN: usize = 20_000;
+pub(crate) const WRITTEN: usize = 20_000;
 
 /// One command of a pipeline.
-pub fn cmd(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+pub(crate) fn cmd(v: &[&str]) -> Vec<String> {
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// Never-stored keys, keys read after their TTL, keys deleted with DEL and with UNLINK; every
 /// key name carries `tag` (a Cluster hash tag, so a node gets keys of its own slots).
-pub fn mixed_workload(r: &RedisServer, tag: &str) {
+pub(crate) fn mixed_workload(r: &RedisServer, tag: &str) {
     let mut setup = Vec::new();
     for i in 0..EXPIRED {
         setup.push(cmd(&["PSETEX", &format!("ttl:{tag}{i}"), "100", "v"]));
@@ -54,7 +54,7 @@ pub fn mixed_workload(r: &RedisServer, tag: &str) {
 
 /// Fills a small maxmemory (keys evicted), then reads every key once: every miss is an
 /// evicted key. Returns the misses (INFO keyspace_misses, all of them evictions).
-pub fn evicting_workload(r: &RedisServer) -> f64 {
+pub(crate) fn evicting_workload(r: &RedisServer) -> f64 {
     let before: f64 = r.info_field("keyspace_misses").parse().unwrap();
     let v = "x".repeat(1024);
     let writes: Vec<Vec<String>> = (0..WRITTEN)
@@ -77,7 +77,7 @@ pub fn evicting_workload(r: &RedisServer) -> f64 {
 
 /// `got` is within 3 % of `truth` (the bound the attribution tests hold every cause to).
 #[track_caller]
-pub fn within_3_percent(got: f64, truth: f64, what: &str) {
+pub(crate) fn within_3_percent(got: f64, truth: f64, what: &str) {
     assert!(
         (got - truth).abs() <= 0.03 * truth,
         "{what}: {got} attributed, truth {truth}"

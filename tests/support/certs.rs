@@ -7,7 +7,7 @@ use std::process::Command;
 use super::require_binary;
 
 /// Runs openssl with `args` in `dir`, panicking with its output on failure.
-pub fn openssl(dir: &Path, args: &[&str]) {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) {
     let bin = require_binary("openssl", "openssl");
     let out = Command::new(bin)
         .current_dir(dir)
@@ -22,7 +22,7 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA (`{name}-ca.crt`/`.key`) in `dir`.
-pub fn make_ca(dir: &Path, name: &str) {
+pub(crate) fn make_ca(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
@@ -51,7 +51,7 @@ pub fn make_ca(dir: &Path, name: &str) {
 
 /// A leaf `{leaf}.crt`/`.key` with common name `cn`, signed by CA `ca`, with the extensions
 /// `ext` (an openssl extfile).
-pub fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
+pub(crate) fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
     std::fs::write(dir.join(format!("{leaf}.ext")), ext).unwrap();
     openssl(
         dir,
@@ -96,12 +96,12 @@ pub fn make_leaf(dir: &Path, ca: &str, leaf: &str, cn: &str, ext: &str) {
 /// signed by "good", also usable as a client certificate (a sentinel or a replica connects to
 /// other servers with it); client certificates signed by "good" (`client`) and by "other"
 /// (`rogue`).
-pub struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    pub fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         make_ca(d, "good");
@@ -130,17 +130,17 @@ impl Pki {
         Pki { dir }
     }
 
-    pub fn path(&self, name: &str) -> std::path::PathBuf {
+    pub(crate) fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn p(&self, name: &str) -> String {
+    pub(crate) fn p(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
     /// redis-server flags: a TLS port with the server certificate, client certificates
     /// required and checked against the good CA.
-    pub fn server_args(&self, tls_port: u16) -> Vec<String> {
+    pub(crate) fn server_args(&self, tls_port: u16) -> Vec<String> {
         [
             "--tls-port",
             &tls_port.to_string(),

@@ -18,7 +18,7 @@ fn cluster_port(taken: &[u16]) -> u16 {
 }
 
 /// Starts `n` cluster nodes (with `extra` arguments) and joins them, `replicas` per primary.
-pub fn start_cluster(n: usize, replicas: usize, extra: &[&str]) -> Vec<RedisServer> {
+pub(crate) fn start_cluster(n: usize, replicas: usize, extra: &[&str]) -> Vec<RedisServer> {
     let cli = require_binary("redis-cli", "redis-tools");
     let mut args = vec![
         "--cluster-enabled",

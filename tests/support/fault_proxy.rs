@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 /// A fault applied to the traffic through the proxy while it is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Every reply held back this long: a latency line, each chunk leaving this long after it
     /// arrived from Redis.
     Delay(Duration),
@@ -40,7 +40,7 @@ pub enum Fault {
 
 /// What the proxy has seen so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub accepted: u64,
     pub closed: u64,
     /// Connections open now (accepted − closed).
@@ -50,7 +50,7 @@ pub struct Counters {
 }
 
 /// A running proxy; dropping it stops it.
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     port: u16,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
@@ -79,7 +79,7 @@ impl Shared {
 
 impl FaultProxy {
     /// Starts a proxy to the redis-server on `127.0.0.1:upstream_port`, with no fault set.
-    pub fn start(upstream_port: u16) -> Arc<FaultProxy> {
+    pub(crate) fn start(upstream_port: u16) -> Arc<FaultProxy> {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy on loopback");
         let port = listener.local_addr().expect("fault proxy address").port();
@@ -114,27 +114,27 @@ impl FaultProxy {
         })
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// The URL a target uses to reach Redis through this proxy.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Sets the fault; it applies from the next request (and, for the reply faults, from the
     /// next chunk of a reply) on every connection, open or new.
-    pub fn set(&self, fault: Fault) {
+    pub(crate) fn set(&self, fault: Fault) {
         self.shared.fault.send_replace(Some(fault));
     }
 
     /// Ends the fault: held replies are released, new traffic flows untouched.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.shared.fault.send_replace(None);
     }
 
-    pub fn counters(&self) -> Counters {
+    pub(crate) fn counters(&self) -> Counters {
         let accepted = self.shared.accepted.load(Ordering::SeqCst);
         let closed = self.shared.closed.load(Ordering::SeqCst);
         Counters {
@@ -319,7 +319,7 @@ async fn forward(
             Err(End::Reset)
         }
         // The request-side faults (and none) leave replies alone.
-        None | Some(Fault::ResetAfterRequest) | Some(Fault::HalfOpen) => send(to, chunk).await,
+        None | Some(Fault::ResetAfterRequest | Fault::HalfOpen) => send(to, chunk).await,
     }
 }
 

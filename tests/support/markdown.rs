@@ -4,7 +4,7 @@
 
 /// A heading's anchor by GitHub's rules, before duplicates are numbered: the rendered text in
 /// lowercase, every character but letters, digits, spaces, `-` and `_` dropped, each space a `-`.
-pub fn slug(heading: &str) -> String {
+pub(crate) fn slug(heading: &str) -> String {
     rendered(heading)
         .to_lowercase()
         .chars()
@@ -15,7 +15,7 @@ pub fn slug(heading: &str) -> String {
 
 /// Every anchor of the page, in order: a heading whose slug was taken gets `-1`, `-2` … as on
 /// GitHub (the first free number, so a later `a-1` heading does not collide with a numbered `a`).
-pub fn anchors(markdown: &str) -> Vec<String> {
+pub(crate) fn anchors(markdown: &str) -> Vec<String> {
     let mut taken: Vec<String> = Vec::new();
     for heading in headings(markdown) {
         let base = slug(&heading);
@@ -32,7 +32,7 @@ pub fn anchors(markdown: &str) -> Vec<String> {
 
 /// The text of every heading outside fenced code: ATX (`## Title`, up to 3 spaces before, an
 /// optional closing run of `#`) and setext (a line of text underlined with `=` or `-`).
-pub fn headings(markdown: &str) -> Vec<String> {
+pub(crate) fn headings(markdown: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut previous: Option<&str> = None;
     let mut last = 0;
@@ -98,12 +98,11 @@ fn rendered(heading: &str) -> String {
             ']' if rest[1..].starts_with('(') => rest.find(')'),
             _ => None,
         };
-        match skip {
-            Some(end) => rest = &rest[end + 1..],
-            None => {
-                out.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
+        if let Some(end) = skip {
+            rest = &rest[end + 1..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
         }
     }
     out
@@ -112,14 +111,14 @@ fn rendered(heading: &str) -> String {
 /// One link of a page: its 1-based line and its destination as written (`path`, `path#anchor`,
 /// `#anchor` or a URL).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     pub line: usize,
     pub dest: String,
 }
 
 /// Every inline link and image (`[text](dest)`, `![alt](dest "title")`, `[text](<dest>)`) and
 /// every reference definition (`[label]: dest`) outside code.
-pub fn links(markdown: &str) -> Vec<Link> {
+pub(crate) fn links(markdown: &str) -> Vec<Link> {
     let mut out = Vec::new();
     for (n, line) in outside_fences(markdown) {
         let line = without_code_spans(line);
@@ -175,7 +174,11 @@ fn reference_definition(line: &str) -> Option<&str> {
 
 /// The body of the first fenced block whose info string is `lang`, after the heading with text
 /// `heading`; None when there is no such heading or block.
-pub fn block_after<'a>(markdown: &'a str, heading: &str, lang: &str) -> Option<Vec<&'a str>> {
+pub(crate) fn block_after<'a>(
+    markdown: &'a str,
+    heading: &str,
+    lang: &str,
+) -> Option<Vec<&'a str>> {
     let mut lines = markdown.lines();
     lines.find(|l| l.trim_start_matches('#').trim() == heading && l.starts_with('#'))?;
     let opening = format!("```{lang}");
@@ -186,7 +189,7 @@ pub fn block_after<'a>(markdown: &'a str, heading: &str, lang: &str) -> Option<V
 /// The lines of the page (1-based numbers) that are not inside a fenced code block, fences
 /// excluded. A fence is a run of 3 or more backticks or tildes, at any indentation (fences
 /// inside list items are indented), closed by a run of the same character at least as long.
-pub fn outside_fences(markdown: &str) -> Vec<(usize, &str)> {
+pub(crate) fn outside_fences(markdown: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut open: Option<(char, usize)> = None;
     for (i, line) in markdown.lines().enumerate() {
@@ -200,7 +203,7 @@ pub fn outside_fences(markdown: &str) -> Vec<(usize, &str)> {
             (Some((c, len)), Some((fc, flen)))
                 if c == fc && flen >= len && t.trim_start_matches(c).trim().is_empty() =>
             {
-                open = None
+                open = None;
             }
             (None, None) => out.push((i + 1, line)),
             _ => {}
@@ -218,15 +221,12 @@ fn without_code_spans(line: &str) -> String {
         out.push_str(&rest[..at]);
         let run = backticks(&rest[at..]);
         let after = &rest[at + run..];
-        match closing_run(after, run) {
-            Some(end) => {
-                out.push(' ');
-                rest = &after[end + run..];
-            }
-            None => {
-                out.push_str(&rest[at..at + run]);
-                rest = after;
-            }
+        if let Some(end) = closing_run(after, run) {
+            out.push(' ');
+            rest = &after[end + run..];
+        } else {
+            out.push_str(&rest[at..at + run]);
+            rest = after;
         }
     }
     out.push_str(rest);

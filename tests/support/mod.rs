@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The exporter's pinned metric names: all that the alert rules and dashboards may use.
-pub const PINNED_METRICS: &[&str] = &[
+pub(crate) const PINNED_METRICS: &[&str] = &[
     "redis_up",
     "redis_uptime_in_seconds",
     "redis_instance_info",
@@ -85,20 +85,20 @@ pub const PINNED_METRICS: &[&str] = &[
     "redis_current_eviction_exceeded_seconds",
 ];
 
-pub mod causes;
-pub mod certs;
-pub mod cluster;
-pub mod fault_proxy;
-pub mod markdown;
-pub mod prometheus;
-pub mod servers;
+pub(crate) mod causes;
+pub(crate) mod certs;
+pub(crate) mod cluster;
+pub(crate) mod fault_proxy;
+pub(crate) mod markdown;
+pub(crate) mod prometheus;
+pub(crate) mod servers;
 
 /// A port on 127.0.0.1 that was free a moment ago and that no other caller in this test process
 /// has been given. Ports come from outside the kernel's ephemeral range, so the outgoing
 /// connections of the processes under test cannot take one between this check and the server's
 /// bind, and from a block chosen by the process id, so test binaries running at the same time
 /// start apart.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     // Ports handed out so far by this process; never reset, so each port is given once.
     static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
@@ -146,7 +146,7 @@ fn test_port_range() -> (u32, u32) {
 }
 
 /// Path of a required binary, or a panic that says which package provides it.
-pub fn require_binary(name: &str, package: &str) -> PathBuf {
+pub(crate) fn require_binary(name: &str, package: &str) -> PathBuf {
     for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
         let p = Path::new(dir).join(name);
         if p.exists() {
@@ -159,27 +159,32 @@ pub fn require_binary(name: &str, package: &str) -> PathBuf {
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {
             return v;
         }
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
+        assert!(
+            Instant::now() <= deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// A child process killed (and reaped) on drop.
-pub struct Proc {
+pub(crate) struct Proc {
     pub child: Child,
     pub name: String,
 }
 
 impl Proc {
-    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+    pub(crate) fn spawn(name: &str, cmd: &mut Command) -> Proc {
         let child = cmd
             .stdin(Stdio::null())
             .spawn()
@@ -189,10 +194,10 @@ impl Proc {
             name: name.to_string(),
         }
     }
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -205,7 +210,7 @@ impl Drop for Proc {
 }
 
 /// A private `redis-server` on an ephemeral port, without persistence.
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
@@ -215,28 +220,28 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts Debian's redis-server (7.x) with extra `--key value` arguments.
-    pub fn start(extra: &[&str]) -> RedisServer {
+    pub(crate) fn start(extra: &[&str]) -> RedisServer {
         let bin = require_binary("redis-server", "redis-server");
-        Self::start_on_free_port(bin, extra)
+        Self::start_on_free_port(&bin, extra)
     }
 
     /// Starts redis-server on a given port (used to restart "the same" server).
-    pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
+    pub(crate) fn start_on(port: u16, extra: &[&str]) -> RedisServer {
         let bin = require_binary("redis-server", "redis-server");
         Self::spawn(bin, port, extra).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts another redis-server binary (e.g. [`servers::server_binary`]'s) on an ephemeral port.
-    pub fn start_binary(bin: &Path, extra: &[&str]) -> RedisServer {
-        Self::start_on_free_port(bin.to_path_buf(), extra)
+    pub(crate) fn start_binary(bin: &Path, extra: &[&str]) -> RedisServer {
+        Self::start_on_free_port(bin, extra)
     }
 
     /// Another process may still bind a port between [`free_port`]'s check and the server's own
     /// bind; the server then exits or a stranger answers, and the next port is tried.
-    fn start_on_free_port(bin: PathBuf, extra: &[&str]) -> RedisServer {
+    fn start_on_free_port(bin: &Path, extra: &[&str]) -> RedisServer {
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match Self::spawn(bin.clone(), free_port(), extra) {
+            match Self::spawn(bin.to_path_buf(), free_port(), extra) {
                 Ok(server) => return server,
                 Err(e) => failures.push(e),
             }
@@ -261,7 +266,7 @@ impl RedisServer {
             proc,
             dir,
             bin,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra: extra.iter().map(std::string::ToString::to_string).collect(),
         };
         server.wait_until_answering_as_itself()?;
         Ok(server)
@@ -322,21 +327,21 @@ impl RedisServer {
             .ok()
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server and starts a new one on the same port with the same arguments.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.proc.kill();
         let extra: Vec<String> = self.extra.clone();
-        let args: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
+        let args: Vec<&str> = extra.iter().map(std::string::String::as_str).collect();
         *self = RedisServer::spawn(self.bin.clone(), self.port, &args)
             .unwrap_or_else(|e| panic!("restart: {e}"));
     }
 
     /// Sends one command over a fresh connection and returns the raw RESP reply.
-    pub fn try_cmd(&self, args: &[&str]) -> std::io::Result<String> {
+    pub(crate) fn try_cmd(&self, args: &[&str]) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
         s.write_all(resp_command(args).as_bytes())?;
@@ -345,7 +350,7 @@ impl RedisServer {
 
     /// Sends many commands over one connection (pipelined) and waits for all replies; returns how
     /// many replies were errors. Use for workloads, so the test's own traffic stays cheap.
-    pub fn pipeline(&self, cmds: &[Vec<String>]) -> usize {
+    pub(crate) fn pipeline(&self, cmds: &[Vec<String>]) -> usize {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut req = String::new();
@@ -369,13 +374,13 @@ impl RedisServer {
     }
 
     /// Like `try_cmd`, but panics on IO errors.
-    pub fn cmd(&self, args: &[&str]) -> String {
+    pub(crate) fn cmd(&self, args: &[&str]) -> String {
         self.try_cmd(args)
             .unwrap_or_else(|e| panic!("redis {args:?}: {e}"))
     }
 
     /// One field of `INFO` as text.
-    pub fn info_field(&self, field: &str) -> String {
+    pub(crate) fn info_field(&self, field: &str) -> String {
         let info = self.cmd(&["INFO", "everything"]);
         info.lines()
             .find_map(|l| {
@@ -454,12 +459,12 @@ fn resp_one(buf: &[u8], pos: usize) -> Option<usize> {
 }
 
 /// Plain HTTP/1.1 GET on loopback; returns (status, body).
-pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     http_request(port, "GET", path, "")
 }
 
 /// Plain HTTP/1.1 request with a body on loopback; returns (status, body).
-pub fn http_request(
+pub(crate) fn http_request(
     port: u16,
     method: &str,
     path: &str,
@@ -477,7 +482,7 @@ pub fn http_request(
 
 /// Plain HTTP/1.1 request on loopback with extra `headers`, waiting at most `read_timeout` for
 /// each read of the reply; returns (status, body), a chunked body decoded.
-pub fn http_exchange(
+pub(crate) fn http_exchange(
     port: u16,
     method: &str,
     path: &str,
@@ -528,7 +533,7 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// The exporter binary under test, started with a TOML config written to a temp dir.
-pub struct Exporter {
+pub(crate) struct Exporter {
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
@@ -536,18 +541,18 @@ pub struct Exporter {
 
 impl Exporter {
     /// Starts the exporter with `config_body` (TOML without `listen`, which is added here).
-    pub fn start(config_body: &str) -> Exporter {
+    pub(crate) fn start(config_body: &str) -> Exporter {
         Exporter::start_with(config_body, &[])
     }
 
     /// [`Exporter::start`] with extra command-line flags.
-    pub fn start_with(config_body: &str, flags: &[&str]) -> Exporter {
+    pub(crate) fn start_with(config_body: &str, flags: &[&str]) -> Exporter {
         Exporter::start_logging(config_body, flags, None)
     }
 
     /// [`Exporter::start_with`], its log written to the file `log` in its directory (when
     /// given) instead of the test's output.
-    pub fn start_logging(config_body: &str, flags: &[&str], log: Option<&str>) -> Exporter {
+    pub(crate) fn start_logging(config_body: &str, flags: &[&str], log: Option<&str>) -> Exporter {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for exporter config");
         let path = dir.path().join("config.toml");
@@ -572,7 +577,7 @@ impl Exporter {
         Exporter { port, proc, dir }
     }
 
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let (status, body) = http_get(self.port, "/metrics").expect("GET /metrics");
         assert_eq!(status, 200, "GET /metrics: {body}");
         body
@@ -581,7 +586,7 @@ impl Exporter {
 
 /// The value of the first sample whose line starts with `selector` (metric name plus labels,
 /// as written by the exporter, e.g. `redis_up{target="a"}`), or None.
-pub fn sample(exposition: &str, selector: &str) -> Option<f64> {
+pub(crate) fn sample(exposition: &str, selector: &str) -> Option<f64> {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -591,13 +596,13 @@ pub fn sample(exposition: &str, selector: &str) -> Option<f64> {
 }
 
 /// The value of `selector` in `exposition`; panics with the exposition when it is absent.
-pub fn value(exposition: &str, selector: &str) -> f64 {
+pub(crate) fn value(exposition: &str, selector: &str) -> f64 {
     sample(exposition, selector).unwrap_or_else(|| panic!("no sample {selector} in:\n{exposition}"))
 }
 
 /// Checks a scrape after [`hits_and_misses`]`(900, 100)` on an otherwise idle server: the hit
 /// ratio of every window is exactly 0.9 and the raw counters are Redis's own.
-pub fn assert_900_hits_100_misses(exposition: &str, target: &str) {
+pub(crate) fn assert_900_hits_100_misses(exposition: &str, target: &str) {
     for w in ["1m", "5m", "15m"] {
         let sel = format!("redis_cache_hit_ratio{{target=\"{target}\",window=\"{w}\"}}");
         let ratio = value(exposition, &sel);
@@ -610,7 +615,7 @@ pub fn assert_900_hits_100_misses(exposition: &str, target: &str) {
 }
 
 /// Waits until the exporter has completed at least `n` more polls of `target` than now.
-pub fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
+pub(crate) fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
     let sel = format!("redis_exporter_polls_total{{target=\"{target}\"}}");
     let start = sample(&e.metrics(), &sel).unwrap_or(0.0);
     wait_for(
@@ -624,7 +629,7 @@ pub fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
 }
 
 /// Waits until `redis_up` of `target` equals `up`; returns that scrape.
-pub fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
+pub(crate) fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
     let sel = format!("redis_up{{target=\"{target}\"}}");
     wait_for(
         &format!("redis_up of {target} = {up}"),
@@ -638,8 +643,12 @@ pub fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
 
 /// Commands for a cache workload with an exact outcome: 100 SETs, then `hits` GETs of those
 /// keys and `misses` GETs of keys that do not exist.
-pub fn hits_and_misses(hits: usize, misses: usize) -> Vec<Vec<String>> {
-    let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+pub(crate) fn hits_and_misses(hits: usize, misses: usize) -> Vec<Vec<String>> {
+    let cmd = |v: &[&str]| {
+        v.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<String>>()
+    };
     let mut cmds: Vec<Vec<String>> = (0..100)
         .map(|i| cmd(&["SET", &format!("k{i}"), "v"]))
         .collect();

@@ -16,7 +16,7 @@ use super::{Proc, free_port, http_get, http_request, require_binary, wait_for};
 
 /// `file` (a rules file or the Alertmanager config under `alerts/`) passed through
 /// `alerts/fast.sed`, which turns every minute into a second and changes nothing else.
-pub fn fast_copy(file: &Path) -> String {
+pub(crate) fn fast_copy(file: &Path) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/fast.sed");
     let out = Command::new("sed")
         .arg("-E")
@@ -35,7 +35,7 @@ pub fn fast_copy(file: &Path) -> String {
 }
 
 /// What a test Prometheus scrapes, evaluates and notifies.
-pub struct PrometheusOptions {
+pub(crate) struct PrometheusOptions {
     /// YAML list items placed under `scrape_configs:` verbatim (see [`scrape_job`]).
     pub scrape_configs: String,
     /// Rule files loaded with `rule_files:`; each is checked by Prometheus at start.
@@ -62,7 +62,7 @@ impl Default for PrometheusOptions {
 
 impl PrometheusOptions {
     /// The `prometheus.yml` these options stand for.
-    pub fn yaml(&self) -> String {
+    pub(crate) fn yaml(&self) -> String {
         let mut config = format!(
             "global:\n  scrape_interval: {i}\n  evaluation_interval: {i}\n  scrape_timeout: {i}\n",
             i = self.interval
@@ -91,12 +91,12 @@ impl PrometheusOptions {
 }
 
 /// One `scrape_configs` item: job `job` scraping `127.0.0.1:{port}` `/metrics`.
-pub fn scrape_job(job: &str, port: u16) -> String {
+pub(crate) fn scrape_job(job: &str, port: u16) -> String {
     format!("  - job_name: {job}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n")
 }
 
 /// A private Prometheus server (Debian package `prometheus`).
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
@@ -105,7 +105,7 @@ pub struct Prometheus {
 impl Prometheus {
     /// Writes `prometheus.yml` from `opts` into a temp dir, starts Prometheus on loopback and
     /// waits until it is ready.
-    pub fn start(opts: &PrometheusOptions) -> Prometheus {
+    pub(crate) fn start(opts: &PrometheusOptions) -> Prometheus {
         let bin = require_binary("prometheus", "prometheus");
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for prometheus");
@@ -135,7 +135,7 @@ impl Prometheus {
 
     /// Replaces the configuration with `opts` and reloads it (`POST /-/reload`, which answers
     /// once the new configuration is applied); panics when Prometheus refuses it.
-    pub fn reload(&self, opts: &PrometheusOptions) {
+    pub(crate) fn reload(&self, opts: &PrometheusOptions) {
         std::fs::write(self.dir.path().join("prometheus.yml"), opts.yaml())
             .expect("write prometheus.yml");
         let (status, body) =
@@ -153,20 +153,22 @@ impl Prometheus {
             if let Ok(Some(status)) = self.proc.child.try_wait() {
                 panic!("prometheus exited ({status}) before ready:\n{}", self.log());
             }
-            if std::time::Instant::now() > deadline {
-                panic!("prometheus not ready after 30s:\n{}", self.log());
-            }
+            assert!(
+                std::time::Instant::now() <= deadline,
+                "prometheus not ready after 30s:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// Everything Prometheus logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
     /// GET an API path and parse the JSON body; panics unless the status is 200.
-    pub fn api(&self, path_and_query: &str) -> serde_json::Value {
+    pub(crate) fn api(&self, path_and_query: &str) -> serde_json::Value {
         let (status, body) = http_get(self.port, path_and_query)
             .unwrap_or_else(|e| panic!("GET {path_and_query} from prometheus: {e}"));
         assert_eq!(status, 200, "GET {path_and_query}: {body}");
@@ -174,7 +176,10 @@ impl Prometheus {
     }
 
     /// The result vector of an instant query: `(labels, value)` per series.
-    pub fn query(&self, promql: &str) -> Vec<(serde_json::Map<String, serde_json::Value>, f64)> {
+    pub(crate) fn query(
+        &self,
+        promql: &str,
+    ) -> Vec<(serde_json::Map<String, serde_json::Value>, f64)> {
         let v = self.api(&format!("/api/v1/query?query={}", url_encode(promql)));
         v["data"]["result"]
             .as_array()
@@ -192,7 +197,7 @@ impl Prometheus {
     }
 
     /// The alerts Prometheus currently holds (pending and firing), from `/api/v1/alerts`.
-    pub fn alerts(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn alerts(&self) -> Vec<serde_json::Value> {
         self.api("/api/v1/alerts")["data"]["alerts"]
             .as_array()
             .cloned()
@@ -200,7 +205,7 @@ impl Prometheus {
     }
 
     /// Waits until every scrape target reports health `up`.
-    pub fn wait_targets_up(&self, timeout: Duration) {
+    pub(crate) fn wait_targets_up(&self, timeout: Duration) {
         wait_for("all prometheus scrape targets up", timeout, || {
             let v = self.api("/api/v1/targets");
             let active = v["data"]["activeTargets"].as_array()?.clone();
@@ -210,7 +215,7 @@ impl Prometheus {
 }
 
 /// A private Alertmanager (Debian package `prometheus-alertmanager`) with clustering disabled.
-pub struct Alertmanager {
+pub(crate) struct Alertmanager {
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
@@ -219,7 +224,7 @@ pub struct Alertmanager {
 impl Alertmanager {
     /// Writes `config_yaml` to a temp dir, starts Alertmanager on loopback and waits until
     /// it is ready.
-    pub fn start(config_yaml: &str) -> Alertmanager {
+    pub(crate) fn start(config_yaml: &str) -> Alertmanager {
         let bin = require_binary("prometheus-alertmanager", "prometheus-alertmanager");
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir for alertmanager");
@@ -251,26 +256,28 @@ impl Alertmanager {
                     server.log()
                 );
             }
-            if std::time::Instant::now() > deadline {
-                panic!("alertmanager not ready after 30s:\n{}", server.log());
-            }
+            assert!(
+                std::time::Instant::now() <= deadline,
+                "alertmanager not ready after 30s:\n{}",
+                server.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
     }
 
     /// `127.0.0.1:PORT`, as Prometheus's `alertmanagers` target.
-    pub fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Everything Alertmanager logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
     }
 
     /// The alerts Alertmanager holds, from `/api/v2/alerts`.
-    pub fn alerts(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn alerts(&self) -> Vec<serde_json::Value> {
         let (status, body) = http_get(self.port, "/api/v2/alerts").expect("GET /api/v2/alerts");
         assert_eq!(status, 200, "GET /api/v2/alerts: {body}");
         serde_json::from_str(&body).expect("JSON from /api/v2/alerts")
@@ -279,7 +286,7 @@ impl Alertmanager {
 
 /// One notification POSTed to a [`WebhookReceiver`].
 #[derive(Clone, Debug)]
-pub struct Notification {
+pub(crate) struct Notification {
     /// Request path, which tells the receivers of a routing tree apart (e.g. `/pager`).
     pub path: String,
     /// The Alertmanager webhook payload (version 4).
@@ -288,7 +295,7 @@ pub struct Notification {
 
 impl Notification {
     /// `(alertname, target, status)` of every alert in the notification.
-    pub fn alerts(&self) -> Vec<(String, String, String)> {
+    pub(crate) fn alerts(&self) -> Vec<(String, String, String)> {
         self.body["alerts"]
             .as_array()
             .map(|a| {
@@ -308,14 +315,14 @@ impl Notification {
 }
 
 /// A tiny HTTP server on 127.0.0.1 that answers 200 to every POST and keeps the bodies.
-pub struct WebhookReceiver {
+pub(crate) struct WebhookReceiver {
     pub port: u16,
     received: Arc<Mutex<Vec<Notification>>>,
 }
 
 impl WebhookReceiver {
     /// Binds an ephemeral loopback port and serves it from a background thread.
-    pub fn start() -> WebhookReceiver {
+    pub(crate) fn start() -> WebhookReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind webhook receiver");
         let port = listener.local_addr().expect("local addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -331,12 +338,12 @@ impl WebhookReceiver {
     }
 
     /// `http://127.0.0.1:PORT`, to put in front of a receiver path.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// All notifications received so far, in arrival order.
-    pub fn received(&self) -> Vec<Notification> {
+    pub(crate) fn received(&self) -> Vec<Notification> {
         self.received.lock().expect("webhook lock").clone()
     }
 }
@@ -370,12 +377,12 @@ fn read_post(mut stream: TcpStream) -> Option<Notification> {
 }
 
 /// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass through).
-pub fn url_encode(s: &str) -> String {
+pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
+                out.push(b as char);
             }
             _ => out.push_str(&format!("%{b:02X}")),
         }

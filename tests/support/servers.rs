@@ -11,7 +11,7 @@ use super::{RedisServer, require_binary};
 
 /// One server of the suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServerKind {
+pub(crate) enum ServerKind {
     Redis70,
     Redis62,
     Redis82,
@@ -101,7 +101,7 @@ impl ServerKind {
     }
 
     /// `server_name` as INFO reports it, which the exporter shows as the `server` label.
-    pub fn server_label(self) -> &'static str {
+    pub(crate) fn server_label(self) -> &'static str {
         match self {
             ServerKind::Valkey91 => "valkey",
             _ => "redis",
@@ -117,7 +117,7 @@ impl fmt::Display for ServerKind {
 
 /// The binary of `kind`: its variable (`$REDIS6_SERVER`, `$REDIS8_SERVER`, `$VALKEY_SERVER`) if
 /// set, else its default location; panics saying what to install when it is missing.
-pub fn server_binary(kind: ServerKind) -> PathBuf {
+pub(crate) fn server_binary(kind: ServerKind) -> PathBuf {
     let spec = kind.spec();
     if let Some(var) = spec.variable
         && let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty())
@@ -154,7 +154,7 @@ fn venv_file(venv: &str, path: &str) -> Option<PathBuf> {
 impl RedisServer {
     /// Starts the server of `kind` on an ephemeral port with extra `--key value` arguments, and
     /// fails at once if it reports another version than `kind` (a wrong binary in a variable).
-    pub fn start_kind(kind: ServerKind, extra: &[&str]) -> RedisServer {
+    pub(crate) fn start_kind(kind: ServerKind, extra: &[&str]) -> RedisServer {
         let bin = server_binary(kind);
         let r = RedisServer::start_binary(&bin, extra);
         let spec = kind.spec();

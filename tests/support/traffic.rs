@@ -17,14 +17,14 @@ use clap::Parser;
 use crate::workload;
 
 /// The workload generator running in its own thread (and tokio runtime) until stopped.
-pub struct Traffic {
+pub(crate) struct Traffic {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<workload::Report>>,
 }
 
 impl Traffic {
     /// Starts `examples/workload.rs` with the given command-line arguments (after `--url`).
-    pub fn start(url: &str, extra: &[&str]) -> Traffic {
+    pub(crate) fn start(url: &str, extra: &[&str]) -> Traffic {
         let mut argv = vec!["workload", "--url", url, "--report-every", "0s"];
         argv.extend_from_slice(extra);
         let args = workload::Args::try_parse_from(&argv)
@@ -47,7 +47,7 @@ impl Traffic {
     }
 
     /// Stops the generator and returns what it did.
-    pub fn stop(mut self) -> workload::Report {
+    pub(crate) fn stop(mut self) -> workload::Report {
         self.halt().expect("workload report")
     }
 

@@ -7,7 +7,7 @@
 //! with `#[path = "support/zipf.rs"]`.
 
 /// Zipf ranks in `1..=n` with exponent `s`, from a splitmix64 sequence.
-pub struct Zipf {
+pub(crate) struct Zipf {
     n: f64,
     s: f64,
     state: u64,
@@ -17,7 +17,7 @@ pub struct Zipf {
 }
 
 impl Zipf {
-    pub fn new(n: u64, s: f64, seed: u64) -> Zipf {
+    pub(crate) fn new(n: u64, s: f64, seed: u64) -> Zipf {
         assert!(
             n >= 1 && s > 0.0,
             "Zipf needs n >= 1 and s > 0 (n = {n}, s = {s})"
@@ -47,7 +47,7 @@ impl Zipf {
     }
 
     /// The next rank.
-    pub fn next_rank(&mut self) -> u64 {
+    pub(crate) fn next_rank(&mut self) -> u64 {
         loop {
             let u = self.h_integral_n + self.uniform() * (self.h_integral_x1 - self.h_integral_n);
             let x = self.h_integral_inverse(u);

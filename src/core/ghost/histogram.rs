@@ -15,7 +15,7 @@ fn bin(distance: u64) -> usize {
     if distance < EXACT {
         return distance as usize;
     }
-    let octave = 63 - distance.leading_zeros(); // ≥ EXACT_BITS
+    let octave = distance.ilog2(); // ≥ EXACT_BITS
     let sub = (distance >> (octave - 5)) & (PER_OCTAVE - 1);
     (EXACT + u64::from(octave - EXACT_BITS) * PER_OCTAVE + sub) as usize
 }
@@ -26,7 +26,7 @@ fn bounds(bin: usize) -> (f64, f64) {
     if bin < EXACT {
         return (bin as f64, (bin + 1) as f64);
     }
-    let octave = EXACT_BITS as u64 + (bin - EXACT) / PER_OCTAVE;
+    let octave = u64::from(EXACT_BITS) + (bin - EXACT) / PER_OCTAVE;
     let sub = (bin - EXACT) % PER_OCTAVE;
     let step = 1u64 << (octave - 5);
     (((32 + sub) * step) as f64, ((33 + sub) * step) as f64)

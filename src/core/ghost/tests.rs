@@ -104,7 +104,7 @@ fn the_span_counts_keys_and_seconds() {
 fn zipf_stream(seed: u64, n: usize, alpha: f64, len: usize) -> Vec<u64> {
     let mut cdf: Vec<f64> = (1..=n).map(|r| (r as f64).powf(-alpha)).collect();
     let mut sum = 0.0;
-    for c in cdf.iter_mut() {
+    for c in &mut cdf {
         sum += *c;
         *c = sum;
     }

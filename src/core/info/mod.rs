@@ -226,10 +226,10 @@ impl Sample {
             "keyspace_misses" => self.keyspace_misses = self.num(key, value),
             "evicted_clients" => self.evicted_clients = self.num(key, value),
             "total_eviction_exceeded_time" => {
-                self.total_eviction_exceeded_time_ms = self.num(key, value)
+                self.total_eviction_exceeded_time_ms = self.num(key, value);
             }
             "current_eviction_exceeded_time" => {
-                self.current_eviction_exceeded_time_ms = self.num(key, value)
+                self.current_eviction_exceeded_time_ms = self.num(key, value);
             }
             "used_cpu_sys" => self.cpu.sys = self.float(key, value),
             "used_cpu_user" => self.cpu.user = self.float(key, value),
@@ -320,20 +320,17 @@ impl Sample {
                 _ => {}
             }
         }
-        match (keys, expires) {
-            (Some(keys), Some(expires)) => {
-                self.keyspace.push(DbStat {
-                    db,
-                    keys,
-                    expires,
-                    avg_ttl_ms: avg_ttl.unwrap_or(0),
-                });
-                true
-            }
-            _ => {
-                self.skipped.push(key.to_string());
-                false
-            }
+        if let (Some(keys), Some(expires)) = (keys, expires) {
+            self.keyspace.push(DbStat {
+                db,
+                keys,
+                expires,
+                avg_ttl_ms: avg_ttl.unwrap_or(0),
+            });
+            true
+        } else {
+            self.skipped.push(key.to_string());
+            false
         }
     }
 

@@ -96,16 +96,15 @@ async fn ask_one(
         }
         let key = format!("{host}:{port}");
         let reuse = kept.as_ref().is_some_and(|(a, _)| *a == key);
-        let mut conn = match kept.take().filter(|_| reuse) {
-            Some((_, c)) => c,
-            None => {
-                let endpoint = Endpoint::of_target(&member_target(&members.group, &host, port));
-                match Connector::new(endpoint).connect().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        last_error = format!("{key}: {}", e.message);
-                        continue;
-                    }
+        let mut conn = if let Some((_, c)) = kept.take().filter(|_| reuse) {
+            c
+        } else {
+            let endpoint = Endpoint::of_target(&member_target(&members.group, &host, port));
+            match Connector::new(endpoint).connect().await {
+                Ok(c) => c,
+                Err(e) => {
+                    last_error = format!("{key}: {}", e.message);
+                    continue;
                 }
             }
         };

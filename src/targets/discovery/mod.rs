@@ -193,10 +193,10 @@ pub(crate) async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
         let name = &members.group.name;
         match &result {
             Ok(()) if was_up != Some(true) => {
-                info!(target_name = %name, kind = kind.label(), nodes = members.by_addr.len(), "Discovery up.")
+                info!(target_name = %name, kind = kind.label(), nodes = members.by_addr.len(), "Discovery up.");
             }
             Err(e) if was_up != Some(false) => {
-                warn!(target_name = %name, kind = kind.label(), error = %e, "Discovery failed.")
+                warn!(target_name = %name, kind = kind.label(), error = %e, "Discovery failed.");
             }
             Err(e) => debug!(target_name = %name, error = %e, "Discovery failed."),
             _ => {}

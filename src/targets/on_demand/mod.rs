@@ -96,7 +96,9 @@ impl Scraper {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Every update is a single insert, remove or field assignment: a poisoned lock still
         // holds a consistent map.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Applies a reloaded configuration: pollers whose settings changed or that are no longer
@@ -195,7 +197,9 @@ async fn sweep(inner: Weak<Mutex<Inner>>) {
     loop {
         let every = {
             let Some(inner) = inner.upgrade() else { return };
-            let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
+            let mut inner = inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let now = Instant::now();
             inner.entries.retain(|key, e| {
                 let keep = now.duration_since(e.last_scrape) < e.idle;

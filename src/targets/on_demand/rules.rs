@@ -200,35 +200,34 @@ impl Rules {
             return Err(TargetError::NotAllowed);
         }
         let configured = self.configured.get(&key);
-        let (settings, meta) = match configured {
-            Some(t) => (instance::poller_settings(t), instance::meta(t)),
-            None => {
-                let mut connection = connection_info(&key).map_err(TargetError::Invalid)?;
-                if let Some(c) = self
-                    .credentials
-                    .iter()
-                    .find(|c| url_pattern_match(&c.pattern, &key))
-                {
-                    connection =
-                        with_credentials(connection, c.username.as_deref(), c.password.as_deref());
-                }
-                let settings = PollerSettings {
-                    name: key.clone(),
-                    redacted_url: key.clone(),
-                    endpoint: Endpoint::new(&connection, None, self.timeout),
-                    interval: self.poll_interval,
-                    config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
-                    lookup_gate: None,
-                    attribution: None,
-                };
-                let meta = TargetMeta {
-                    name: key.clone(),
-                    labels: Default::default(),
-                    cache: true,
-                    stale_after: self.poll_interval * STALE_AFTER_POLLS + self.timeout,
-                };
-                (settings, meta)
+        let (settings, meta) = if let Some(t) = configured {
+            (instance::poller_settings(t), instance::meta(t))
+        } else {
+            let mut connection = connection_info(&key).map_err(TargetError::Invalid)?;
+            if let Some(c) = self
+                .credentials
+                .iter()
+                .find(|c| url_pattern_match(&c.pattern, &key))
+            {
+                connection =
+                    with_credentials(connection, c.username.as_deref(), c.password.as_deref());
             }
+            let settings = PollerSettings {
+                name: key.clone(),
+                redacted_url: key.clone(),
+                endpoint: Endpoint::new(&connection, None, self.timeout),
+                interval: self.poll_interval,
+                config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
+                lookup_gate: None,
+                attribution: None,
+            };
+            let meta = TargetMeta {
+                name: key.clone(),
+                labels: std::collections::BTreeMap::default(),
+                cache: true,
+                stale_after: self.poll_interval * STALE_AFTER_POLLS + self.timeout,
+            };
+            (settings, meta)
         };
         let idle = self.idle_timeout.unwrap_or(settings.interval * IDLE_POLLS);
         Ok(Resolved {
@@ -247,8 +246,9 @@ pub(crate) fn first_poll_wait(header: Option<&str>, target_timeout: Duration) ->
     header
         .and_then(|h| h.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(86_400.0)).saturating_sub(TIMEOUT_MARGIN))
-        .unwrap_or(target_timeout * 2)
+        .map_or(target_timeout * 2, |s| {
+            Duration::from_secs_f64(s.min(86_400.0)).saturating_sub(TIMEOUT_MARGIN)
+        })
         .max(MIN_WAIT)
 }
 
