@@ -143,7 +143,11 @@ mod tests {
     fn slow_sections_once_a_minute_latencystats_every_five_and_carried_between() {
         let t0 = Instant::now();
         let mut s = Sections::default();
-        assert_eq!(s.ask(t0, false), WITH_LATENCY, "the first poll reads them all");
+        assert_eq!(
+            s.ask(t0, false),
+            WITH_LATENCY,
+            "the first poll reads them all"
+        );
         s.carry(&mut sample("a", Some(with_latency(errors(1), 5.0))), t0);
         assert_eq!(s.ask(at(t0, 15), false), EVERY_POLL);
         let mut next = sample("a", None);
@@ -171,7 +175,11 @@ mod tests {
         assert_eq!(after.slow.as_deref(), Some(&carried));
 
         assert_eq!(s.ask(at(t0, 299), false), WITH_SLOW);
-        assert_eq!(s.ask(at(t0, 300), false), WITH_LATENCY, "latencystats after five");
+        assert_eq!(
+            s.ask(at(t0, 300), false),
+            WITH_LATENCY,
+            "latencystats after five"
+        );
         let mut five = sample("a", Some(with_latency(errors(6), 9.0)));
         s.carry(&mut five, at(t0, 300));
         assert_eq!(five.slow.as_deref(), Some(&with_latency(errors(6), 9.0)));
