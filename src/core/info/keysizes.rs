@@ -131,11 +131,8 @@ mod tests {
 
     #[test]
     fn a_real_redis_8_2_capture() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/info/redis-8.2-keysizes.txt"
-        );
-        let s = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let text = include_str!("../../../tests/fixtures/info/redis-8.2-keysizes.txt");
+        let s = parse(text).unwrap();
         let ks = &s.slow.as_deref().unwrap().keysizes;
         let lines: Vec<_> = ks
             .iter()
