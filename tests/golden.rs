@@ -71,6 +71,20 @@ fn later(s: &Sample, secs: u64, inc: [u64; 4], reset: bool) -> Sample {
     }
 }
 
+/// `s` with the INFO keysizes of `tests/fixtures/info/redis-8.2-keysizes.txt`.
+fn with_keysizes(mut s: Sample) -> Sample {
+    let capture = fixture("redis-8.2-keysizes");
+    let from = capture
+        .slow
+        .as_deref()
+        .expect("the capture has slow sections");
+    let mut slow = s.slow.as_deref().cloned().unwrap_or_default();
+    slow.keysizes.clone_from(&from.keysizes);
+    slow.has_keysizes = true;
+    s.slow = Some(Arc::new(slow));
+    s
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -149,11 +163,12 @@ fn inputs() -> Shared {
         true,
         &[("team", "checkout"), ("env", "prod")],
     );
-    // CONFIG GET databases said 16: redis_db_keys covers each, the empty ones as 0.
-    let s0 = Sample {
+    // CONFIG GET databases said 16: redis_db_keys covers each, the empty ones as 0. It has
+    // keysizes = true: its INFO keysizes are those of a real Redis 8.2 capture.
+    let s0 = with_keysizes(Sample {
         databases: Some(16),
         ..fixture("redis-7.0-evicting")
-    };
+    });
     let s1 = later(&s0, 240, [3000, 1000, 120, 30], false);
     let s2 = later(&s1, 60, [450, 50, 10, 5], false);
     polled(
@@ -200,7 +215,8 @@ fn inputs() -> Shared {
     );
 
     // A master with one replica (lag, offsets), and noeviction at its limit (writes refused
-    // with OOM, eviction exceeded for 178 ms so far), each polled once.
+    // with OOM, eviction exceeded for 178 ms so far), each polled once; the 8.2 primary shows
+    // its INFO keysizes as a target with keysizes = true would.
     for (name, capture) in [
         ("primary", "redis-8.2-primary-with-replica"),
         ("refusing", "redis-7.0-noeviction"),

@@ -52,6 +52,7 @@ const FIXTURES: &[(&str, &str)] = &[
     fixture!("redis-8.2-empty.txt"),
     fixture!("redis-8.2-evicting.config.txt"),
     fixture!("redis-8.2-evicting.txt"),
+    fixture!("redis-8.2-keysizes.txt"),
     fixture!("redis-8.2-maxmemory-0.config.txt"),
     fixture!("redis-8.2-maxmemory-0.txt"),
     fixture!("redis-8.2-noeviction.config.txt"),
@@ -226,7 +227,7 @@ fn real_captures_are_crlf_and_skip_nothing() {
         }
         n += 1;
     }
-    assert_eq!(n, 26);
+    assert_eq!(n, 27);
 }
 
 /// `redis_instance_info{redis_mode}` needs the mode on every server. Valkey 8 renamed the field

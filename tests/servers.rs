@@ -548,6 +548,72 @@ fn errorstats_count_an_oom_and_slow_sections_are_carried(kind: ServerKind) {
     }
 }
 
+/// INFO keysizes (Redis 8+) for the target with `keysizes = true` only, bin by bin what the
+/// server reports; servers without the section (and the other target) show no series, and stay
+/// up.
+fn keysizes_only_where_asked_and_only_on_redis_8(kind: ServerKind) {
+    let r = RedisServer::start_kind(kind, &[]);
+    let mut writes: Vec<Vec<String>> = (0..300)
+        .map(|i| args(&["SET", &format!("s:{i}"), &"x".repeat(i + 1)]))
+        .collect();
+    writes.extend((0..40).map(|i| args(&["RPUSH", &format!("l:{}", i % 4), "v"])));
+    writes.extend((0..12).map(|i| args(&["HSET", "h", &format!("f{i}"), "v"])));
+    writes.push(args(&["SELECT", "2"]));
+    writes.extend((0..5).map(|i| args(&["SET", &format!("c:{i}"), "v"])));
+    assert_eq!(r.pipeline(&writes), 0, "{kind}");
+    let own = r.cmd(&["INFO", "keysizes"]);
+    let lines: Vec<(&str, &str)> = own
+        .lines()
+        .filter_map(|l| l.trim_end().split_once(':'))
+        .collect();
+
+    let keysizes = format!("{}keysizes = true\n", target("k", &r));
+    let e = exporter(&[keysizes, target("n", &r)]);
+    wait_up(&e, "k", 1.0);
+    let m = wait_up(&e, "n", 1.0);
+    assert!(
+        !m.contains("redis_keysizes_keys{target=\"n\""),
+        "{kind}: not asked for"
+    );
+    if kind != ServerKind::Redis82 {
+        assert!(lines.is_empty(), "{kind}: INFO keysizes gave {own}");
+        assert!(
+            !m.contains("redis_keysizes_keys{"),
+            "{kind}: no keysizes, no series"
+        );
+        return;
+    }
+    let types = [
+        ("strings_sizes", "string"),
+        ("lists_items", "list"),
+        ("hashes_items", "hash"),
+    ];
+    let mut seen = 0;
+    for (key, bins) in &lines {
+        let (db, rest) = key.split_once("_distrib_").expect(key);
+        let kind_label = types.iter().find(|(t, _)| t == &rest).expect(rest).1;
+        for (bin, keys) in bins.split(',').filter_map(|b| b.split_once('=')) {
+            let sel = format!(
+                "redis_keysizes_keys{{target=\"k\",db=\"{db}\",type=\"{kind_label}\",bin=\"{bin}\"}}"
+            );
+            assert_eq!(
+                value(&m, &sel),
+                keys.parse::<f64>().unwrap(),
+                "{kind}: {sel}"
+            );
+            seen += 1;
+        }
+    }
+    // Strings of 1..=300 bytes: the bins 1, 2, 4 … 256; 4 lists of 10 items; one hash of 12;
+    // 5 strings in db2.
+    assert_eq!(seen, 9 + 1 + 1 + 1, "{kind}: {own}");
+    let series = m
+        .lines()
+        .filter(|l| l.starts_with("redis_keysizes_keys{"))
+        .count();
+    assert_eq!(series, seen, "{kind}");
+}
+
 /// One test per (server, check): `per_server!(module => Kind, …; check, …)`.
 macro_rules! per_server {
     ($($module:ident => $kind:ident),+ ; $checks:tt) => {
@@ -580,5 +646,6 @@ per_server!(
         cpu_grows_and_every_database_is_counted,
         a_replica_pair_shows_offsets_and_lag,
         errorstats_count_an_oom_and_slow_sections_are_carried,
+        keysizes_only_where_asked_and_only_on_redis_8,
     )
 );

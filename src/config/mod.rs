@@ -195,6 +195,8 @@ pub struct TargetConfig {
     pub label_origins: BTreeMap<String, Origin>,
     /// Whether the instance is used as a cache (`redis_target_info{cache}`).
     pub cache: bool,
+    /// Whether INFO keysizes is read (Redis 8+, once a minute) and exported.
+    pub keysizes: bool,
     /// Name of the CONFIG command; `None` means never send it.
     pub config_command: Option<String>,
     /// Where and how to connect, with the resolved user name and password.
@@ -274,6 +276,7 @@ impl fmt::Debug for TargetConfig {
             .field("timeout", &self.timeout)
             .field("labels", &self.labels)
             .field("cache", &self.cache)
+            .field("keysizes", &self.keysizes)
             .field("config_command", &self.config_command)
             .field("tls", &self.tls)
             .field("sampler", &self.sampler)

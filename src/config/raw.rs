@@ -68,6 +68,7 @@ pub(super) struct RawTarget {
     pub poll_interval: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub cache: Option<bool>,
+    pub keysizes: Option<bool>,
     pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub config_command: Option<Spanned<String>>,
     pub tls_ca_file: Option<Spanned<PathBuf>>,

@@ -289,6 +289,20 @@ fn refuses_broken_toml() {
         "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\ncache = \"yes\"\n",
         &["test.toml, line 4", "`cache`", "expected a boolean"],
     );
+    refused(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nkeysizes = 1\n",
+        &["test.toml, line 4", "`keysizes`", "expected a boolean"],
+    );
+}
+
+#[test]
+fn keysizes_are_off_unless_a_target_asks() {
+    let c = load_str(
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nkeysizes = true\n\n[[targets]]\nname = \"b\"\nurl = \"redis://h:1\"\n",
+    )
+    .unwrap();
+    assert!(c.targets[0].keysizes);
+    assert!(!c.targets[1].keysizes);
 }
 
 #[test]

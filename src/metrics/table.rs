@@ -653,6 +653,20 @@ pub static TABLE: &[MetricDef] = &[
         }),
     },
     MetricDef {
+        name: "redis_keysizes_keys",
+        kind: Kind::Gauge,
+        help: "Keys per database, type and size bin: the bin holds the keys whose size is at least bin and below twice it (bin 0: empty), bytes for strings, items for list, set, zset and hash (INFO keysizes dbN_distrib_<type>_<sizes|items>, Redis 8+; only for targets with keysizes = true; read once a minute; the first 16 databases). redis_exporter has no equivalent.",
+        labels: &["db", "type", "bin"],
+        emit: Emit::PerTarget(|v, out| {
+            for k in v.sample().and_then(slow).map_or(&[][..], |x| &x.keysizes) {
+                let db = db_label(k.db);
+                for (bin, keys) in &k.bins {
+                    out(&[&db, k.kind, &bin.to_string()], *keys as f64);
+                }
+            }
+        }),
+    },
+    MetricDef {
         name: "redis_commands_total",
         kind: Kind::Counter,
         help: "Calls per command (INFO commandstats cmdstat_<cmd> calls).",

@@ -38,6 +38,8 @@ pub(super) struct Poller<D: Dial> {
     link: Link<D>,
     caps: Capabilities,
     sections: Sections,
+    /// The debug line about a server without INFO keysizes was written.
+    told_no_keysizes: bool,
     history: History,
     /// The sampler's lookups as of the last INFO (see [`PollerSettings::lookup_gate`]).
     own_lookups: Option<Lookups>,
@@ -82,6 +84,7 @@ impl<D: Dial + 'static> Poller<D> {
             link: Link::new(connector, &settings.name),
             caps: Capabilities::new(settings.config_command.as_deref()),
             sections: Sections::default(),
+            told_no_keysizes: false,
             history: History::for_interval(settings.interval),
             own_lookups: None,
             attribution: settings
@@ -183,7 +186,7 @@ impl<D: Dial + 'static> Poller<D> {
             None => None,
         };
         let now = Instant::now();
-        let sections = self.sections.ask(now);
+        let sections = self.sections.ask(now, self.settings.keysizes);
         let text = self.caps.info(conn, sections, name).await?;
         self.own_lookups = lookups.map(|l| *l);
         // Read under the gate with INFO, like the sampler's lookups.
@@ -194,6 +197,7 @@ impl<D: Dial + 'static> Poller<D> {
             .map(|a| super::attribution_task::lock(a).counts().attributed);
         let mut sample = crate::core::info::parse(&text)
             .map_err(|e| CallError::new(CallKind::Protocol, format!("INFO: {e}")))?;
+        keep_keysizes(&self.settings, &mut self.told_no_keysizes, &mut sample);
         self.sections.carry(&mut sample, now);
         if !sample.skipped.is_empty() {
             debug!(target_name = %name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
@@ -201,6 +205,25 @@ impl<D: Dial + 'static> Poller<D> {
         let command = self.settings.config_command.as_deref();
         self.caps.complete(conn, &mut sample, command, name).await?;
         Ok(sample)
+    }
+}
+
+/// Keeps INFO keysizes only where the target asked for them (Redis 8 puts them in
+/// `default`, read for the slow sections anyway); says once when it asked and the server
+/// has none (before Redis 8, or `INFO all`).
+fn keep_keysizes(settings: &PollerSettings, told: &mut bool, sample: &mut Sample) {
+    let Some(slow) = &mut sample.slow else {
+        return;
+    };
+    if !settings.keysizes {
+        if slow.has_keysizes {
+            let slow = Arc::make_mut(slow);
+            slow.keysizes = Vec::new();
+            slow.has_keysizes = false;
+        }
+    } else if !slow.has_keysizes && !*told {
+        *told = true;
+        debug!(target_name = %settings.name, "No INFO keysizes on this server (Redis 8+ has them); redis_keysizes_keys stays absent.");
     }
 }
 
@@ -219,6 +242,7 @@ mod tests {
             endpoint: Endpoint::new(&info, None, Duration::from_secs(5)),
             interval,
             config_command: Some("CONFIG".into()),
+            keysizes: false,
             lookup_gate: None,
             attribution: None,
         }

@@ -147,6 +147,7 @@ fn settings() -> PollerSettings {
         endpoint: Endpoint::new(&info, None, Duration::from_secs(5)),
         interval: INTERVAL,
         config_command: Some("CONFIG".into()),
+        keysizes: false,
         lookup_gate: None,
         attribution: None,
     }

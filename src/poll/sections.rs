@@ -1,5 +1,6 @@
 //! Which INFO sections a poll asks for: the ones read every poll, and the slow ones that change
-//! slowly: persistence and errorstats at most once per [`SLOW_EVERY`], latencystats (which
+//! slowly: persistence and errorstats (and keysizes, where the target asks for them) at most
+//! once per [`SLOW_EVERY`], latencystats (which
 //! costs Redis more than all the others together: it computes percentiles per command) at most
 //! once per [`LATENCY_EVERY`]. Between two reads the last values are carried into each sample,
 //! so their series do not blink.
@@ -36,6 +37,12 @@ const WITH_SLOW: &[&str] = &["default", "commandstats"];
 /// Sections read when latencystats are due (the others are read with them).
 const WITH_LATENCY: &[&str] = &["default", "commandstats", "latencystats"];
 
+/// The two above for a target that asked for INFO keysizes (Redis 8+; a server without the
+/// section returns nothing for it). Redis 8's `default` has it already; naming it keeps the
+/// ask right on a server whose `default` does not.
+const WITH_SLOW_KEYSIZES: &[&str] = &["default", "commandstats", "keysizes"];
+const WITH_LATENCY_KEYSIZES: &[&str] = &["default", "commandstats", "latencystats", "keysizes"];
+
 /// How often persistence and errorstats are read at most.
 pub(crate) const SLOW_EVERY: Duration = Duration::from_secs(60);
 
@@ -57,14 +64,18 @@ fn due(last: Option<Instant>, now: Instant, every: Duration) -> bool {
 }
 
 impl Sections {
-    /// The sections this poll asks for at `now`.
-    pub(super) fn ask(&self, now: Instant) -> &'static [&'static str] {
-        if due(self.last_latency, now, LATENCY_EVERY) {
-            WITH_LATENCY
-        } else if due(self.last_slow, now, SLOW_EVERY) {
-            WITH_SLOW
-        } else {
-            EVERY_POLL
+    /// The sections this poll asks for at `now`, with keysizes among the slow ones if asked.
+    pub(super) fn ask(&self, now: Instant, keysizes: bool) -> &'static [&'static str] {
+        match (
+            due(self.last_latency, now, LATENCY_EVERY),
+            due(self.last_slow, now, SLOW_EVERY),
+            keysizes,
+        ) {
+            (true, _, false) => WITH_LATENCY,
+            (true, _, true) => WITH_LATENCY_KEYSIZES,
+            (false, true, false) => WITH_SLOW,
+            (false, true, true) => WITH_SLOW_KEYSIZES,
+            (false, false, _) => EVERY_POLL,
         }
     }
 
@@ -132,15 +143,19 @@ mod tests {
     fn slow_sections_once_a_minute_latencystats_every_five_and_carried_between() {
         let t0 = Instant::now();
         let mut s = Sections::default();
-        assert_eq!(s.ask(t0), WITH_LATENCY, "the first poll reads them all");
+        assert_eq!(
+            s.ask(t0, false),
+            WITH_LATENCY,
+            "the first poll reads them all"
+        );
         s.carry(&mut sample("a", Some(with_latency(errors(1), 5.0))), t0);
-        assert_eq!(s.ask(at(t0, 15)), EVERY_POLL);
+        assert_eq!(s.ask(at(t0, 15), false), EVERY_POLL);
         let mut next = sample("a", None);
         s.carry(&mut next, at(t0, 15));
         assert_eq!(next.slow.as_deref(), Some(&with_latency(errors(1), 5.0)));
 
         assert_eq!(
-            s.ask(at(t0, 60)),
+            s.ask(at(t0, 60), false),
             WITH_SLOW,
             "errorstats due after a minute"
         );
@@ -159,19 +174,43 @@ mod tests {
         s.carry(&mut after, at(t0, 61));
         assert_eq!(after.slow.as_deref(), Some(&carried));
 
-        assert_eq!(s.ask(at(t0, 299)), WITH_SLOW);
-        assert_eq!(s.ask(at(t0, 300)), WITH_LATENCY, "latencystats after five");
+        assert_eq!(s.ask(at(t0, 299), false), WITH_SLOW);
+        assert_eq!(
+            s.ask(at(t0, 300), false),
+            WITH_LATENCY,
+            "latencystats after five"
+        );
         let mut five = sample("a", Some(with_latency(errors(6), 9.0)));
         s.carry(&mut five, at(t0, 300));
         assert_eq!(five.slow.as_deref(), Some(&with_latency(errors(6), 9.0)));
-        assert_eq!(s.ask(at(t0, 315)), EVERY_POLL);
+        assert_eq!(s.ask(at(t0, 315), false), EVERY_POLL);
     }
 
     #[test]
     fn every_ask_fits_in_the_arguments_redis_takes_before_auth() {
-        for sections in [EVERY_POLL, WITH_SLOW, WITH_LATENCY] {
+        for sections in [
+            EVERY_POLL,
+            WITH_SLOW,
+            WITH_LATENCY,
+            WITH_SLOW_KEYSIZES,
+            WITH_LATENCY_KEYSIZES,
+        ] {
             // INFO itself is the first argument.
             assert!(sections.len() < 10, "{sections:?}");
+        }
+    }
+
+    #[test]
+    fn keysizes_come_with_the_slow_sections_only_when_asked_for() {
+        let t0 = Instant::now();
+        let mut s = Sections::default();
+        assert_eq!(s.ask(t0, true), WITH_LATENCY_KEYSIZES);
+        s.carry(&mut sample("a", Some(with_latency(errors(1), 5.0))), t0);
+        assert_eq!(s.ask(at(t0, 15), true), EVERY_POLL, "not every poll");
+        assert_eq!(s.ask(at(t0, 60), true), WITH_SLOW_KEYSIZES);
+        assert_eq!(s.ask(at(t0, 60), false), WITH_SLOW);
+        for sections in [WITH_SLOW, WITH_LATENCY] {
+            assert!(!sections.contains(&"keysizes"));
         }
     }
 
@@ -183,7 +222,7 @@ mod tests {
         let mut restarted = sample("b", None);
         s.carry(&mut restarted, at(t0, 1));
         assert!(restarted.slow.is_none(), "no errors of the previous run");
-        assert_eq!(s.ask(at(t0, 1)), WITH_LATENCY);
+        assert_eq!(s.ask(at(t0, 1), false), WITH_LATENCY);
         // A minute read of the new run does not inherit the old run's latency.
         let mut s = Sections::default();
         s.carry(&mut sample("a", Some(with_latency(errors(7), 1.0))), t0);

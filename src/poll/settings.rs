@@ -1,6 +1,6 @@
 //! What one poller is given about its target: name, endpoint (address, credentials, TLS,
-//! timeout), interval, the CONFIG command, the sampler's lookup gate and the
-//! miss attribution when there are.
+//! timeout), interval, the CONFIG command, whether keysizes is read, the sampler's lookup gate
+//! and the miss attribution when there are.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,8 @@ pub(crate) struct PollerSettings {
     pub interval: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,
+    /// Whether INFO keysizes is asked for with the slow sections and kept.
+    pub keysizes: bool,
     /// The target's sampler gate, when a key-prefix sampler runs: held around INFO so the
     /// sampler's own keyspace lookups can be taken out of the hit ratio exactly.
     pub lookup_gate: Option<Arc<LookupGate>>,

@@ -38,6 +38,7 @@ pub(crate) fn poller_settings(t: &TargetConfig) -> PollerSettings {
         endpoint: Endpoint::of_target(t),
         interval: t.poll_interval,
         config_command: t.config_command.clone(),
+        keysizes: t.keysizes,
         lookup_gate: None,
         attribution: None,
     }

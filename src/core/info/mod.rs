@@ -10,14 +10,17 @@
 //! [`Sample::skipped`].
 //!
 //! The replication section's details are in [`replication`]; the slow sections (persistence,
-//! errorstats, latencystats), which the poller reads less often, in [`slow`].
+//! errorstats, latencystats, keysizes), which the poller reads less often, in [`slow`] (keysizes
+//! in [`keysizes`]).
 
 use std::fmt;
 use std::sync::Arc;
 
+pub mod keysizes;
 pub mod replication;
 pub mod slow;
 
+pub use keysizes::KeySizes;
 pub use replication::{Replica, Replication};
 pub use slow::{ErrorStat, LatencyStat, Persistence, Slow};
 
@@ -110,7 +113,7 @@ pub struct Sample {
     pub master_link_up: Option<bool>,
     pub replication: Replication,
     pub cpu: Cpu,
-    /// Persistence, errorstats and latencystats, when the reply had one of them.
+    /// Persistence, errorstats, latencystats and keysizes, when the reply had one of them.
     pub slow: Option<Arc<Slow>>,
     /// `databases` from CONFIG GET (not in INFO): how many databases `redis_db_keys` covers.
     pub databases: Option<u32>,
@@ -164,6 +167,7 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
             let header = header.trim();
             slow_seen |= slow::is_slow_section(header);
             slow.has_latencystats |= header.eq_ignore_ascii_case("latencystats");
+            slow.has_keysizes |= header.eq_ignore_ascii_case("keysizes");
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {

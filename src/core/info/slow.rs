@@ -1,8 +1,9 @@
 //! The INFO sections that change slowly or cost Redis time to produce — `persistence`,
-//! `errorstats`, `latencystats` — parsed into one [`Slow`] part of a sample. The poller asks for
+//! `errorstats`, `latencystats`, `keysizes` — parsed into one [`Slow`] part of a sample. The poller asks for
 //! them less often than every poll and carries the last part between reads (`poll::sections`),
 //! so they are kept apart from the fields read every poll. Pure, like the rest of `core::info`.
 
+use super::keysizes::KeySizes;
 use super::pairs;
 use super::replication::set;
 
@@ -47,7 +48,7 @@ pub const LATENCY_COMMANDS: &[&str] = &[
 ];
 
 /// INFO section headers whose fields land in [`Slow`] (compared in lowercase).
-const SECTIONS: [&str; 3] = ["persistence", "errorstats", "latencystats"];
+const SECTIONS: [&str; 4] = ["persistence", "errorstats", "latencystats", "keysizes"];
 
 /// Whether `# Header` names one of the slow sections.
 pub(super) fn is_slow_section(header: &str) -> bool {
@@ -96,12 +97,19 @@ pub struct Slow {
     pub latency: Vec<LatencyStat>,
     /// The reply had a `# Latencystats` section (asked for less often than the others).
     pub has_latencystats: bool,
+    /// INFO keysizes, per database and type (Redis 8+).
+    pub keysizes: Vec<KeySizes>,
+    /// The reply had a `# Keysizes` section.
+    pub has_keysizes: bool,
 }
 
 impl Slow {
     /// Stores one field of a slow section; `None` when the key is not one, else whether its
     /// value parsed.
     pub(super) fn field(&mut self, key: &str, value: &str) -> Option<bool> {
+        if let Some(kept) = super::keysizes::field(&mut self.keysizes, key, value) {
+            return Some(kept);
+        }
         if let Some(err) = key.strip_prefix("errorstat_") {
             let count = pairs(value).find(|(k, _)| *k == "count");
             let count = count.and_then(|(_, v)| v.parse().ok());

@@ -218,6 +218,7 @@ impl Rules {
                 endpoint: Endpoint::new(&connection, None, self.timeout),
                 interval: self.poll_interval,
                 config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
+                keysizes: false,
                 lookup_gate: None,
                 attribution: None,
             };
