@@ -46,14 +46,19 @@ pub fn frame_len(buf: &[u8], max_bulk: usize) -> Result<Frame, FrameError> {
         let Some(&kind) = buf.get(pos) else {
             return Ok(Frame::Incomplete(pos + 1));
         };
-        let Some(eol) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
+        if !b"+-:_#,($=!*~>%|".contains(&kind) {
+            // Known at once: waiting for the line's end would only turn garbage into a timeout.
+            return Err(parse_error("invalid reply type byte"));
+        }
+        // The line ends at the first CR LF after the type byte.
+        let Some(eol) = buf[pos + 1..].windows(2).position(|w| w == b"\r\n") else {
             if buf.len() - pos > 64 << 10 {
                 return Err(parse_error("reply line too long"));
             }
             return Ok(Frame::Incomplete(buf.len() + 1));
         };
-        let line = &buf[pos + 1..pos + eol];
-        let next = pos + eol + 2;
+        let line = &buf[pos + 1..pos + 1 + eol];
+        let next = pos + 1 + eol + 2;
         let count = || -> Result<i64, FrameError> {
             std::str::from_utf8(line)
                 .ok()
@@ -163,6 +168,17 @@ mod tests {
             frame_len(b"$5800\r\n# Server", MAX_BULK).unwrap(),
             Frame::Incomplete(5800 + 9)
         );
+    }
+
+    #[test]
+    fn a_line_break_where_the_type_byte_belongs_is_an_error_not_a_panic() {
+        // Found by the property test: an aggregate whose element starts with CR LF.
+        assert!(frame_len(b"*1\r\n\r\n", MAX_BULK).is_err());
+        assert!(frame_len(b"\r\n", MAX_BULK).is_err());
+        assert!(matches!(
+            frame_len(b"+", MAX_BULK),
+            Ok(Frame::Incomplete(_))
+        ));
     }
 
     #[test]
