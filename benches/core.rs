@@ -1,7 +1,9 @@
 //! Micro-benchmarks of the pure core: parsing a real Redis 7.0 `INFO everything` capture,
 //! deriving windows from a full 15-minute history, and rendering /metrics for 1 000 and 10 000
-//! targets (with the per-target lines cached, as between polls, and rendered afresh), and
-//! classifying keyspace events in miss attribution's core (a remembered set at its bound).
+//! targets (with the per-target lines cached, as between polls, and rendered afresh; the first
+//! scrape after a poll of every target, gzipped or not, as Prometheus scraping at the poll
+//! interval has it), and classifying keyspace events in miss attribution's core (a
+//! remembered set at its bound).
 //!
 //! Run with `cargo bench --bench core`; BENCHMARKS.md quotes the results.
 
@@ -10,8 +12,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::io::Write as _;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use redis_cache_exporter::core::attribution::{Attribution, Event};
+use redis_cache_exporter::core::derive::Derived;
 use redis_cache_exporter::core::derive::History;
 use redis_cache_exporter::core::info::{self, Sample};
 use redis_cache_exporter::http::ExporterCollector;
@@ -58,10 +63,11 @@ fn full_history(base: &Sample) -> (History, u64) {
 
 /// Shared state with `n` targets, each holding a parsed sample and its derivation from a full
 /// history, as after 15 minutes of polling.
-fn shared_with_targets(n: usize) -> Shared {
+fn shared_with_targets(n: usize) -> (Shared, Vec<Poll>) {
     let base = sample();
     let (mut history, polls) = full_history(&base);
     let shared = Shared::new();
+    let mut done = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("cache-{i:05}");
         let mut labels = BTreeMap::new();
@@ -75,18 +81,29 @@ fn shared_with_targets(n: usize) -> Shared {
         });
         let s = sample_at(&base, polls + i as u64);
         let derived = history.observe(INTERVAL * (polls as u32 + i as u32), &s);
-        shared.record(
-            &name,
-            Outcome::Success {
-                sample: Arc::new(s),
-                derived: Arc::new(derived),
-            },
-            Duration::from_micros(350),
-            Duration::ZERO,
-            1.8e9,
-        );
+        let poll = (name, Arc::new(s), Arc::new(derived));
+        record(&shared, &poll);
+        done.push(poll);
     }
-    shared
+    (shared, done)
+}
+
+/// A target's last successful poll, to be recorded again.
+type Poll = (String, Arc<Sample>, Arc<Derived>);
+
+/// Records `poll` as a new successful poll: the target's snapshot, and the lines kept with it,
+/// are replaced.
+fn record(shared: &Shared, (name, sample, derived): &Poll) {
+    shared.record(
+        name,
+        Outcome::Success {
+            sample: sample.clone(),
+            derived: derived.clone(),
+        },
+        Duration::from_micros(350),
+        Duration::ZERO,
+        1.8e9,
+    );
 }
 
 fn parse(c: &mut Criterion) {
@@ -111,7 +128,7 @@ fn derive(c: &mut Criterion) {
 
 fn render(c: &mut Criterion) {
     for n in [TARGETS, 10 * TARGETS] {
-        let shared = shared_with_targets(n);
+        let (shared, polls) = shared_with_targets(n);
         let collector = ExporterCollector::new(shared.clone(), tokio::time::Instant::now());
         let text = collector.render();
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
@@ -151,6 +168,23 @@ fn render(c: &mut Criterion) {
                 });
             });
         });
+        // The first scrape after every target was polled (Prometheus scraping at the poll
+        // interval: nothing kept), as /metrics sends it, then gzipped as the response is.
+        let repoll = || polls.iter().for_each(|p| record(&shared, p));
+        g.bench_function("first_scrape_chunks", |b| {
+            b.iter_batched(
+                repoll,
+                |()| first_scrape(&collector, false),
+                BatchSize::PerIteration,
+            )
+        });
+        g.bench_function("first_scrape_chunks_gzip", |b| {
+            b.iter_batched(
+                repoll,
+                |()| first_scrape(&collector, true),
+                BatchSize::PerIteration,
+            )
+        });
         g.finish();
     }
 }
@@ -174,6 +208,27 @@ fn attribution(c: &mut Criterion) {
             black_box(a.on_event(Event::Keymiss, black_box(k), Duration::from_secs(2)))
         });
     });
+}
+
+
+/// One /metrics scrape in 128 KiB pieces, gzipped at the fastest level when `gzip` (as the
+/// response is); the size of what would be sent.
+fn first_scrape(collector: &ExporterCollector, gzip: bool) -> usize {
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut plain = 0;
+    collector.render_chunks(128 * 1024, &mut |piece, _| {
+        plain += piece.len();
+        if gzip {
+            // Writing into a Vec cannot fail.
+            let _ = z.write_all(piece.as_bytes());
+        }
+        true
+    });
+    if gzip {
+        z.finish().map_or(0, |v| v.len())
+    } else {
+        plain
+    }
 }
 
 criterion_group!(benches, parse, derive, render, attribution);

@@ -69,32 +69,123 @@ fn push_sample(
 }
 
 /// Appends `v` exactly as `Display` for f64 writes it (what the text encoder uses: "1", "0.9",
-/// "NaN", "inf"). Integral values, most of a scrape (counters, bytes, flags), skip the float
-/// formatter: for them `Display` prints the digits alone.
+/// "0.0000001", "NaN", "inf"), without going through `core::fmt`: integral values (most of a
+/// scrape: counters, bytes, flags) as the integer's digits, others from `zmij`'s shortest digits
+/// laid out in plain decimal. Both print the shortest digits that read back as `v`.
 fn push_value(out: &mut String, v: f64) {
-    use std::fmt::Write as _;
     // Below 2^53 every integral f64 is an exact integer; -0.0 prints as "-0" and takes the
-    // general path.
-    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 && !(v == 0.0 && v.is_sign_negative())
-    {
-        if v < 0.0 {
-            out.push('-');
-        }
-        let mut n = v.abs() as u64;
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("NaN"));
-    } else {
+    // float path.
+    let i = v as i64;
+    if i as f64 == v && i.unsigned_abs() < 1 << 53 && !(i == 0 && v.is_sign_negative()) {
+        out.push_str(itoa::Buffer::new().format(i));
+    } else if short_exact(v) {
+        // Where `v` lies exactly halfway between two shortest candidates, `Display` rounds
+        // half up and the shortest-digit formatters half to even; such values have a short
+        // exact expansion, and are rare in a scrape.
+        use std::fmt::Write as _;
         let _ = write!(out, "{v}");
+    } else if v.is_finite() {
+        push_plain_decimal(out, zmij::Buffer::new().format_finite(v));
+    } else if v.is_nan() {
+        out.push_str("NaN");
+    } else {
+        out.push_str(if v > 0.0 { "inf" } else { "-inf" });
     }
+}
+
+/// Whether the exact decimal expansion of finite `v` has at most 18 significant digits: the
+/// only values whose shortest digits can end on a tie.
+fn short_exact(v: f64) -> bool {
+    const LIMIT: u128 = 1_000_000_000_000_000_000;
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0x7ff {
+        return false;
+    }
+    let frac = bits & ((1 << 52) - 1);
+    // v = ±m · 2^e, m odd.
+    let (mut m, mut e) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | 1 << 52, biased - 1075)
+    };
+    if m == 0 {
+        return true;
+    }
+    e += m.trailing_zeros() as i32;
+    m >>= m.trailing_zeros();
+    if e < 0 {
+        // m · 5^-e, odd, so without trailing zeros; past 5^25 it has 19 digits or more.
+        return -e <= 25 && u128::from(m) * 5u128.pow((-e) as u32) < LIMIT;
+    }
+    // Each factor 5 of m pairs with a factor 2 into a trailing zero.
+    while e > 0 && m % 5 == 0 {
+        m /= 5;
+        e -= 1;
+    }
+    if e > 63 {
+        return false;
+    }
+    let mut exact = u128::from(m) << e;
+    while exact % 10 == 0 {
+        exact /= 10;
+    }
+    exact < LIMIT
+}
+
+/// Appends the shortest-digit formatter's `[-]digits[.digits][e[-]exp]` as `Display` writes the same digits: no
+/// exponent, no trailing ".0", leading "0." for magnitudes below one.
+fn push_plain_decimal(out: &mut String, short: &str) {
+    let (sign, rest) = match short.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", short),
+    };
+    let (mantissa, exp) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The significant digits, and where the decimal point falls among them.
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let mut point = int.len() as i32 + exp;
+    let lead = digits[..n].iter().take_while(|&&d| d == b'0').count();
+    let trail = digits[lead..n]
+        .iter()
+        .rev()
+        .take_while(|&&d| d == b'0')
+        .count();
+    let sig = &digits[lead..n - trail];
+    point -= lead as i32;
+    // The formatter writes ASCII digits only.
+    let sig = std::str::from_utf8(sig).unwrap_or("0");
+    out.push_str(sign);
+    let len = sig.len() as i32;
+    if sig.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        push_zeros(out, -point);
+        out.push_str(sig);
+    } else if point >= len {
+        out.push_str(sig);
+        push_zeros(out, point - len);
+    } else {
+        let (a, b) = sig.split_at(point as usize);
+        out.push_str(a);
+        out.push('.');
+        out.push_str(b);
+    }
+}
+
+fn push_zeros(out: &mut String, n: i32) {
+    out.extend(std::iter::repeat_n('0', n.max(0) as usize));
 }
 
 /// The label prefix (`{target="…"`) and suffix (`,team="…"`) of a target's series, escaped.
@@ -387,10 +478,43 @@ mod tests {
             f64::INFINITY,
             f64::NEG_INFINITY,
             1_700_000_000.25,
+            // 2 067 776 186 925 270.25 exactly, halfway between ….2 and ….3 at 17 digits:
+            // `Display` writes ….3.
+            f64::from_bits(0x431d_6286_a463_0359),
+            -f64::from_bits(0x431d_6286_a463_0359),
+            5e-324,
         ] {
             let mut out = String::new();
             push_value(&mut out, v);
             assert_eq!(out, format!("{v}"), "{v:?}");
+        }
+    }
+
+    /// `zmij`'s digits laid out by `push_plain_decimal` against `Display`, over random bit
+    /// patterns (every exponent, subnormals) and the kinds of values /metrics carries: ratios,
+    /// rates, seconds with fractions, near powers of ten.
+    #[test]
+    fn values_print_as_display_does_over_many_values() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            // xorshift64*: deterministic, so a failure repeats.
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut out = String::new();
+        for k in 0..300_000u64 {
+            let r = next();
+            let v = match k % 4 {
+                0 => f64::from_bits(r),
+                1 => (r % 1_000_003) as f64 / (1 + r % 997) as f64,
+                2 => (r % 10_000_000_000) as f64 / 1000.0 - 5e6,
+                _ => 10f64.powi((r % 40) as i32 - 20) * (1.0 + (r % 7) as f64 / 8.0),
+            };
+            out.clear();
+            push_value(&mut out, v);
+            assert_eq!(out, format!("{v}"), "{v:?} ({:#x})", v.to_bits());
         }
     }
 
