@@ -149,6 +149,7 @@ fn settings() -> PollerSettings {
         config_command: Some("CONFIG".into()),
         lookup_gate: None,
         attribution: None,
+        ghost: None,
     }
 }
 

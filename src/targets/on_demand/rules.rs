@@ -220,6 +220,7 @@ impl Rules {
                     config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
                     lookup_gate: None,
                     attribution: None,
+                    ghost: None,
                 };
                 let meta = TargetMeta {
                     name: key.clone(),
