@@ -524,9 +524,28 @@ fn instance_dashboard_covers_every_question() {
         "redis_up",
         "redis_exporter_last_poll_duration_seconds",
         "redis_exporter_poll_errors_total",
+        "redis_cache_predicted_hit_ratio",
+        "redis_cache_memory_needed_bytes",
     ] {
         assert!(uses(m), "instance dashboard does not show {m}");
     }
+    // Memory sizing: the three predicted sizes beside the current hit ratio, against the 90 %
+    // line, and the memory needed for 90 %.
+    let curve = panel(&d, "Predicted hit ratio against memory");
+    let curve_exprs = exprs(curve);
+    assert!(curve_exprs.iter().any(|(_, e)| is_hit_ratio(e)));
+    assert!(
+        curve_exprs
+            .iter()
+            .any(|(_, e)| e.contains("by (target, memory)"))
+    );
+    assert_eq!(
+        steps(&curve["fieldConfig"]["defaults"]["thresholds"]),
+        [0.9],
+        "the 90 % line"
+    );
+    let needed = exprs(panel(&d, "Memory needed for 90 %"))[0].1;
+    assert!(needed.contains(r#"hit_ratio="0.9""#), "{needed}");
     assert!(
         all.iter().any(|e| e.contains(r#"cmd="keys""#)),
         "KEYS is not singled out"
@@ -683,10 +702,21 @@ const NEEDS_ATTRIBUTION: &[(&str, &str, &str)] = &[
     (INSTANCE, "Attribution coverage", "A"),
 ];
 
-fn needs_attribution(dashboard: &str, panel: &str, r: &str) -> bool {
-    NEEDS_ATTRIBUTION
-        .iter()
+/// Queries on memory sizing's predictions: like [`NEEDS_ATTRIBUTION`]'s, and also empty under a
+/// policy the prediction was not shown to hold for; each must return data once /metrics
+/// carries `redis_cache_predicted_hit_ratio`.
+const NEEDS_SIZING: &[(&str, &str, &str)] = &[
+    (INSTANCE, "Predicted hit ratio against memory", "B"),
+    (INSTANCE, "Memory needed for 90 %", "A"),
+];
+
+fn listed(list: &[(&str, &str, &str)], dashboard: &str, panel: &str, r: &str) -> bool {
+    list.iter()
         .any(|(d, t, id)| *d == dashboard && *t == panel && *id == r)
+}
+
+fn needs_attribution(dashboard: &str, panel: &str, r: &str) -> bool {
+    listed(NEEDS_ATTRIBUTION, dashboard, panel, r)
 }
 
 /// A panel whose every query needs attribution shows "attribution off" as its no-value text;
@@ -1053,9 +1083,9 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         - 1.0;
     let targets = "healthy|evicting|unreachable|sampled";
     // Until the exporter measures miss causes, the queries on them may be empty.
-    let attribution_exported = exporter
-        .metrics()
-        .contains("redis_cache_misses_attributed_total{");
+    let exported = exporter.metrics();
+    let attribution_exported = exported.contains("redis_cache_misses_attributed_total{");
+    let sizing_exported = exported.contains("redis_cache_predicted_hit_ratio{");
     let mut failures = Vec::new();
     let mut results: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     let mut empties_used = BTreeSet::new();
@@ -1104,6 +1134,10 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
                         if res.is_empty()
                             && !attribution_exported
                             && needs_attribution(name, title(p), r) => {}
+                    Ok(res)
+                        if res.is_empty()
+                            && !sizing_exported
+                            && listed(NEEDS_SIZING, name, title(p), r) => {}
                     Ok(res) if res.is_empty() && allowed_empty.is_none() => {
                         failures.push(format!("{name}: {:?} {r}: no data\n  {q}", title(p)))
                     }
