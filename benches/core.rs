@@ -176,14 +176,14 @@ fn render(c: &mut Criterion) {
                 repoll,
                 |()| first_scrape(&collector, false),
                 BatchSize::PerIteration,
-            )
+            );
         });
         g.bench_function("first_scrape_chunks_gzip", |b| {
             b.iter_batched(
                 repoll,
                 |()| first_scrape(&collector, true),
                 BatchSize::PerIteration,
-            )
+            );
         });
         g.finish();
     }
@@ -209,7 +209,6 @@ fn attribution(c: &mut Criterion) {
         });
     });
 }
-
 
 /// One /metrics scrape in 128 KiB pieces, gzipped at the fastest level when `gzip` (as the
 /// response is); the size of what would be sent.

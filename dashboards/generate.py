@@ -756,6 +756,7 @@ def instance():
     hit_rate_row(L)
     missing_keys_row(L)
     miss_causes_row(L)
+    memory_sizing_row(L)
     memory_row(L)
     saturation_row(L)
     clients_and_commands_row(L)
@@ -1422,6 +1423,81 @@ def fleet_miss_causes(L):
         override("byName", "Attribution", mappings=ATTRIBUTION_MAP),
     ]
     L.add(table, 16, 9)
+
+
+# Memory sizing (the ghost list of evicted keys, from the same keyspace events)
+# ---------------------------------------------------------------------------------------------
+
+SIZING_OFF = (
+    "attribution off, or not predicted under this maxmemory-policy "
+    "(see docs/memory-sizing.md)"
+)
+
+
+def memory_sizing_row(L):
+    """How much memory for 90 %: the predicted hit ratio at 1.5x, 2x and 4x maxmemory beside
+    the current one, and the smallest maxmemory predicted to reach 90 %."""
+    L.row("How much memory: predicted hit ratio (memory sizing)")
+    curve = panel(
+        "bargauge",
+        "Predicted hit ratio against memory",
+        "The hit ratio (5m) now and the one the same traffic would have had with maxmemory "
+        "at 1.5x, 2x and 4x its value, predicted from the misses on evicted keys (ghost "
+        "list, docs/memory-sizing.md); the 90 % line is the threshold. Flat bars: more "
+        "memory buys little, the remaining misses are cold, expired or deleted. A size "
+        "missing: beyond what the ghost list covers. Empty without miss attribution or "
+        "under a policy the prediction was not shown to hold for.",
+        [
+            query(hit_ratio("target"), "{{target}} now", "A", instant=True),
+            query(
+                "max by (target, memory) "
+                f"({sel('redis_cache_predicted_hit_ratio', eq('window', '5m'))})",
+                "{{target}} {{memory}}",
+                "B",
+                instant=True,
+            ),
+        ],
+        "percentunit",
+    )
+    defaults = curve["fieldConfig"]["defaults"]
+    defaults.update(
+        {"min": 0, "max": 1, "decimals": 1, "thresholds": HIT_STEPS, "color": {"mode": "thresholds"}}
+    )
+    defaults["noValue"] = SIZING_OFF
+    curve["options"] = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "orientation": "vertical",
+        "displayMode": "basic",
+        "showUnfilled": True,
+        "valueMode": "color",
+        "namePlacement": "auto",
+        "sizing": "auto",
+        "minVizWidth": 8,
+        "minVizHeight": 16,
+    }
+    L.add(curve, 16, 8)
+    L.add(
+        with_no_value(
+            stat(
+                "Memory needed for 90 %",
+                "The smallest maxmemory predicted to reach a 90 % hit ratio (5m), from the "
+                "same curve. Empty when memory alone will not reach 90 % (cold, expired and "
+                "deleted misses cap the hit ratio: see 'Hit ratio and its ceilings'), when "
+                "it lies beyond what the ghost list covers, or without a prediction.",
+                [
+                    query(
+                        "max by (target) "
+                        f"({sel('redis_cache_memory_needed_bytes', eq('window', '5m') + ', ' + eq('hit_ratio', '0.9'))})",
+                        "{{target}}",
+                    )
+                ],
+                "bytes",
+            ),
+            SIZING_OFF,
+        ),
+        8,
+        8,
+    )
 
 
 def miss_causes_row(L):

@@ -331,6 +331,7 @@ mod tests {
                 hit_ratio_trend: vec![],
                 own_lookups: None,
                 attribution: vec![],
+                sizing: None,
             }),
         }
     }

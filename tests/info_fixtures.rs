@@ -311,6 +311,21 @@ fn redis_7_0_evicting() {
     assert_eq!(s.used_memory_peak, Some(4_214_768));
     assert_eq!(s.redis_mode.as_deref(), Some("standalone"));
     assert_eq!(s.loading, Some(false));
+    assert_eq!(s.used_memory_startup, Some(876_464));
+    assert_eq!(s.mem_clients_normal, Some(0));
+}
+
+/// Memory sizing's cost per key needs both, on every server it runs against.
+#[test]
+fn memory_sizing_figures_are_read_from_redis_6_2_and_valkey_8() {
+    for (file, startup) in [
+        ("redis-6.2-evicting.txt", 887_696),
+        ("valkey-8.0.1-evicting-primary.txt", 1_000_304),
+    ] {
+        let s = sample(file);
+        assert_eq!(s.used_memory_startup, Some(startup), "{file}");
+        assert_eq!(s.mem_clients_normal, Some(0), "{file}");
+    }
 }
 
 #[test]

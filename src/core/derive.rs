@@ -115,6 +115,41 @@ pub struct AttributionWindow {
     pub ceilings: [Option<f64>; 3],
 }
 
+/// Memory sizing's prediction over one window (computed in `core::ghost` from the ghost
+/// list's distances and this window's [`WindowStats`]); only under a policy where it was shown
+/// to hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizingWindow {
+    pub window: Window,
+    /// The window's hit ratio, as the curve starts from it.
+    pub current: f64,
+    /// The best any memory could do: the misses no memory fixes (cold, expired, deleted) stay.
+    pub ceiling: f64,
+    /// Those misses' share of all the window's misses (0 without misses).
+    pub unfixable_share: f64,
+    pub maxmemory: f64,
+    /// The predicted hit ratio at 1.5×, 2× and 4× maxmemory (`core::ghost::curve`'s
+    /// `MEMORY_MULTIPLES`); `None` beyond what the ghost list covers.
+    pub predicted: [Option<f64>; 3],
+    /// The smallest maxmemory predicted to reach 0.9, 0.95 and 0.99 (`TARGET_RATIOS`); `None`
+    /// above the ceiling or beyond what the ghost list covers.
+    pub needed: [Option<f64>; 3],
+}
+
+/// Memory sizing's state for a target with miss attribution: the model's own figures always,
+/// the predictions only where the policy allows them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SizingStatus {
+    /// The fraction of evicted keys the ghost list tracks.
+    pub sampling_ratio: f64,
+    /// Evicted keys the ghost list stands for, and the age of its oldest entry.
+    pub span_keys: f64,
+    pub span_seconds: f64,
+    /// Why nothing is predicted under this target's `maxmemory-policy`, if so.
+    pub refused: Option<&'static str>,
+    pub windows: Vec<SizingWindow>,
+}
+
 /// Which limit memory pressure is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -161,6 +196,8 @@ pub struct Derived {
     /// Miss attribution's coverage and ceilings per window, for targets with attribution
     /// (filled by the poller from the same poll's windows).
     pub attribution: Vec<AttributionWindow>,
+    /// Memory sizing, for targets with miss attribution (filled by the poller).
+    pub sizing: Option<SizingStatus>,
 }
 
 /// Most points reserved up front (a 1 s interval needs 902); shorter intervals grow the ring.
@@ -240,6 +277,7 @@ impl History {
             hit_ratio_trend: self.trend(),
             own_lookups: self.last.own,
             attribution: Vec::new(),
+            sizing: None,
         }
     }
 

@@ -9,8 +9,9 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::core::attribution::{Cause, Event, Without};
-use crate::core::derive::{AttributionWindow, Derived, MissCause};
+use crate::core::derive::{AttributionWindow, Derived, MissCause, SizingStatus, SizingWindow};
 use crate::core::error_kind::ErrorKind;
+use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
 use crate::core::info::{Persistence, Sample, Slow};
 use crate::state::{Globals, GroupStatus, Snapshot};
 
@@ -128,6 +129,24 @@ macro_rules! attribution {
     };
 }
 
+/// A figure of a target's memory-sizing model (absent without miss attribution).
+macro_rules! ghost {
+    ($name:literal, $help:literal, $value:expr) => {
+        MetricDef {
+            name: $name,
+            kind: Kind::Gauge,
+            help: $help,
+            labels: &[],
+            emit: Emit::PerTarget(|v, out| {
+                if let Some(s) = sizing(v) {
+                    let value: fn(&SizingStatus) -> f64 = $value;
+                    out(&[], value(s))
+                }
+            }),
+        }
+    };
+}
+
 /// A field of INFO persistence (read at the slow sections' cadence).
 macro_rules! persistence {
     ($name:literal, $help:literal, $field:ident) => {
@@ -232,6 +251,29 @@ fn last_cycle<'a>(v: &'a View) -> Option<&'a crate::core::sampler::CycleReport> 
 /// Miss attribution's windows of the last fresh poll.
 fn attribution_windows<'a>(v: &'a View) -> impl Iterator<Item = &'a AttributionWindow> + 'a {
     v.derived().into_iter().flat_map(|d| d.attribution.iter())
+}
+
+/// Memory sizing of the last fresh poll.
+fn sizing<'a>(v: &'a View) -> Option<&'a SizingStatus> {
+    v.derived()?.sizing.as_ref()
+}
+
+/// One point of each memory-sizing window per `labels` entry (window, then that label), the
+/// absent ones left out (beyond the ghost list's span, above the ceiling); none under a
+/// refused policy.
+fn sizing_points(
+    v: &View,
+    out: &mut Out,
+    points: fn(&SizingWindow) -> &[Option<f64>; 3],
+    labels: [(f64, &str); 3],
+) {
+    for w in sizing(v).into_iter().flat_map(|s| s.windows.iter()) {
+        for (p, (_, label)) in points(w).iter().zip(labels) {
+            if let Some(p) = p {
+                out(&[w.window.label(), label], *p);
+            }
+        }
+    }
 }
 
 fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::core::derive::WindowStats> + 'a {
@@ -962,6 +1004,36 @@ pub static TABLE: &[MetricDef] = &[
         Counter,
         "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
         |a| a.disconnects_total as f64
+    ),
+    // Memory sizing (the ghost list of evicted keys, fed by the same events), one block.
+    MetricDef {
+        name: "redis_cache_predicted_hit_ratio",
+        kind: Kind::Gauge,
+        help: "The hit ratio the window would have had with maxmemory at memory=\"1.5x\", \"2x\" or \"4x\" its current value (memory sizing, with miss attribution): the window's hits plus its misses on evicted keys whose stack distance (keys evicted after them, from the ghost list) fits in the extra memory, over its lookups; a key's cost from INFO (used_memory less used_memory_startup, mem_not_counted_for_evict and mem_clients_normal, over the keys held). Capped by the misses no memory fixes (cold, expired, deleted). Exported only under maxmemory-policy allkeys-lru, volatile-lru or allkeys-lfu (where it was measured to hold) and only within what the ghost list covers.",
+        labels: &["window", "memory"],
+        emit: Emit::PerTarget(|v, out| sizing_points(v, out, |w| &w.predicted, MEMORY_MULTIPLES)),
+    },
+    MetricDef {
+        name: "redis_cache_memory_needed_bytes",
+        kind: Kind::Gauge,
+        help: "The smallest maxmemory predicted to reach hit_ratio (0.9, 0.95, 0.99) over the window, from the same curve as redis_cache_predicted_hit_ratio (the current maxmemory when already reached). Absent when memory alone cannot reach it (cold, expired and deleted misses cap the hit ratio) or when it lies beyond what the ghost list covers, and under policies where the prediction was not shown to hold.",
+        labels: &["window", "hit_ratio"],
+        emit: Emit::PerTarget(|v, out| sizing_points(v, out, |w| &w.needed, TARGET_RATIOS)),
+    },
+    ghost!(
+        "redis_exporter_ghost_sampling_ratio",
+        "The fraction of evicted keys memory sizing's ghost list tracks (by a hash of the key, as in SHARDS): 1 until the list fills its budget (about 32 MiB per target), then halved each time it fills again; distances and misses are scaled by its inverse.",
+        |s| s.sampling_ratio
+    ),
+    ghost!(
+        "redis_exporter_ghost_span_keys",
+        "Evicted keys, not asked for since, that the ghost list stands for (its entries over the sampling ratio): predictions reach this many keys beyond the cache.",
+        |s| s.span_keys
+    ),
+    ghost!(
+        "redis_exporter_ghost_span_seconds",
+        "Age of the ghost list's oldest entry (0 when empty).",
+        |s| s.span_seconds
     ),
     MetricDef {
         name: "redis_keyspace_prefix_keys_estimated",

@@ -23,6 +23,7 @@ use crate::client::subscriber::{Subscriber, notify_flags, set_notify_flags};
 use crate::client::{Conn, Connector, Endpoint};
 use crate::config::miss_attribution::MissAttributionConfig;
 use crate::core::attribution::{Attribution, missing_flags, with_flags};
+use crate::core::ghost::{Ghost, Settings as GhostSettings};
 use crate::state::Shared;
 
 /// One target's attribution, shared by its task (writer) and its poller (reads the totals).
@@ -43,6 +44,21 @@ pub(crate) fn new_state(config: &MissAttributionConfig) -> SharedAttribution {
 /// Locks the state; a panic elsewhere leaves plain counters behind, still usable.
 pub(crate) fn lock(state: &SharedAttribution) -> std::sync::MutexGuard<'_, Attribution> {
     state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One target's memory-sizing model, fed by its attribution task, read by its poller.
+pub(crate) type SharedGhost = Arc<Mutex<Ghost>>;
+
+/// An empty model with the default budget.
+pub(crate) fn new_ghost() -> SharedGhost {
+    Arc::new(Mutex::new(Ghost::new(GhostSettings::default())))
+}
+
+/// Locks the model; after a panic elsewhere it is still a consistent list of hashes.
+pub(crate) fn lock_ghost(ghost: &SharedGhost) -> std::sync::MutexGuard<'_, Ghost> {
+    ghost
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -70,6 +86,7 @@ const RECHECK_FLAGS: Duration = Duration::from_secs(60);
 struct Task {
     settings: AttributionSettings,
     state: SharedAttribution,
+    ghost: SharedGhost,
     shared: Shared,
     gate: Option<Arc<LookupGate>>,
     origin: Instant,
@@ -100,6 +117,7 @@ impl<E: std::fmt::Display> From<E> for End {
 pub(crate) async fn run(
     settings: AttributionSettings,
     state: SharedAttribution,
+    ghost: SharedGhost,
     shared: Shared,
     gate: Option<Arc<LookupGate>>,
     origin: Instant,
@@ -111,6 +129,7 @@ pub(crate) async fn run(
     let mut t = Task {
         settings,
         state,
+        ghost,
         shared,
         gate,
         origin,
@@ -209,6 +228,7 @@ impl Task {
         };
         let now = self.now();
         let mut a = lock(&self.state);
+        let mut ghost = lock_ghost(&self.ghost);
         if let Some(g) = &gate {
             for h in g.take_missed() {
                 a.own_miss(h);
@@ -217,7 +237,8 @@ impl Task {
         for _ in 0..MAX_BURST {
             match sub.next_buffered()? {
                 Some((event, key)) => {
-                    a.on_event(event, key, now);
+                    let c = a.on_event(event, key, now);
+                    ghost.on_classified(&c, now);
                 }
                 None => break,
             }

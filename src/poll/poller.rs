@@ -131,6 +131,15 @@ impl<D: Dial + 'static> Poller<D> {
                 if let (Some(h), Some(a)) = (&mut self.attribution, self.attributed) {
                     derived.attribution = h.observe(at, a, &derived.windows);
                 }
+                if let Some(g) = &self.settings.ghost {
+                    let sizing = super::attribution_task::lock_ghost(g).sizing(
+                        at,
+                        &sample,
+                        &derived.windows,
+                        &derived.attribution,
+                    );
+                    derived.sizing = Some(sizing);
+                }
                 if derived.reset {
                     info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
                 }
@@ -245,6 +254,7 @@ mod tests {
             keysizes: false,
             lookup_gate: None,
             attribution: None,
+            ghost: None,
         }
     }
 

@@ -150,6 +150,7 @@ fn settings() -> PollerSettings {
         keysizes: false,
         lookup_gate: None,
         attribution: None,
+        ghost: None,
     }
 }
 

@@ -26,4 +26,7 @@ pub(crate) struct PollerSettings {
     pub lookup_gate: Option<Arc<LookupGate>>,
     /// The target's miss attribution, when it runs: its totals are read with each INFO.
     pub attribution: Option<super::attribution_task::SharedAttribution>,
+    /// The target's memory-sizing model, fed by the attribution task: its curve is derived
+    /// with each poll.
+    pub ghost: Option<super::attribution_task::SharedGhost>,
 }

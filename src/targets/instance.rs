@@ -41,6 +41,7 @@ pub(crate) fn poller_settings(t: &TargetConfig) -> PollerSettings {
         keysizes: t.keysizes,
         lookup_gate: None,
         attribution: None,
+        ghost: None,
     }
 }
 
@@ -62,7 +63,9 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
     }
     if let Some(config) = &t.miss_attribution {
         let state = attribution_task::new_state(config);
+        let ghost = attribution_task::new_ghost();
         poller_settings.attribution = Some(state.clone());
+        poller_settings.ghost = Some(ghost.clone());
         let s = AttributionSettings {
             name: t.name.clone(),
             endpoint: poller_settings.endpoint.clone(),
@@ -73,6 +76,7 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
         tasks.push(tokio::spawn(attribution_task::run(
             s,
             state,
+            ghost,
             shared.clone(),
             gate,
             origin,

@@ -65,6 +65,9 @@ pub(crate) const PINNED_METRICS: &[&str] = &[
     "redis_cache_prefix_misses_total",
     "redis_exporter_keyspace_events_total",
     "redis_exporter_miss_attribution_active",
+    // Memory sizing (pinned in the design notes).
+    "redis_cache_predicted_hit_ratio",
+    "redis_cache_memory_needed_bytes",
     // The families dashboards and alerts expect, under redis_exporter's names (pinned in the
     // design notes), and the eviction-exceeded time under ours (its names abbreviate units).
     "redis_config_maxclients",

@@ -20,9 +20,11 @@ pub mod curve;
 mod histogram;
 mod list;
 pub mod lru;
+pub mod predict;
 
 use std::time::Duration;
 
+use crate::core::attribution::{Cause, Classified};
 use histogram::Buckets;
 pub use histogram::Distances;
 use list::GhostList;
@@ -189,6 +191,25 @@ impl Ghost {
     /// A key was written or deleted without a miss being seen: it leaves the ghost list.
     pub fn on_removed(&mut self, key_hash: u64) {
         self.list.remove(mix(key_hash));
+    }
+
+    /// An event as miss attribution classified it (same key hash): an eviction joins the
+    /// list, an expiry or deletion leaves it, an application miss is looked up in it.
+    pub fn on_classified(&mut self, c: &Classified, at: Duration) {
+        match *c {
+            Classified::Removed {
+                hash,
+                cause: Cause::Evicted,
+                ..
+            } => self.on_evicted(hash, at),
+            Classified::Removed { hash, .. } => self.on_removed(hash),
+            Classified::Miss { hash, .. } => {
+                self.on_miss(hash, at);
+            }
+            // The sampler's own lookup: not in INFO's lookups the curve scales by, and
+            // nothing writes the key back.
+            Classified::OwnMiss { .. } => {}
+        }
     }
 
     /// The distances of the misses seen from `since` on (by bucket: a bucket that ends after

@@ -89,6 +89,12 @@ pub struct Sample {
     pub maxmemory_policy: Option<String>,
     pub mem_fragmentation_ratio: Option<f64>,
     pub mem_not_counted_for_evict: Option<u64>,
+    /// `used_memory_startup`: what the server used before holding any key (memory sizing's
+    /// cost per key leaves it out).
+    pub used_memory_startup: Option<u64>,
+    /// `mem_clients_normal`: normal clients' buffers (a pub/sub subscriber's among them),
+    /// which count in `used_memory` but do not grow with the keys.
+    pub mem_clients_normal: Option<u64>,
     // persistence
     pub loading: Option<bool>,
     // stats
@@ -218,6 +224,8 @@ impl Sample {
             "maxmemory_policy" => self.maxmemory_policy = Some(value.to_string()),
             "mem_fragmentation_ratio" => self.mem_fragmentation_ratio = self.float(key, value),
             "mem_not_counted_for_evict" => self.mem_not_counted_for_evict = self.num(key, value),
+            "used_memory_startup" => self.used_memory_startup = self.num(key, value),
+            "mem_clients_normal" => self.mem_clients_normal = self.num(key, value),
             "loading" => self.loading = self.flag(key, value),
             "total_connections_received" => self.total_connections_received = self.num(key, value),
             "total_commands_processed" => self.total_commands_processed = self.num(key, value),

@@ -221,6 +221,7 @@ impl Rules {
                 keysizes: false,
                 lookup_gate: None,
                 attribution: None,
+                ghost: None,
             };
             let meta = TargetMeta {
                 name: key.clone(),
