@@ -157,7 +157,11 @@ impl Running {
         match self.cli.load() {
             Ok(new) => {
                 if new.listen != listen {
-                    warn!(listen = %listen, requested = %new.listen, "The listen address cannot change on reload; restart to apply it.");
+                    warn!(
+                        listen = %listen,
+                        requested = %new.listen,
+                        "The listen address cannot change on reload; restart to apply it.",
+                    );
                 }
                 self.security.apply(&new);
                 let changes = self.supervisor.apply(&new).await;
@@ -175,7 +179,10 @@ impl Running {
             }
             Err(e) => {
                 self.shared.set_reload(false, unix_now());
-                error!(error = %e, "Configuration reload refused; the previous configuration keeps running.");
+                error!(
+                    error = %e,
+                    "Configuration reload refused; the previous configuration keeps running.",
+                );
                 Err(format!("configuration reload refused: {e}"))
             }
         }
@@ -210,7 +217,10 @@ impl ListenerSecurity {
         match (&self.tls, &new.web.tls) {
             (Some(tls), Some(files)) => {
                 if let Err(e) = tls.set_files(files.clone()) {
-                    warn!(error = %e, "New listener certificate files cannot be used; the previous ones keep serving.");
+                    warn!(
+                        error = %e,
+                        "New listener certificate files cannot be used; the previous ones keep serving.",
+                    );
                 }
             }
             (None, None) => {}

@@ -140,7 +140,11 @@ pub(crate) async fn run(
         said: None,
     };
     if let Some(e) = connector.problem() {
-        warn!(target_name = %t.settings.name, error = %e, "Miss attribution: target URL or TLS files not usable.");
+        warn!(
+            target_name = %t.settings.name,
+            error = %e,
+            "Miss attribution: target URL or TLS files not usable.",
+        );
         t.publish();
         return;
     }
@@ -155,9 +159,17 @@ pub(crate) async fn run(
             End::Lost(e) => {
                 failures = if t.subscribed { 1 } else { failures + 1 };
                 if failures == 1 {
-                    warn!(target_name = %t.settings.name, error = %e, "Miss attribution: subscriber connection lost; resubscribing.");
+                    warn!(
+                        target_name = %t.settings.name,
+                        error = %e,
+                        "Miss attribution: subscriber connection lost; resubscribing.",
+                    );
                 } else {
-                    debug!(target_name = %t.settings.name, error = %e, "Miss attribution: subscriber connection failed.");
+                    debug!(
+                        target_name = %t.settings.name,
+                        error = %e,
+                        "Miss attribution: subscriber connection failed.",
+                    );
                 }
                 backoff(failures, Duration::from_secs(30))
             }
@@ -281,7 +293,12 @@ impl Task {
             let value = with_flags(&current, &missing);
             match set_notify_flags(conn, &cmd, &value).await {
                 Ok(()) => {
-                    info!(target_name = %name, was = %current, added = %missing, "Miss attribution: notify-keyspace-events flags added.");
+                    info!(
+                        target_name = %name,
+                        was = %current,
+                        added = %missing,
+                        "Miss attribution: notify-keyspace-events flags added.",
+                    );
                     self.missing.clear();
                     return Ok(());
                 }

@@ -65,7 +65,11 @@ impl Capabilities {
             // Servers before 7.0 accept one section only and answer `-ERR syntax error`;
             // a refusal with another code (NOPERM, LOADING) is not about the sections.
             Err(e) if self.info_mode == InfoMode::Sections && e.kind == CallKind::Command => {
-                debug!(target_name = %name, error = %e, "Server refuses several INFO sections; using INFO all.");
+                debug!(
+                    target_name = %name,
+                    error = %e,
+                    "Server refuses several INFO sections; using INFO all.",
+                );
                 self.info_mode = InfoMode::All;
                 // The same servers take one CONFIG GET pattern per call: asking for several
                 // would only add an error reply to their counters.
@@ -133,7 +137,12 @@ impl Capabilities {
                 }
                 // Renamed, disabled or denied: INFO memory supplies maxmemory and the policy.
                 Err(e) if e.kind.is_reply() => {
-                    info!(target_name = %name, command = %command, error = %e, "CONFIG refused; using INFO memory only, not sending it again.");
+                    info!(
+                        target_name = %name,
+                        command = %command,
+                        error = %e,
+                        "CONFIG refused; using INFO memory only, not sending it again.",
+                    );
                     self.config_refused = true;
                     return Ok(());
                 }

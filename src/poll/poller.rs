@@ -141,7 +141,10 @@ impl<D: Dial + 'static> Poller<D> {
                     derived.sizing = Some(sizing);
                 }
                 if derived.reset {
-                    info!(target_name = %name, "Counter reset detected (restart or CONFIG RESETSTAT).");
+                    info!(
+                        target_name = %name,
+                        "Counter reset detected (restart or CONFIG RESETSTAT).",
+                    );
                 }
                 let outcome = Outcome::Success {
                     sample: Arc::new(sample),
@@ -157,7 +160,12 @@ impl<D: Dial + 'static> Poller<D> {
                 info!(target_name = %name, url = %self.settings.redacted_url, "Target up.");
             }
             (Some(e), Some(true)) => {
-                warn!(target_name = %name, url = %self.settings.redacted_url, error = %e, "Target down.");
+                warn!(
+                    target_name = %name,
+                    url = %self.settings.redacted_url,
+                    error = %e,
+                    "Target down.",
+                );
             }
             (Some(e), _) => debug!(target_name = %name, error = %e, "Poll failed."),
             _ => {}
@@ -209,7 +217,11 @@ impl<D: Dial + 'static> Poller<D> {
         keep_keysizes(&self.settings, &mut self.told_no_keysizes, &mut sample);
         self.sections.carry(&mut sample, now);
         if !sample.skipped.is_empty() {
-            debug!(target_name = %name, fields = ?sample.skipped, "INFO fields with unparsable values skipped.");
+            debug!(
+                target_name = %name,
+                fields = ?sample.skipped,
+                "INFO fields with unparsable values skipped.",
+            );
         }
         let command = self.settings.config_command.as_deref();
         self.caps.complete(conn, &mut sample, command, name).await?;
@@ -232,7 +244,10 @@ fn keep_keysizes(settings: &PollerSettings, told: &mut bool, sample: &mut Sample
         }
     } else if !slow.has_keysizes && !*told {
         *told = true;
-        debug!(target_name = %settings.name, "No INFO keysizes on this server (Redis 8+ has them); redis_keysizes_keys stays absent.");
+        debug!(
+            target_name = %settings.name,
+            "No INFO keysizes on this server (Redis 8+ has them); redis_keysizes_keys stays absent.",
+        );
     }
 }
 

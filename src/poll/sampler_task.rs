@@ -144,7 +144,10 @@ impl Sampler {
     async fn connection(&mut self) -> Result<&mut Conn, CallError> {
         if self.conn.is_none() {
             if self.connector.refresh() {
-                info!(target_name = %self.settings.name, "TLS files changed; using them from this connection on.");
+                info!(
+                    target_name = %self.settings.name,
+                    "TLS files changed; using them from this connection on.",
+                );
             }
             self.conn = Some(self.connector.connect().await?);
             self.memory_refused = false;
@@ -289,7 +292,11 @@ impl Sampler {
                 .map(|v| typed::<u64>("MEMORY USAGE", v).ok())
                 .collect(),
             Err(e) if e.kind.is_reply() => {
-                info!(target_name = %self.settings.name, error = %e, "MEMORY USAGE refused; sampling without memory sizes on this connection.");
+                info!(
+                    target_name = %self.settings.name,
+                    error = %e,
+                    "MEMORY USAGE refused; sampling without memory sizes on this connection.",
+                );
                 self.memory_refused = true;
                 return Ok(0);
             }

@@ -193,7 +193,12 @@ pub(crate) async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
         let name = &members.group.name;
         match &result {
             Ok(()) if was_up != Some(true) => {
-                info!(target_name = %name, kind = kind.label(), nodes = members.by_addr.len(), "Discovery up.");
+                info!(
+                    target_name = %name,
+                    kind = kind.label(),
+                    nodes = members.by_addr.len(),
+                    "Discovery up.",
+                );
             }
             Err(e) if was_up != Some(false) => {
                 warn!(target_name = %name, kind = kind.label(), error = %e, "Discovery failed.");
@@ -215,6 +220,11 @@ pub(crate) async fn run(group: TargetConfig, shared: Shared, origin: Instant) {
 /// Logs the addresses a step added and removed, if any.
 fn log_changes(name: &str, (added, removed): (Vec<String>, Vec<String>)) {
     if !added.is_empty() || !removed.is_empty() {
-        info!(target_name = %name, added = ?added, removed = ?removed, "Discovered instances changed.");
+        info!(
+            target_name = %name,
+            added = ?added,
+            removed = ?removed,
+            "Discovered instances changed.",
+        );
     }
 }

@@ -148,24 +148,28 @@ impl Scraper {
                 (source, origin, now + wait)
             } else {
                 let entry = inner
-                .entries
-                .entry(resolved.key.clone())
-                .or_insert_with(|| {
-                    info!(target_name = %resolved.meta.name, url = %resolved.key, "On-demand target started.");
-                    let shared = Shared::new();
-                    shared.add(resolved.meta.clone());
-                    let mut settings = resolved.settings.clone();
-                    // The first poll must fit in the wait, so its calls get at most that long.
-                    settings.endpoint.limit_timeout(wait);
-                    let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
-                    Entry {
-                        fingerprint: resolved.fingerprint(),
-                        shared,
-                        task,
-                        last_scrape: now,
-                        idle: resolved.idle,
-                    }
-                });
+                    .entries
+                    .entry(resolved.key.clone())
+                    .or_insert_with(|| {
+                        info!(
+                            target_name = %resolved.meta.name,
+                            url = %resolved.key,
+                            "On-demand target started.",
+                        );
+                        let shared = Shared::new();
+                        shared.add(resolved.meta.clone());
+                        let mut settings = resolved.settings.clone();
+                        // The first poll must fit in the wait, so its calls get at most that long.
+                        settings.endpoint.limit_timeout(wait);
+                        let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
+                        Entry {
+                            fingerprint: resolved.fingerprint(),
+                            shared,
+                            task,
+                            last_scrape: now,
+                            idle: resolved.idle,
+                        }
+                    });
                 entry.last_scrape = now;
                 (Source::OnDemand(entry.shared.clone()), origin, now + wait)
             }
@@ -204,7 +208,11 @@ async fn sweep(inner: Weak<Mutex<Inner>>) {
             inner.entries.retain(|key, e| {
                 let keep = now.duration_since(e.last_scrape) < e.idle;
                 if !keep {
-                    info!(target_name = %key, idle = %humantime::format_duration(e.idle), "On-demand target expired.");
+                    info!(
+                        target_name = %key,
+                        idle = %humantime::format_duration(e.idle),
+                        "On-demand target expired.",
+                    );
                 }
                 keep
             });
