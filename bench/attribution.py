@@ -6,6 +6,7 @@ the exporter's CPU per keyspace event, and its memory per remembered key. Standa
 only, plus redis-benchmark (Debian's redis-tools) as the load generator; helpers from bench.py.
 
     attribution.py --ours target/release/redis-cache-exporter [--rounds 5] [--requests 2000000]
+    attribution.py --ours … --decompose [--rounds 9]   (where the throughput at ~90 % hits goes)
 
 "On" rounds: notify-keyspace-events Egxem and our exporter subscribed; "off" rounds: no
 flags, so nothing is published (the subscriber's idle connection stays; the exporter polls
@@ -75,10 +76,7 @@ def throughput(a, workdir, hits):
     servers = bench.Servers(1, tempfile.mkdtemp(dir=workdir))
     r = bench.Redis(servers.ports[0])
     if hits:
-        # 90 % of the key space stored: random GETs hit 9 times in 10.
-        n = KEYSPACE * 9 // 10
-        for start in range(0, n, 10_000):
-            r.pipeline([["SET", "key:%012d" % i, "v" * 32] for i in range(start, min(n, start + 10_000))])
+        seed_hits(r)
     r.cmd("CONFIG", "SET", "notify-keyspace-events", "Egxem")
     exporter, http_port = start_exporter(a.ours, servers.ports[0], workdir)
     wait_active(http_port)
@@ -119,6 +117,46 @@ def throughput(a, workdir, hits):
             "hit_ratio": statistics.median(ratio)}
 
 
+def seed_hits(r):
+    """90 % of the key space stored: random GETs hit 9 times in 10."""
+    n = KEYSPACE * 9 // 10
+    for start in range(0, n, 10_000):
+        r.pipeline([["SET", "key:%012d" % i, "v" * 32] for i in range(start, min(n, start + 10_000))])
+
+
+def decompose(a, workdir):
+    """Where the throughput goes at ~90 % hits: GET/s with no flags, with flags and no
+    subscriber, with a minimal subscriber (redis-cli, output discarded) and with our exporter
+    subscribed; the modes alternate round by round."""
+    servers = bench.Servers(1, tempfile.mkdtemp(dir=workdir))
+    port = servers.ports[0]
+    r = bench.Redis(port)
+    seed_hits(r)
+    channels = [f"__keyevent@0__:{e}" for e in ("keymiss", "expired", "evicted", "del")]
+    rounds = {"off": [], "flags, no subscriber": [], "redis-cli subscribed": [], "ours subscribed": []}
+    try:
+        for _ in range(a.rounds):
+            for mode in rounds:
+                r.cmd("CONFIG", "SET", "notify-keyspace-events", "" if mode == "off" else "Egxem")
+                peer = None
+                if mode == "redis-cli subscribed":
+                    peer = subprocess.Popen(["redis-cli", "-p", str(port), "subscribe", *channels],
+                                            stdout=subprocess.DEVNULL)
+                    time.sleep(0.3)
+                elif mode == "ours subscribed":
+                    peer, http_port = start_exporter(a.ours, port, workdir)
+                    wait_active(http_port)
+                try:
+                    rounds[mode].append(get_throughput(port, a.requests, KEYSPACE))
+                finally:
+                    if peer is not None:
+                        bench.stop(peer)
+                bench.log(f"decompose: {mode} {rounds[mode][-1]:.0f} GET/s")
+    finally:
+        servers.stop()
+    return rounds
+
+
 def memory(a, workdir):
     """RSS growth per remembered key: `a.keys` distinct keys stored then deleted."""
     servers = bench.Servers(1, tempfile.mkdtemp(dir=workdir))
@@ -154,8 +192,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=5, help="rounds of each mode (5)")
     ap.add_argument("--requests", type=int, default=2_000_000, help="GETs per round")
     ap.add_argument("--keys", type=int, default=1_000_000, help="memory: keys remembered")
+    ap.add_argument("--decompose", action="store_true",
+                    help="only: GET/s at ~90 %% hits off / flags without subscriber / redis-cli / ours")
     a = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="attr-bench-")
+    if a.decompose:
+        rounds = decompose(a, workdir)
+        off = statistics.median(rounds["off"])
+        print("| mode | GET/s (median) | / off | rounds (k GET/s) |")
+        print("|---|---:|---:|---|")
+        for mode, v in rounds.items():
+            print(f"| {mode} | {statistics.median(v):.0f} | **{statistics.median(v) / off:.3f}** | "
+                  f"{' '.join(str(round(x / 1000)) for x in v)} |")
+        return
     res = {"machine": bench.machine(),
            "hits90": throughput(a, workdir, True),
            "misses100": throughput(a, workdir, False),

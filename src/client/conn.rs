@@ -109,6 +109,7 @@ impl Connector {
     async fn handshake(&self) -> Result<Conn, CallError> {
         let tls = self.tls.clone()?;
         let e = &self.endpoint;
+        let mut fd = None;
         let stream: Box<dyn Io> = match (&e.addr, tls) {
             (Addr::Tcp(host, port), tls) => {
                 let what = format!("connect to {}", e.address());
@@ -117,6 +118,7 @@ impl Connector {
                     .map_err(|err| CallError::io(&what, &err))?;
                 tcp.set_nodelay(true)
                     .map_err(|err| CallError::io(&what, &err))?;
+                fd = Some(std::os::fd::AsRawFd::as_raw_fd(&tcp));
                 match tls {
                     None => Box::new(tcp),
                     Some(t) => {
@@ -143,6 +145,7 @@ impl Connector {
         };
         let mut conn = Conn {
             stream,
+            fd,
             buf: Vec::new(),
             pos: 0,
             timeout: e.timeout,
@@ -199,6 +202,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 /// An open, authenticated connection.
 pub struct Conn {
     stream: Box<dyn Io>,
+    /// The TCP socket under `stream` (plain or TLS), for its options; `None` over a Unix socket.
+    fd: Option<std::os::fd::RawFd>,
     /// Bytes read and not yet parsed start at `pos`.
     buf: Vec<u8>,
     pos: usize,
@@ -324,6 +329,30 @@ impl Conn {
         }
     }
 
+    /// Asks the kernel to wake a reader only once `bytes` have arrived (`SO_RCVLOWAT`; 1 is the
+    /// default), so a subscriber can let a stream of small writes gather. Over a Unix socket,
+    /// or where the option is refused, nothing changes: the reader wakes for every write.
+    #[expect(
+        unsafe_code,
+        reason = "SO_RCVLOWAT has no safe setter in std, socket2, rustix or nix"
+    )]
+    pub(crate) fn wake_after(&self, bytes: u16) {
+        let Some(fd) = self.fd else { return };
+        let value = libc::c_int::from(bytes.max(1));
+        // SAFETY: `fd` is the socket `stream` owns, open as long as `self`; the option value
+        // is a c_int that lives across the call, and its size is passed with it. A failure
+        // (EINVAL, ENOPROTOOPT) leaves the socket as it was.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+
     /// The bytes of a reply [`Conn::buffered_reply`] found.
     pub(crate) fn bytes(&self, r: std::ops::Range<usize>) -> &[u8] {
         &self.buf[r]
@@ -331,8 +360,8 @@ impl Conn {
 
     /// Reads once more from the socket, keeping the unread bytes; unbounded in time (the
     /// caller bounds the wait) and cancel-safe. A reply in progress larger than the buffer's
-    /// bound fails.
-    pub(crate) async fn fill(&mut self) -> Result<(), CallError> {
+    /// bound fails. True when the read filled all the room it had, so more may be waiting.
+    pub(crate) async fn fill(&mut self) -> Result<bool, CallError> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -344,6 +373,7 @@ impl Conn {
             ));
         }
         self.buf.reserve(FIRST_READ);
+        let room = self.buf.capacity() - self.buf.len();
         let n = self
             .stream
             .read_buf(&mut self.buf)
@@ -355,7 +385,7 @@ impl Conn {
                 "messages: connection closed by the server",
             ));
         }
-        Ok(())
+        Ok(n == room)
     }
 
     /// Drops the read buffer (between polls an idle connection holds only its socket).

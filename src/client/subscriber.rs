@@ -50,6 +50,8 @@ pub(crate) struct Subscriber {
     ping_sent: Option<Instant>,
     /// Bytes arrived that `next_buffered` has not gone through yet.
     pending: bool,
+    /// The last read found the socket emptied: what came is all there was.
+    emptied: bool,
 }
 
 /// After this long without a byte, a PING checks the connection.
@@ -127,6 +129,7 @@ impl Subscriber {
             ping_sent: None,
             // Messages may have come with the confirmations.
             pending: true,
+            emptied: false,
         })
     }
 
@@ -139,7 +142,7 @@ impl Subscriber {
         match tokio::time::timeout_at(deadline, self.conn.fill()).await {
             Err(_) => Ok(false),
             Ok(r) => {
-                r?;
+                self.emptied = !r?;
                 self.last_read = Instant::now();
                 self.ping_sent = None;
                 self.pending = true;
@@ -160,6 +163,23 @@ impl Subscriber {
                 return Ok(Some((event, &self.conn.bytes(r)[key])));
             }
         }
+    }
+
+    /// True when every message received has been read and the last read emptied the socket:
+    /// the next message is yet to come.
+    pub(crate) fn caught_up(&self) -> bool {
+        !self.pending && self.emptied
+    }
+
+    /// Lets messages gather for `period` (or until `bytes` have come) before the next read: a
+    /// busy server writes a few messages per turn of its event loop, and waking for each write
+    /// costs more than reading what it carried.
+    pub(crate) async fn gather(&mut self, period: Duration, bytes: u16) {
+        self.conn.wake_after(bytes);
+        tokio::time::sleep(period).await;
+        // Back to waking at the first byte; if enough has come already, the socket reads as
+        // ready at once.
+        self.conn.wake_after(1);
     }
 
     /// Checks a quiet connection: a PING after [`QUIET`], an error when its answer has not come
