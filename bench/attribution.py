@@ -7,6 +7,7 @@ only, plus redis-benchmark (Debian's redis-tools) as the load generator; helpers
 
     attribution.py --ours target/release/redis-cache-exporter [--rounds 5] [--requests 2000000]
     attribution.py --ours … --decompose [--rounds 9]   (where the throughput at ~90 % hits goes)
+    attribution.py --ours … --pipeline 1               (no pipelining: one GET per round trip)
 
 "On" rounds: notify-keyspace-events Egxem and our exporter subscribed; "off" rounds: no
 flags, so nothing is published (the subscriber's idle connection stays; the exporter polls
@@ -39,11 +40,17 @@ def metric(port, name):
     return total
 
 
+# Requests per round trip (redis-benchmark -P); main() may change it. 32 makes Redis's own
+# per-command cost small, so the share of publishing events is at its largest; 1 is an
+# application that waits for each reply, as cache-aside code does.
+PIPELINE = 32
+
+
 def get_throughput(port, requests, keyspace):
     """GETs per second by redis-benchmark over random keys key:000000000000.. of `keyspace`."""
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-t", "get", "-n", str(requests), "-P", "32",
-         "-c", "8", "-r", str(keyspace), "-q"],
+        ["redis-benchmark", "-p", str(port), "-t", "get", "-n", str(requests), "-P",
+         str(PIPELINE), "-c", "8", "-r", str(keyspace), "-q"],
         capture_output=True, text=True, check=True).stdout
     m = re.search(r"GET: ([\d.]+) requests per second", out.replace("\r", "\n"))
     if not m:
@@ -187,6 +194,7 @@ def memory(a, workdir):
 
 
 def main():
+    global PIPELINE  # one setting, read by get_throughput
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", required=True)
     ap.add_argument("--rounds", type=int, default=5, help="rounds of each mode (5)")
@@ -194,7 +202,10 @@ def main():
     ap.add_argument("--keys", type=int, default=1_000_000, help="memory: keys remembered")
     ap.add_argument("--decompose", action="store_true",
                     help="only: GET/s at ~90 %% hits off / flags without subscriber / redis-cli / ours")
+    ap.add_argument("--pipeline", type=int, default=PIPELINE,
+                    help="requests per round trip, redis-benchmark -P (32; 1 = no pipelining)")
     a = ap.parse_args()
+    PIPELINE = a.pipeline
     workdir = tempfile.mkdtemp(prefix="attr-bench-")
     if a.decompose:
         rounds = decompose(a, workdir)
