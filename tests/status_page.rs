@@ -591,7 +591,7 @@ fn attributed_page(exporter: &Exporter, url: &str, profile: &Path) {
         page.contains("give the cache memory or an LFU policy"),
         "{page}"
     );
-    screenshot(&target_url, "1000,1500", "status-page-target.png", profile);
+    screenshot(&target_url, "1000,1900", "status-page-target.png", profile);
 }
 
 /// The page of the cache under allkeys-random: memory sizing says it does not hold there.
