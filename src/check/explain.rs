@@ -811,10 +811,10 @@ fn classify(a: &mut Attribution, ghost: &mut Ghost, event: Event, key: &[u8], at
     ghost.on_classified(&c, at);
 }
 
-/// Fills maxmemory and the policy from `CONFIG GET` where INFO did not report them (servers
-/// before 4.0). A refused, renamed or slow CONFIG leaves them unknown: sizing then says so.
+/// Fills maxmemory and the policy from `CONFIG GET` where INFO did not report them, as the
+/// poller does. A refused, renamed or slow CONFIG leaves them unknown: sizing then says so.
 async fn complete_memory(conn: &mut Conn, sample: &mut Sample, timeout: Duration) {
-    // One pattern per call: servers old enough to lack these in INFO take one only.
+    // One pattern per call: a server whose INFO lacks these is old enough to take one only.
     for (name, missing) in [
         ("maxmemory", sample.maxmemory.is_none()),
         ("maxmemory-policy", sample.maxmemory_policy.is_none()),

@@ -650,7 +650,7 @@ fn sizing_table(snap: &Snapshot, now: Duration, status: &SizingStatus) -> String
     }
     format!(
         "<table class=\"sizing\"><thead><tr><th>window</th><th>hit ratio now</th><th>at 1.5x</th><th>at 2x</th><th>at 4x</th><th>memory for 90 %</th><th>for 95 %</th><th>for 99 %</th></tr></thead>\
-<tbody>\n{rows}</tbody></table><p>– : beyond what the ghost list covers, or (memory needed) not reachable by memory alone</p>"
+<tbody>\n{rows}</tbody></table><p>–: not exported (beyond what the ghost list covers; for memory needed, also a hit ratio memory alone does not reach)</p>"
     )
 }
 
@@ -705,7 +705,7 @@ td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
 .v.critical{{background:#ffebe9;color:#cf222e}}.v.unknown{{background:#eaeef2;color:#57606a}}\
 ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
 .est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
-td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
+td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off,.not-predicted{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
 </style></head>\
 <body>{body}</body></html>\n"
     )
