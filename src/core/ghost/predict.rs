@@ -115,7 +115,8 @@ pub enum Unpredicted {
     NoMaxmemory,
     /// Nothing was evicted in the period: more memory would not have changed its hit ratio.
     NoEvictions,
-    /// No lookups, or misses in INFO of which no keyspace event was seen.
+    /// No lookups, misses in INFO of which no keyspace event was seen, or no keys held to
+    /// price a key by.
     NoCurve,
 }
 
@@ -139,7 +140,7 @@ impl Unpredicted {
             } => format!("not predicted under {p}: {why}"),
             Unpredicted::Policy { policy: None, why } => format!("not predicted: {why}"),
             Unpredicted::NoMaxmemory => {
-                "not predicted: maxmemory is 0 (no limit), so there is no size to take multiples of"
+                "not predicted: no maxmemory (0 or unknown), so there is no size to take multiples of"
                     .into()
             }
             Unpredicted::NoEvictions => {
@@ -147,7 +148,7 @@ impl Unpredicted {
                     .into()
             }
             Unpredicted::NoCurve => {
-                "not predicted: no lookups, or no miss seen as a keyspace event".into()
+                "not predicted: no lookups, no miss seen as a keyspace event, or no keys held".into()
             }
         }
     }
