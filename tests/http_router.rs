@@ -184,9 +184,10 @@ async fn a_target_page_escapes_its_name_and_says_attribution_off() {
     let (status, html) = get_text("/target/fresh").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<h1>fresh</h1>"), "{html}");
+    // The three sections of miss attribution, and memory sizing, which learns from its events.
     assert_eq!(
         html.matches("class=\"attribution-off\"").count(),
-        3,
+        4,
         "{html}"
     );
     let (status, html) = get_text("/target/%3Cscript%3E").await;

@@ -6,16 +6,14 @@
 //! and `redis_cache_memory_needed_bytes{hit_ratio="0.9"}` must fall where the larger servers
 //! cross 0.9. Under `allkeys-random` (a policy the gate refuses) nothing is predicted.
 
+#[path = "support/cache_aside.rs"]
+mod cache_aside;
 mod support;
 #[path = "support/zipf.rs"]
 mod zipf;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use support::{Exporter, RedisServer, sample, value, wait_for, wait_polls};
-use zipf::Zipf;
+use cache_aside::Stream;
+use support::{Exporter, RedisServer, sample, value, wait_polls};
 
 const MIB: u64 = 1 << 20;
 /// 50 000 keys of about 500 bytes with Zipf 1.0: 8 MiB holds about a quarter of them, and a
@@ -25,77 +23,18 @@ const KEYS: u64 = 50_000;
 const ALPHA: f64 = 1.0;
 const LOOKUPS: usize = 600_000;
 const VALUE_LEN: usize = 400;
-const BATCH: usize = 500;
 const SEED: u64 = 17;
 /// The window compared: it covers the whole run (less than 15 minutes of history).
 const WINDOW: &str = "15m";
 
-/// Writes `args` as one RESP command.
-fn queue(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// Reads one reply; `true` for a nil bulk (a GET that missed). Errors fail the test.
-fn read_nil(r: &mut impl BufRead) -> bool {
-    let mut line = String::new();
-    assert!(
-        r.read_line(&mut line).expect("read a reply") > 0,
-        "server closed"
-    );
-    let line = line.trim_end();
-    match line.as_bytes()[0] {
-        b'$' if line == "$-1" => true,
-        b'$' => {
-            let len: usize = line[1..].parse().expect("bulk length");
-            let mut body = vec![0; len + 2];
-            r.read_exact(&mut body).expect("bulk body");
-            false
-        }
-        b'+' => false,
-        _ => panic!("unexpected reply {line:?}"),
-    }
-}
-
-/// The cache-aside stream: GET each key, SET it on a miss (the SETs at the head of the next
-/// pipeline), `lookups` GETs in all.
-fn cache_aside(port: u16, alpha: f64, lookups: usize) {
-    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut reader = BufReader::with_capacity(1 << 16, s.try_clone().unwrap());
-    let mut writer = s;
-    let mut zipf = Zipf::new(KEYS, alpha, SEED);
-    let value = vec![b'v'; VALUE_LEN];
-    let (mut out, mut missed) = (Vec::new(), Vec::<u64>::new());
-    let mut done = 0;
-    while done < lookups + BATCH {
-        let sets = missed.len();
-        for r in missed.drain(..) {
-            queue(&mut out, &[b"SET", format!("k:{r}").as_bytes(), &value]);
-        }
-        let ranks: Vec<u64> = if done < lookups {
-            (0..BATCH).map(|_| zipf.next_rank()).collect()
-        } else {
-            Vec::new()
-        };
-        for r in &ranks {
-            queue(&mut out, &[b"GET", format!("k:{r}").as_bytes()]);
-        }
-        writer.write_all(&out).expect("write");
-        out.clear();
-        for _ in 0..sets {
-            assert!(!read_nil(&mut reader), "SET refused");
-        }
-        for &r in &ranks {
-            if read_nil(&mut reader) {
-                missed.push(r);
-            }
-        }
-        done += BATCH;
+/// The stream every server gets, `lookups` long.
+fn stream(alpha: f64, lookups: usize) -> Stream {
+    Stream {
+        keys: KEYS,
+        alpha,
+        lookups,
+        value_len: VALUE_LEN,
+        seed: SEED,
     }
 }
 
@@ -145,45 +84,19 @@ fn predicted_hit_ratio_matches_larger_servers_and_a_refused_policy_predicts_noth
     targets.extend(larger.iter().map(|(n, _, s)| (*n, s, false)));
     let e = Exporter::start(&config(&targets));
     for t in ["small", "random"] {
-        let sel = format!("redis_exporter_miss_attribution_active{{target=\"{t}\"}}");
-        wait_for(
-            &format!("attribution of {t} active"),
-            Duration::from_secs(20),
-            || (sample(&e.metrics(), &sel) == Some(1.0)).then_some(()),
-        );
+        support::wait_attribution_active(&e, t);
     }
 
     std::thread::scope(|s| {
         for port in std::iter::once(small.port).chain(larger.iter().map(|l| l.2.port)) {
-            s.spawn(move || cache_aside(port, ALPHA, LOOKUPS));
+            s.spawn(move || cache_aside::run(port, &stream(ALPHA, LOOKUPS)));
         }
-        s.spawn(|| cache_aside(random.port, ALPHA, LOOKUPS / 4));
+        s.spawn(|| cache_aside::run(random.port, &stream(ALPHA, LOOKUPS / 4)));
     });
     // Two polls after the last lookup, so every window holds the whole stream; then until the
-    // subscriber has caught up with the stream's misses.
-    let misses = |m: &str| value(m, "redis_keyspace_misses_total{target=\"small\"}");
+    // subscriber has caught up with the stream's misses, and one more poll.
     wait_polls(&e, "small", 2.0);
-    wait_for(
-        "the small server's misses attributed",
-        Duration::from_secs(30),
-        || {
-            let m = wait_polls(&e, "small", 1.0);
-            let attributed: f64 = ["expired", "evicted", "deleted", "cold"]
-                .iter()
-                .map(|c| {
-                    value(
-                        &m,
-                        &format!(
-                            "redis_cache_misses_attributed_total{{target=\"small\",cause=\"{c}\"}}"
-                        ),
-                    )
-                })
-                .sum();
-            (attributed >= misses(&m)).then_some(())
-        },
-    );
-    // One more poll: its windows include the last attributed misses.
-    let m = wait_polls(&e, "small", 1.0);
+    let m = support::wait_misses_attributed(&e, "small");
 
     let ratio = |t: &str| {
         value(
@@ -250,14 +163,5 @@ fn predicted_hit_ratio_matches_larger_servers_and_a_refused_policy_predicts_noth
         sample(&m, "redis_exporter_ghost_sampling_ratio{target=\"random\"}").is_some(),
         "the model's figures are exported under any policy"
     );
-    for name in [
-        "redis_cache_predicted_hit_ratio",
-        "redis_cache_memory_needed_bytes",
-    ] {
-        let prefix = format!("{name}{{target=\"random\"");
-        assert!(
-            !m.lines().any(|l| l.starts_with(&prefix)),
-            "{name} exported under allkeys-random"
-        );
-    }
+    support::assert_no_prediction(&m, "random");
 }

@@ -8,9 +8,12 @@
 //! likely miss cause (an estimate), policy and the verdicts; and the evicting cache's page
 //! (`/target/<name>`), whose every number equals the one /metrics serves and whose attribution
 //! sections say "attribution off"; and the attributed cache's page, whose misses by cause,
-//! ceilings and top prefixes equal /metrics and whose row names the measured cause. Also takes screenshots; `UPDATE_SCREENSHOT=1 cargo test
-//! --test status_page` copies them to `docs/status-page.png` and `docs/status-page-target.png`
-//! for docs/dashboards.md.
+//! ceilings and top prefixes equal /metrics and whose row names the measured cause; its
+//! memory sizing, whose words and numbers (hit ratio now, at 1.5×, 2× and 4× maxmemory, the
+//! memory for 90 %) are those /metrics serves; and a cache under `allkeys-random`, whose page
+//! says the prediction does not hold there and whose /metrics has none. Also takes
+//! screenshots; `UPDATE_SCREENSHOT=1 cargo test --test status_page` copies them to
+//! `docs/status-page.png` and `docs/status-page-target.png` for docs/dashboards.md.
 
 mod support;
 
@@ -74,9 +77,11 @@ fn expected_text(metric: &str, labels: &str, value: f64) -> String {
             format!("{:.1} % of {limit}", value * 100.0)
         }
         "redis_cache_lookups_per_second" => format!("{value:.1}/s"),
-        "redis_cache_hit_ratio_ceiling" | "redis_cache_miss_attribution_coverage_ratio" => {
-            format!("{:.1} %", value * 100.0)
-        }
+        "redis_cache_hit_ratio_ceiling"
+        | "redis_cache_miss_attribution_coverage_ratio"
+        | "redis_cache_predicted_hit_ratio"
+        | "redis_exporter_ghost_sampling_ratio" => format!("{:.1} %", value * 100.0),
+        "redis_cache_memory_needed_bytes" => format!("{} MiB", mib(value)),
         "redis_cache_miss_cause" => {
             assert_eq!(value, 1.0, "only the likely cause is shown");
             labels
@@ -90,6 +95,16 @@ fn expected_text(metric: &str, labels: &str, value: f64) -> String {
     }
 }
 
+/// MiB as the page writes them: whole from 10 on, one decimal below.
+fn mib(bytes: f64) -> String {
+    let m = bytes / (1u64 << 20) as f64;
+    if m >= 10.0 {
+        format!("{m:.0}")
+    } else {
+        format!("{m:.1}")
+    }
+}
+
 /// Every number `dom` (one target's row or page) shows for `target` equals /metrics of the
 /// same snapshot: its text is the value in the page's format, and the value is exactly the
 /// one of the scrape (just before the page was loaded, or just after) whose
@@ -97,6 +112,34 @@ fn expected_text(metric: &str, labels: &str, value: f64) -> String {
 /// shows "–". `Err` when the page shows a poll neither scrape saw, so the load is tried again.
 /// Returns how many numbers were checked.
 fn numbers_match(dom: &str, target: &str, before: &str, after: &str) -> Result<usize, String> {
+    let metrics = same_poll(dom, target, before, after)?;
+    let numbers = shown_numbers(dom);
+    for n in &numbers {
+        let selector = if n.labels.is_empty() {
+            format!("{}{{target=\"{target}\"}}", n.metric)
+        } else {
+            format!("{}{{target=\"{target}\",{}}}", n.metric, n.labels)
+        };
+        let m = sample(metrics, &selector);
+        if let Some(v) = n.value {
+            assert_eq!(n.text, expected_text(&n.metric, &n.labels, v), "{n:?}");
+            assert_eq!(m, Some(v), "{selector}: page {v}, /metrics {m:?}");
+        } else {
+            assert_eq!(n.text, "–", "{n:?}");
+            assert_eq!(m, None, "{selector} shown as absent");
+        }
+    }
+    Ok(numbers.len())
+}
+
+/// Of the scrapes just before and just after loading `dom`, the one of the poll the page
+/// shows (its `data-polls`); `Err` when neither is.
+fn same_poll<'a>(
+    dom: &str,
+    target: &str,
+    before: &'a str,
+    after: &'a str,
+) -> Result<&'a str, String> {
     let polls: f64 = attribute(dom, "data-polls")
         .unwrap_or_else(|| panic!("no data-polls: {dom}"))
         .parse()
@@ -107,34 +150,97 @@ fn numbers_match(dom: &str, target: &str, before: &str, after: &str) -> Result<u
             &format!("redis_exporter_polls_total{{target=\"{target}\"}}"),
         )
     };
-    let metrics = if polls_of(before) == Some(polls) {
-        before
+    if polls_of(before) == Some(polls) {
+        Ok(before)
     } else if polls_of(after) == Some(polls) {
-        after
+        Ok(after)
     } else {
-        return Err(format!(
+        Err(format!(
             "{target}: the page shows poll {polls}, the scrapes {:?} and {:?}",
             polls_of(before),
             polls_of(after)
-        ));
-    };
-    let numbers = shown_numbers(dom);
-    for n in &numbers {
-        let selector = format!("{}{{target=\"{target}\",{}}}", n.metric, n.labels);
-        let m = sample(metrics, &selector);
-        if let Some(v) = n.value {
-            assert_eq!(n.text, expected_text(&n.metric, &n.labels, v), "{n:?}");
-            assert_eq!(
-                m,
-                Some(v),
-                "{selector} at poll {polls}: page {v}, /metrics {m:?}"
-            );
-        } else {
-            assert_eq!(n.text, "–", "{n:?}");
-            assert_eq!(m, None, "{selector} at poll {polls} shown as absent");
-        }
+        ))
     }
-    Ok(numbers.len())
+}
+
+/// The text of the first element of `class` in `dom`.
+fn text_of_class(dom: &str, class: &str) -> String {
+    let at = dom
+        .find(&format!("class=\"{class}\""))
+        .unwrap_or_else(|| panic!("no class {class}: {dom}"));
+    let start = at + dom[at..].find('>').unwrap() + 1;
+    let end = start + dom[start..].find("</").unwrap();
+    dom[start..end].to_string()
+}
+
+/// Memory sizing's words for the 5m window say what /metrics of the same poll says: the
+/// memory for 90 % where it is exported, else that memory alone will not reach it (with the
+/// share of misses no memory fixes, from the attributed misses); then the hit ratio now and
+/// the predicted points.
+fn sizing_words_match(dom: &str, target: &str, metrics: &str) {
+    let words = text_of_class(dom, "sizing-words");
+    let series = |name: &str, labels: &str| {
+        sample(
+            metrics,
+            &format!("{name}{{target=\"{target}\",window=\"5m\",{labels}}}"),
+        )
+    };
+    let needed = series("redis_cache_memory_needed_bytes", "hit_ratio=\"0.9\"");
+    let hit_ratio = sample(
+        metrics,
+        &format!("redis_cache_hit_ratio{{target=\"{target}\",window=\"5m\"}}"),
+    )
+    .expect("a 5m hit ratio");
+    if let Some(b) = needed {
+        assert!(
+            words.starts_with(&format!("5m: about {} MiB for 90 % (", mib(b))),
+            "{words}"
+        );
+    } else {
+        let prefix = "5m: memory alone will not reach 90 %: ";
+        assert!(words.starts_with(prefix), "{words}");
+        let shown: f64 = words[prefix.len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("a share");
+        let attributed = |c: &str| {
+            sample(
+                metrics,
+                &format!(
+                    "redis_cache_misses_attributed_total{{target=\"{target}\",cause=\"{c}\"}}"
+                ),
+            )
+            .unwrap()
+        };
+        let misses = sample(
+            metrics,
+            &format!("redis_keyspace_misses_total{{target=\"{target}\"}}"),
+        )
+        .unwrap();
+        // Every miss of this target fell in the 5m window.
+        let share =
+            100.0 * (attributed("expired") + attributed("deleted") + attributed("cold")) / misses;
+        assert!((shown - share).abs() <= 1.0, "{words}: share {share}");
+    }
+    assert!(
+        words.contains(&format!(
+            "; hit ratio now {:.1} %, predicted ",
+            hit_ratio * 100.0
+        )),
+        "{words}"
+    );
+    for m in ["1.5x", "2x", "4x"] {
+        let point = match series(
+            "redis_cache_predicted_hit_ratio",
+            &format!("memory=\"{m}\""),
+        ) {
+            Some(p) => format!("{m} {:.1} %", p * 100.0),
+            None => format!("{m} not covered"),
+        };
+        assert!(words.contains(&point), "{point} in {words}");
+    }
 }
 
 /// The DOM of `url`, loaded between two scrapes of /metrics until `check(dom, before, after)`
@@ -242,6 +348,8 @@ fn status_page_in_headless_chromium() {
     let healthy = RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
     let evicting = RedisServer::start(&["--maxmemory", "3mb", "--maxmemory-policy", "allkeys-lru"]);
     let measured = RedisServer::start(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    let random =
+        RedisServer::start(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-random"]);
     let nowhere = free_port();
     let exporter = Exporter::start(&format!(
         "poll_interval = \"1s\"\ntimeout = \"500ms\"\n\
@@ -249,10 +357,13 @@ fn status_page_in_headless_chromium() {
          [[targets]]\nname = \"catalog-cache\"\nurl = \"{}\"\n\
          [[targets]]\nname = \"gone\"\nurl = \"redis://127.0.0.1:{nowhere}\"\n\
          [[targets]]\nname = \"orders-cache\"\nurl = \"{}\"\n\
+         [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n\
+         [[targets]]\nname = \"random-cache\"\nurl = \"{}\"\n\
          [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n",
         healthy.url(),
         evicting.url(),
-        measured.url()
+        measured.url(),
+        random.url()
     ));
     // The target with attribution: a workload of every cause once it is subscribed.
     wait_for(
@@ -398,7 +509,13 @@ fn status_page_in_headless_chromium() {
     }
     assert_eq!(
         page.matches("class=\"attribution-off\"").count(),
-        3,
+        4,
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            ">Memory sizing</h2><p class=\"attribution-off\">attribution off: memory sizing"
+        ),
         "{page}"
     );
     assert!(
@@ -406,17 +523,42 @@ fn status_page_in_headless_chromium() {
         "{page}"
     );
 
-    // The page of the target with attribution: misses by cause, ceilings and top prefixes
-    // filled, every number equal to /metrics of the same poll.
+    attributed_page(&exporter, &url, profile.path());
+    unpredicted_page(&exporter, &url, profile.path());
+
+    // An unknown name is a 404, with the name escaped.
+    let (status, body) =
+        support::http_get(exporter.port, "/target/%3Cb%3Enope").expect("GET unknown target");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("&lt;b&gt;nope"), "{body}");
+}
+
+/// The page of the target with attribution (orders-cache): misses by cause, ceilings, top
+/// prefixes and memory sizing filled, every number and word as /metrics of the same poll.
+fn attributed_page(exporter: &Exporter, url: &str, profile: &Path) {
     let target_url = format!("{url}target/orders-cache");
-    let page = load_matching_metrics(&exporter, &target_url, profile.path(), |dom, b, a| {
+    let page = load_matching_metrics(exporter, &target_url, profile, |dom, b, a| {
         let checked = numbers_match(dom, "orders-cache", b, a)?;
         // As above but the windows' cause (measured, not a metric), then 4 causes, 3
-        // coverages, 3 windows of hit ratio and 3 ceilings, and 4 causes for each of the 5
-        // prefixes.
-        assert_eq!(checked, 2 + 3 * 4 + 4 + 3 + 3 * 4 + 5 * 4, "numbers: {dom}");
+        // coverages, 3 windows of hit ratio and 3 ceilings, 4 causes for each of the 5
+        // prefixes; memory sizing's 3 windows of hit ratio, 3 predicted points and 3 memory
+        // needed, and the ghost list's span and sampling ratio.
+        assert_eq!(
+            checked,
+            2 + 3 * 4 + 4 + 3 + 3 * 4 + 5 * 4 + 3 * 7 + 2,
+            "numbers: {dom}"
+        );
+        sizing_words_match(dom, "orders-cache", same_poll(dom, "orders-cache", b, a)?);
         Ok(())
     });
+    // The workload (a third of its misses cold, expired or deleted) caps the hit ratio below
+    // 90 %, and its evictions come back: memory helps, but not that far.
+    assert!(
+        page.contains(
+            "class=\"sizing-words\" data-window=\"5m\">5m: memory alone will not reach 90 %: "
+        ),
+        "{page}"
+    );
     assert!(!page.contains("attribution off"), "{page}");
     for section in [
         "Misses by cause",
@@ -449,16 +591,20 @@ fn status_page_in_headless_chromium() {
         page.contains("give the cache memory or an LFU policy"),
         "{page}"
     );
-    screenshot(
-        &target_url,
-        "1000,1500",
-        "status-page-target.png",
-        profile.path(),
-    );
+    screenshot(&target_url, "1000,1900", "status-page-target.png", profile);
+}
 
-    // An unknown name is a 404, with the name escaped.
-    let (status, body) =
-        support::http_get(exporter.port, "/target/%3Cb%3Enope").expect("GET unknown target");
-    assert_eq!(status, 404, "{body}");
-    assert!(body.contains("&lt;b&gt;nope"), "{body}");
+/// The page of the cache under allkeys-random: memory sizing says it does not hold there.
+fn unpredicted_page(exporter: &Exporter, url: &str, profile: &Path) {
+    let target_url = format!("{url}target/random-cache");
+    let page = dump_dom(&target_url, profile);
+    assert!(
+        page.contains(">Memory sizing</h2><p class=\"not-predicted\">not predicted under allkeys-random: random eviction keeps no recency order"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("class=\"sizing\""),
+        "no table of predictions: {page}"
+    );
+    support::assert_no_prediction(&exporter.metrics(), "random-cache");
 }

@@ -2,8 +2,10 @@
 //! IO (the flags read and, with `--enable-notifications`, completed and then restored, even on
 //! Ctrl-C; INFO at the start and the end; the keyspace events of `--duration` through the
 //! exporter's own subscriber, `crate::client::subscriber`, classified by the pure
-//! `crate::core::attribution`) and its report: misses by cause with one action each, top
-//! prefixes, the hit-ratio ceilings and a verdict, as text and as JSON (docs/check.md).
+//! `crate::core::attribution`, the same events fed to a memory-sizing model,
+//! `crate::core::ghost`) and its report: misses by cause with one action each, top prefixes,
+//! the hit-ratio ceilings, the hit ratio predicted at larger memory sizes and a verdict, as
+//! text and as JSON (docs/check.md).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,14 +14,18 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{JSON_SCHEMA_VERSION, progress};
-use crate::client::call::{one_line, reply_text};
+use crate::client::call::{config_pairs, one_line, reply_text};
 use crate::client::subscriber::{Subscriber, notify_flags, set_notify_flags};
 use crate::client::{Conn, Connector, Endpoint};
 use crate::config::miss_attribution::DEFAULT_REMEMBERED_KEYS;
 use crate::config::sampler::SamplerConfig;
 use crate::core::attribution::{
-    Attribution, Cause, NEEDED_FLAGS, Without, ceilings, missing_flags, with_flags,
+    Attribution, Cause, Event, NEEDED_FLAGS, Without, ceilings, missing_flags, with_flags,
 };
+use crate::core::derive::SizingWindow;
+use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
+use crate::core::ghost::predict::{self, Unpredicted, goal_in_words, mib};
+use crate::core::ghost::{Ghost, Settings as GhostSettings};
 use crate::core::info::Sample;
 use crate::core::verdict::{Finding, Input, Period, Verdict, evaluate, finding, worst};
 
@@ -33,7 +39,7 @@ pub(crate) struct Flags {
 }
 
 /// What the events of one period measured.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Measured {
     /// Keyspace hits and misses of the period (INFO).
     pub(crate) hits: u64,
@@ -42,9 +48,40 @@ pub(crate) struct Measured {
     pub(crate) attributed: [u64; 4],
     /// The top prefixes and `(other)`, misses per cause in [`Cause::ALL`] order.
     pub(crate) prefixes: Vec<(String, [u64; 4])>,
+    /// The hit ratio at larger memory sizes, from the same events.
+    pub(crate) sizing: MemorySizing,
+}
+
+/// Memory sizing over the period: the server's limit and policy, the model's reach, and the
+/// predicted curve or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MemorySizing {
+    /// `maxmemory-policy` (INFO, or CONFIG where INFO lacks it).
+    pub(crate) policy: Option<String>,
+    /// `maxmemory` in bytes (INFO, or CONFIG where INFO lacks it).
+    pub(crate) maxmemory: Option<u64>,
+    /// Keys evicted in the period (INFO).
+    pub(crate) evictions: u64,
+    /// Evicted keys the ghost list stands for at the end, and the fraction it tracks.
+    pub(crate) span_keys: f64,
+    pub(crate) sampling_ratio: f64,
+    pub(crate) outcome: Result<SizingWindow, Unpredicted>,
+}
+
+impl MemorySizing {
+    /// The "about N MiB for 90 %" sentence, when there is a curve.
+    fn summary(&self) -> Option<String> {
+        self.outcome.as_ref().ok().map(|w| goal_in_words(w, 0))
+    }
 }
 
 impl Measured {
+    /// INFO's hit ratio over the period; `None` without lookups.
+    fn hit_ratio(&self) -> Option<f64> {
+        let lookups = self.hits + self.misses;
+        (lookups > 0).then(|| self.hits as f64 / lookups as f64)
+    }
+
     fn total(&self) -> u64 {
         self.attributed.iter().sum()
     }
@@ -177,22 +214,6 @@ impl Explanation {
         } else {
             "\n"
         });
-        let _ = writeln!(
-            s,
-            "{}: {} over {:.1} s{}{}",
-            self.target,
-            self.verdict().label().to_uppercase(),
-            self.duration.as_secs_f64(),
-            self.server
-                .as_ref()
-                .map(|v| format!(" ({v})"))
-                .unwrap_or_default(),
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
-        );
         if let Some(f) = &self.flags {
             if !f.added.is_empty() {
                 let _ = writeln!(
@@ -253,6 +274,7 @@ impl Explanation {
                     dominant_of(counts).label()
                 );
             }
+            sizing_text(&mut s, m);
         }
         super::write_findings(&mut s, &self.findings);
         s
@@ -322,11 +344,89 @@ impl Explanation {
                         .collect()
                 })
                 .unwrap_or_default(),
+            sizing: m.map(sizing_json),
             findings: super::json_findings(&self.findings),
         };
         let mut text = serde_json::to_string(&report).unwrap_or_default();
         text.push('\n');
         text
+    }
+}
+
+/// The "Memory sizing" section: the limit and policy, the hit ratio now, the predicted ratio
+/// at 1.5×, 2× and 4× maxmemory and the memory for 90 %, or why nothing is predicted.
+fn sizing_text(s: &mut String, m: &Measured) {
+    let z = &m.sizing;
+    let maxmemory = match z.maxmemory {
+        Some(0) => "maxmemory 0 (no limit)".to_string(),
+        Some(b) => format!("maxmemory {} MiB", mib(b as f64)),
+        None => "maxmemory unknown".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "Memory sizing ({}, {maxmemory}; {} keys evicted):",
+        z.policy.as_deref().unwrap_or("policy unknown"),
+        z.evictions
+    );
+    let now = m.hit_ratio().map_or_else(|| "–".into(), percent);
+    let _ = writeln!(s, "  {:<22} {now:>7}", "hit ratio now");
+    match &z.outcome {
+        Ok(w) => {
+            for (p, (multiple, label)) in w.predicted.iter().zip(MEMORY_MULTIPLES) {
+                let at = format!("at {label} ({} MiB)", mib(multiple * w.maxmemory));
+                let value = p.map_or_else(|| "not covered by the ghost list".into(), percent);
+                let _ = writeln!(s, "  {at:<22} {value:>7}");
+            }
+            let _ = writeln!(s, "  {}", goal_in_words(w, 0));
+        }
+        Err(why) => {
+            let _ = writeln!(s, "  {}", why.in_words());
+        }
+    }
+}
+
+fn percent(r: f64) -> String {
+    format!("{:.1} %", r * 100.0)
+}
+
+/// The `sizing` object: every value the text shows, absent ones as null.
+fn sizing_json(m: &Measured) -> JsonSizing<'_> {
+    let z = &m.sizing;
+    let w = z.outcome.as_ref().ok();
+    JsonSizing {
+        policy: z.policy.as_deref(),
+        maxmemory_bytes: z.maxmemory,
+        evictions: z.evictions,
+        hit_ratio: w.map(|w| w.current).or_else(|| m.hit_ratio()),
+        ceiling: w.map(|w| w.ceiling),
+        unfixable_share: w.map(|w| w.unfixable_share),
+        predicted: MEMORY_MULTIPLES
+            .iter()
+            .enumerate()
+            .map(|(i, (multiple, label))| JsonPoint {
+                memory: label,
+                maxmemory_bytes: z
+                    .maxmemory
+                    .filter(|b| *b > 0)
+                    .map(|b| (multiple * b as f64) as u64),
+                hit_ratio: w.and_then(|w| w.predicted[i]),
+            })
+            .collect(),
+        memory_needed: TARGET_RATIOS
+            .iter()
+            .enumerate()
+            .map(|(i, (ratio, _))| JsonNeeded {
+                hit_ratio: *ratio,
+                bytes: w.and_then(|w| w.needed[i]).map(|b| b.round() as u64),
+            })
+            .collect(),
+        summary: z.summary(),
+        not_predicted: z.outcome.as_ref().err().map(|why| JsonUnpredicted {
+            code: why.code(),
+            reason: why.in_words(),
+        }),
+        span_keys: z.span_keys,
+        sampling_ratio: z.sampling_ratio,
     }
 }
 
@@ -353,7 +453,43 @@ struct JsonExplanation<'a> {
     misses_by_cause: Vec<JsonCause>,
     ceilings: Vec<JsonCeiling>,
     top_prefixes: Vec<JsonPrefix<'a>>,
+    sizing: Option<JsonSizing<'a>>,
     findings: Vec<super::JsonFinding<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSizing<'a> {
+    policy: Option<&'a str>,
+    maxmemory_bytes: Option<u64>,
+    evictions: u64,
+    hit_ratio: Option<f64>,
+    ceiling: Option<f64>,
+    unfixable_share: Option<f64>,
+    predicted: Vec<JsonPoint>,
+    memory_needed: Vec<JsonNeeded>,
+    summary: Option<String>,
+    not_predicted: Option<JsonUnpredicted>,
+    span_keys: f64,
+    sampling_ratio: f64,
+}
+
+#[derive(Serialize)]
+struct JsonPoint {
+    memory: &'static str,
+    maxmemory_bytes: Option<u64>,
+    hit_ratio: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct JsonNeeded {
+    hit_ratio: f64,
+    bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JsonUnpredicted {
+    code: &'static str,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -657,11 +793,47 @@ impl Interrupt {
 /// What the sampling saw.
 struct Sampled {
     start: Sample,
+    /// The last INFO, maxmemory and the policy completed from CONFIG where it lacks them.
     end: Sample,
     elapsed: Duration,
     interrupted: bool,
     attributed: [u64; 4],
     prefixes: Vec<(String, [u64; 4])>,
+    /// The memory-sizing model fed every event, and the time of the last one.
+    ghost: Ghost,
+    at: Duration,
+}
+
+/// One event to miss attribution, and as it classified it to the memory-sizing model (the
+/// exporter's attribution task feeds both alike).
+fn classify(a: &mut Attribution, ghost: &mut Ghost, event: Event, key: &[u8], at: Duration) {
+    let c = a.on_event(event, key, at);
+    ghost.on_classified(&c, at);
+}
+
+/// Fills maxmemory and the policy from `CONFIG GET` where INFO did not report them, as the
+/// poller does. A refused, renamed or slow CONFIG leaves them unknown: sizing then says so.
+async fn complete_memory(conn: &mut Conn, sample: &mut Sample, timeout: Duration) {
+    // One pattern per call: a server whose INFO lacks these is old enough to take one only.
+    for (name, missing) in [
+        ("maxmemory", sample.maxmemory.is_none()),
+        ("maxmemory-policy", sample.maxmemory_policy.is_none()),
+    ] {
+        if !missing {
+            continue;
+        }
+        let args: [&[u8]; 3] = [b"CONFIG", b"GET", name.as_bytes()];
+        let Ok(Ok(v)) = tokio::time::timeout(timeout, conn.call(&args)).await else {
+            continue;
+        };
+        for (k, v) in config_pairs(v) {
+            match k.as_str() {
+                "maxmemory" => sample.maxmemory = v.parse().ok(),
+                "maxmemory-policy" => sample.maxmemory_policy = Some(v),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Subscribes, reads INFO, classifies every event until `--duration` has passed (or Ctrl-C),
@@ -680,6 +852,7 @@ async fn sample(
         &p.patterns,
         p.top_k,
     );
+    let mut ghost = Ghost::new(GhostSettings::default());
     let conn = connect(connector, args.timeout).await?;
     let mut sub = Subscriber::subscribe(conn, connector.db(), args.timeout)
         .await
@@ -702,7 +875,7 @@ async fn sample(
                     .next_buffered()
                     .map_err(|e| format!("subscriber: {}", one_line(&e.to_string())))?
                 {
-                    attribution.on_event(event, key, now);
+                    classify(&mut attribution, &mut ghost, event, key, now);
                 }
             }
             if Instant::now() >= deadline {
@@ -714,14 +887,15 @@ async fn sample(
         }
     };
     let interrupted = progress::during("sampling keyspace events", args.duration, read).await?;
-    let end = info(control, args.timeout).await?;
+    let mut end = info(control, args.timeout).await?;
     let elapsed = started.elapsed();
+    complete_memory(control, &mut end, args.timeout).await;
     // Events of the last lookups may still be on their way: read what arrived until now.
     let now = Instant::now().duration_since(origin);
     while let Ok(true) = sub.wait(Instant::now() + Duration::from_millis(100)).await {
         match sub.next_buffered() {
             Ok(Some((event, key))) => {
-                attribution.on_event(event, key, now);
+                classify(&mut attribution, &mut ghost, event, key, now);
             }
             _ => break,
         }
@@ -733,11 +907,32 @@ async fn sample(
         interrupted,
         attributed: attribution.counts().attributed,
         prefixes: attribution.prefix_series(),
+        ghost,
+        at: now,
     })
 }
 
-fn explained(target: String, s: Sampled, flags: Option<Flags>, asked: Duration) -> Explanation {
+fn explained(target: String, mut s: Sampled, flags: Option<Flags>, asked: Duration) -> Explanation {
     let period = Period::between(&s.start, &s.end, s.elapsed.as_secs_f64());
+    let (status, outcome) = s.ghost.period_sizing(
+        s.at,
+        &s.end,
+        &predict::Period {
+            covered: s.elapsed,
+            hits: period.hits,
+            misses: period.misses,
+            evictions: period.evictions,
+            attributed: s.attributed,
+        },
+    );
+    let sizing = MemorySizing {
+        policy: s.end.maxmemory_policy.clone(),
+        maxmemory: s.end.maxmemory,
+        evictions: period.evictions,
+        span_keys: status.span_keys,
+        sampling_ratio: status.sampling_ratio,
+        outcome,
+    };
     let findings = evaluate(&Input {
         sample: &s.end,
         period: Some(period),
@@ -748,6 +943,7 @@ fn explained(target: String, s: Sampled, flags: Option<Flags>, asked: Duration) 
         misses: period.misses,
         attributed: s.attributed,
         prefixes: s.prefixes,
+        sizing,
     };
     let hit_ratio = findings
         .into_iter()
@@ -782,12 +978,36 @@ fn explained(target: String, s: Sampled, flags: Option<Flags>, asked: Duration) 
 mod tests {
     use super::*;
 
+    const MIB: f64 = (1u64 << 20) as f64;
+
+    /// A curve of 4 MiB at 30 %: 45 % at 1.5x, 60 % at 2x, 4x beyond the ghost list, 90 %
+    /// at 9.5 MiB, ceiling 95 %.
+    fn curve() -> SizingWindow {
+        SizingWindow {
+            window: crate::core::derive::Window::M1,
+            current: 0.3,
+            ceiling: 0.95,
+            unfixable_share: 0.05 / 0.7,
+            maxmemory: 4.0 * MIB,
+            predicted: [Some(0.45), Some(0.6), None],
+            needed: [Some(9.5 * MIB), None, None],
+        }
+    }
+
     fn measured(hits: u64, misses: u64, attributed: [u64; 4]) -> Measured {
         Measured {
             hits,
             misses,
             attributed,
             prefixes: vec![("page:*".into(), [0, attributed[1], 0, 0])],
+            sizing: MemorySizing {
+                policy: Some("allkeys-lru".into()),
+                maxmemory: Some(4 << 20),
+                evictions: 500,
+                span_keys: 500.0,
+                sampling_ratio: 1.0,
+                outcome: Ok(curve()),
+            },
         }
     }
 
@@ -857,5 +1077,79 @@ mod tests {
         assert_eq!(j["ceilings"][0]["hit_ratio"], 0.8);
         assert_eq!(j["top_prefixes"][0]["cause"], "evicted");
         assert_eq!(j["notifications"]["restored"], true);
+    }
+
+    fn explanation(m: Measured) -> Explanation {
+        Explanation {
+            target: "redis://h:1".into(),
+            duration: Duration::from_secs(3),
+            server: None,
+            interrupted: false,
+            flags: None,
+            findings: vec![],
+            measured: Some(m),
+        }
+    }
+
+    #[test]
+    fn the_curve_is_printed_with_the_memory_for_90_percent() {
+        let (m, _) = evicting();
+        let e = explanation(m);
+        let t = e.text();
+        for line in [
+            "Memory sizing (allkeys-lru, maxmemory 4.0 MiB; 500 keys evicted):",
+            "  hit ratio now           30.0 %",
+            "  at 1.5x (6.0 MiB)       45.0 %",
+            "  at 2x (8.0 MiB)         60.0 %",
+            "  at 4x (16 MiB)         not covered by the ghost list",
+            "  about 9.5 MiB for 90 % (maxmemory now 4.0 MiB)",
+        ] {
+            assert!(t.contains(&format!("{line}\n")), "{line:?} in\n{t}");
+        }
+        let j: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
+        let z = &j["sizing"];
+        assert_eq!(z["policy"], "allkeys-lru");
+        assert_eq!(z["maxmemory_bytes"], 4 << 20);
+        assert_eq!(z["hit_ratio"], 0.3);
+        assert_eq!(z["predicted"][0]["memory"], "1.5x");
+        assert_eq!(z["predicted"][0]["maxmemory_bytes"], 6 << 20);
+        assert_eq!(z["predicted"][1]["hit_ratio"], 0.6);
+        assert!(z["predicted"][2]["hit_ratio"].is_null(), "{z}");
+        assert_eq!(z["memory_needed"][0]["hit_ratio"], 0.9);
+        assert_eq!(z["memory_needed"][0]["bytes"], (9.5 * MIB) as u64);
+        assert!(z["memory_needed"][1]["bytes"].is_null());
+        assert_eq!(
+            z["summary"],
+            "about 9.5 MiB for 90 % (maxmemory now 4.0 MiB)"
+        );
+        assert!(z["not_predicted"].is_null());
+    }
+
+    #[test]
+    fn without_a_curve_the_reason_is_given_and_nothing_invented() {
+        let (mut m, _) = evicting();
+        m.sizing.policy = Some("allkeys-random".into());
+        m.sizing.outcome = Err(Unpredicted::Policy {
+            policy: Some("allkeys-random".into()),
+            why: "random eviction keeps no recency order",
+        });
+        let e = explanation(m);
+        let t = e.text();
+        assert!(
+            t.contains(
+                "  not predicted under allkeys-random: random eviction keeps no recency order\n"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("at 2x"), "{t}");
+        let j: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
+        let z = &j["sizing"];
+        assert_eq!(z["hit_ratio"], 0.3, "INFO's ratio is known all the same");
+        assert_eq!(z["not_predicted"]["code"], "policy");
+        assert!(z["ceiling"].is_null() && z["summary"].is_null(), "{z}");
+        for i in 0..3 {
+            assert!(z["predicted"][i]["hit_ratio"].is_null(), "{z}");
+            assert!(z["memory_needed"][i]["bytes"].is_null(), "{z}");
+        }
     }
 }

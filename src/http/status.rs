@@ -4,7 +4,9 @@
 //! latest sample (over the 5-minute window). The target page at `/target/<name>`: the same
 //! for one target over every window, and the misses by measured cause, the hit-ratio ceilings
 //! and the top prefixes by misses, filled from the target's attribution status and windows,
-//! which say "attribution off" while the target has none.
+//! which say "attribution off" while the target has none; and memory sizing, the hit ratio
+//! predicted at 1.5×, 2× and 4× maxmemory and the memory for 90 %, 95 % and 99 %, in words
+//! and in numbers, from the same poll's sizing (or why there is none).
 //!
 //! Pure: HTML text from snapshots; no external assets (styles and SVG inline), so the page
 //! works where the exporter has no way out to the internet. Every number the pages show from
@@ -16,7 +18,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::core::attribution::{AttributionStatus, Cause, Without};
-use crate::core::derive::{AttributionWindow, Window, WindowStats};
+use crate::core::derive::{AttributionWindow, SizingStatus, Window, WindowStats};
+use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
+use crate::core::ghost::predict::{in_words, mib, why_unpredicted};
 use crate::core::verdict::{self, Input, Period, Verdict};
 use crate::state::Snapshot;
 
@@ -331,7 +335,7 @@ pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
             pressure(snap, now),
             escape(&policy(snap, now)),
             verdict_cell(snap, now),
-            attribution_sections(snap, now),
+            attribution_sections(snap, now) + &memory_sizing(snap, now),
             polls = snap.polls_total,
         ),
     )
@@ -546,6 +550,134 @@ fn top_prefixes(a: &AttributionStatus) -> String {
     )
 }
 
+/// The window memory sizing is told in words for (as on the dashboard and in the runbooks).
+const SIZING_WORDS: Window = Window::M5;
+
+/// Memory sizing: the 5-minute prediction in words, then each window's hit ratio now, at
+/// 1.5×, 2× and 4× maxmemory and the memory for 90 %, 95 % and 99 % (the numbers /metrics
+/// serves, absent ones "–"), and the model's reach; or why nothing is predicted.
+fn memory_sizing(snap: &Snapshot, now: Duration) -> String {
+    let head = "<h2 id=\"memory-sizing\">Memory sizing</h2>";
+    if snap.attribution.is_none() {
+        return format!(
+            "{head}<p class=\"attribution-off\">attribution off: memory sizing learns from the \
+same keyspace events (evictions and misses) as miss attribution, so this target predicts \
+nothing.</p>"
+        );
+    }
+    let Some((sample, status)) = snap
+        .fresh(now)
+        .and_then(|(s, d)| Some((s, d.sizing.as_ref()?)))
+    else {
+        return format!("{head}<p class=\"not-predicted\">no fresh poll: nothing predicted.</p>");
+    };
+    let limit = format!(
+        "maxmemory {}, {}",
+        sample.maxmemory.filter(|b| *b > 0).map_or_else(
+            || "0 (no limit)".into(),
+            |b| format!("{} MiB", mib(b as f64))
+        ),
+        sample
+            .maxmemory_policy
+            .as_deref()
+            .unwrap_or("policy unknown")
+    );
+    let words = match status.windows.iter().find(|w| w.window == SIZING_WORDS) {
+        Some(w) => in_words(w, 0),
+        None => why_unpredicted(status, sample, SIZING_WORDS)
+            .map(|why| why.in_words())
+            .unwrap_or_default(),
+    };
+    if status.refused.is_some() {
+        // Under a refused policy no window has a prediction, and /metrics exports none.
+        return format!(
+            "{head}<p class=\"not-predicted\">{}</p><p>{}</p>",
+            escape(&words),
+            escape(&limit)
+        );
+    }
+    format!(
+        "{head}<p class=\"sizing-words\" data-window=\"{l}\">{l}: {}</p>{}<p>{}; ghost list: {} evicted keys, {} of keys tracked</p>",
+        escape(&words),
+        sizing_table(snap, now, status),
+        escape(&limit),
+        number(
+            "redis_exporter_ghost_span_keys",
+            "",
+            Some(status.span_keys),
+            |v| format!("{v:.0}")
+        ),
+        number(
+            "redis_exporter_ghost_sampling_ratio",
+            "",
+            Some(status.sampling_ratio),
+            percent
+        ),
+        l = SIZING_WORDS.label(),
+    )
+}
+
+/// Each window's hit ratio now and its predicted points, as /metrics has them.
+fn sizing_table(snap: &Snapshot, now: Duration, status: &SizingStatus) -> String {
+    let mut rows = String::new();
+    for w in Window::ALL {
+        let l = w.label();
+        let sw = status.windows.iter().find(|s| s.window == w);
+        let _ = write!(
+            rows,
+            "<tr><th>{l}</th><td>{}</td>",
+            hit_ratio(window(snap, now, w), l)
+        );
+        let predicted = sw.map(|s| &s.predicted);
+        sizing_cells(
+            &mut rows,
+            "redis_cache_predicted_hit_ratio",
+            (l, "memory"),
+            MEMORY_MULTIPLES,
+            predicted,
+            percent,
+        );
+        let needed = sw.map(|s| &s.needed);
+        sizing_cells(
+            &mut rows,
+            "redis_cache_memory_needed_bytes",
+            (l, "hit_ratio"),
+            TARGET_RATIOS,
+            needed,
+            |b| format!("{} MiB", mib(b)),
+        );
+        rows.push_str("</tr>\n");
+    }
+    format!(
+        "<table class=\"sizing\"><thead><tr><th>window</th><th>hit ratio now</th><th>at 1.5x</th><th>at 2x</th><th>at 4x</th><th>memory for 90 %</th><th>for 95 %</th><th>for 99 %</th></tr></thead>\
+<tbody>\n{rows}</tbody></table><p>–: not exported (beyond what the ghost list covers; for memory needed, also a hit ratio memory alone does not reach)</p>"
+    )
+}
+
+/// One cell per point of a window's curve, as `metric{window, label}` (the window's label and
+/// the point's label name).
+fn sizing_cells(
+    rows: &mut String,
+    metric: &str,
+    (window, label): (&str, &str),
+    points: [(f64, &str); 3],
+    values: Option<&[Option<f64>; 3]>,
+    text: fn(f64) -> String,
+) {
+    for (i, (_, p)) in points.iter().enumerate() {
+        let _ = write!(
+            rows,
+            "<td>{}</td>",
+            number(
+                metric,
+                &format!("window=\"{window}\",{label}=\"{p}\""),
+                values.and_then(|v| v[i]),
+                text
+            )
+        );
+    }
+}
+
 /// The 404 page for a name no target has.
 pub(crate) fn not_found(name: &str) -> String {
     document(
@@ -573,7 +705,7 @@ td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
 .v.critical{{background:#ffebe9;color:#cf222e}}.v.unknown{{background:#eaeef2;color:#57606a}}\
 ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
 .est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
-td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
+td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off,.not-predicted{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
 </style></head>\
 <body>{body}</body></html>\n"
     )

@@ -631,6 +631,54 @@ pub(crate) fn wait_polls(e: &Exporter, target: &str, n: f64) -> String {
     )
 }
 
+/// Waits until miss attribution of `target` is subscribed.
+pub(crate) fn wait_attribution_active(e: &Exporter, target: &str) {
+    let sel = format!("redis_exporter_miss_attribution_active{{target=\"{target}\"}}");
+    wait_for(
+        &format!("attribution of {target} active"),
+        Duration::from_secs(20),
+        || (sample(&e.metrics(), &sel) == Some(1.0)).then_some(()),
+    );
+}
+
+/// Waits until miss attribution has attributed every keyspace miss of `target` (its
+/// subscriber caught up), then one more poll, whose windows hold them; returns that scrape.
+pub(crate) fn wait_misses_attributed(e: &Exporter, target: &str) -> String {
+    let misses = format!("redis_keyspace_misses_total{{target=\"{target}\"}}");
+    wait_for(
+        &format!("the misses of {target} attributed"),
+        Duration::from_secs(30),
+        || {
+            let m = wait_polls(e, target, 1.0);
+            let attributed: f64 = ["expired", "evicted", "deleted", "cold"]
+                .iter()
+                .map(|c| {
+                    let sel = format!(
+                        "redis_cache_misses_attributed_total{{target=\"{target}\",cause=\"{c}\"}}"
+                    );
+                    value(&m, &sel)
+                })
+                .sum();
+            (attributed >= value(&m, &misses)).then_some(())
+        },
+    );
+    wait_polls(e, target, 1.0)
+}
+
+/// Memory sizing's predictions are absent for `target` (a policy where they do not hold).
+pub(crate) fn assert_no_prediction(exposition: &str, target: &str) {
+    for name in [
+        "redis_cache_predicted_hit_ratio",
+        "redis_cache_memory_needed_bytes",
+    ] {
+        let prefix = format!("{name}{{target=\"{target}\"");
+        assert!(
+            !exposition.lines().any(|l| l.starts_with(&prefix)),
+            "{name} exported for {target}"
+        );
+    }
+}
+
 /// Waits until `redis_up` of `target` equals `up`; returns that scrape.
 pub(crate) fn wait_up(e: &Exporter, target: &str, up: f64) -> String {
     let sel = format!("redis_up{{target=\"{target}\"}}");
