@@ -1,4 +1,4 @@
-//! Connections to Redis, one stack for all of them: a resolved target ([`endpoint`]), the connector
+//! Connections to Redis, one stack for all of them: a resolved target (`endpoint`), the connector
 //! and connection every caller uses (`conn`: the poller, the sampler, Cluster and Sentinel
 //! discovery, `check`, `/scrape`; the keyspace-event subscriber's socket loop is `subscriber`), the
 //! one place TLS is configured (`tls`), the framer that tells when a reply is complete ([`resp`],
@@ -9,8 +9,8 @@
 //! type, the error kinds); nothing above them.
 
 pub mod call;
-pub mod conn;
-pub mod endpoint;
+mod conn;
+mod endpoint;
 pub(crate) mod reply;
 pub mod resp;
 pub(crate) mod subscriber;

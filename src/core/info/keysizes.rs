@@ -6,7 +6,7 @@
 use super::pairs;
 
 /// Databases whose distributions are kept at most (Redis has 16 by default).
-pub const MAX_DBS: usize = 16;
+const MAX_DBS: usize = 16;
 
 /// `dbN_distrib_<type>_<sizes|items>` type words and the `type` label each becomes.
 const TYPES: [(&str, &str); 5] = [

@@ -9,15 +9,15 @@
 //! poll. Unknown fields are ignored. Values that do not parse are skipped and named in
 //! [`Sample::skipped`].
 //!
-//! The replication section's details are in [`replication`]; the slow sections (persistence,
+//! The replication section's details are in `replication`; the slow sections (persistence,
 //! errorstats, latencystats, keysizes), which the poller reads less often, in [`slow`] (keysizes
-//! in [`keysizes`]).
+//! in `keysizes`).
 
 use std::fmt;
 use std::sync::Arc;
 
-pub mod keysizes;
-pub mod replication;
+mod keysizes;
+mod replication;
 pub mod slow;
 
 pub use keysizes::KeySizes;
