@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::core::attribution::{Cause, Event, Without};
-use crate::core::derive::{AttributionWindow, Derived, MissCause, SizingStatus, SizingWindow};
+use crate::core::derive::{
+    AttributionWindow, Derived, MissCause, SizingStatus, SizingWindow, WindowStats,
+};
 use crate::core::error_kind::ErrorKind;
 use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
 use crate::core::info::{Persistence, Sample, Slow};
@@ -276,8 +278,17 @@ fn sizing_points(
     }
 }
 
-fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::core::derive::WindowStats> + 'a {
+fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a WindowStats> + 'a {
     v.derived().into_iter().flat_map(|d| d.windows.iter())
+}
+
+/// One point per window (labelled by it) that has a `value`; the others left out.
+fn per_window(v: &View, out: &mut Out, value: fn(&WindowStats) -> Option<f64>) {
+    for w in windows(v) {
+        if let Some(x) = value(w) {
+            out(&[w.window.label()], x);
+        }
+    }
 }
 
 /// Every metric the exporter serves, in output order.
@@ -811,63 +822,35 @@ pub static TABLE: &[MetricDef] = &[
         help: "keyspace_hits / (keyspace_hits + keyspace_misses) over the window, 0-1; absent when \
                the window saw no lookups.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.hit_ratio {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.hit_ratio)),
     },
     MetricDef {
         name: "redis_cache_lookups_per_second",
         kind: Kind::Gauge,
         help: "(keyspace_hits + keyspace_misses) per second over the window.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.lookups_per_second {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.lookups_per_second)),
     },
     MetricDef {
         name: "redis_cache_evictions",
         kind: Kind::Gauge,
         help: "Keys evicted during the window (increase of INFO stats evicted_keys, reset-safe).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(n) = w.evictions {
-                    out(&[w.window.label()], n as f64);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.evictions.map(|n| n as f64))),
     },
     MetricDef {
         name: "redis_cache_expirations",
         kind: Kind::Gauge,
         help: "Keys expired during the window (increase of INFO stats expired_keys, reset-safe).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(n) = w.expirations {
-                    out(&[w.window.label()], n as f64);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.expirations.map(|n| n as f64))),
     },
     MetricDef {
         name: "redis_cache_window_seconds",
         kind: Kind::Gauge,
         help: "Seconds of history the window's values cover (less than the window after a start).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                out(&[w.window.label()], w.covered.as_secs_f64());
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| Some(w.covered.as_secs_f64()))),
     },
     MetricDef {
         name: "redis_memory_pressure_ratio",
@@ -903,13 +886,7 @@ pub static TABLE: &[MetricDef] = &[
                of keyspace_misses); absent without misses. An evicted key causes at most one miss, \
                so min(1, value) bounds the share of misses evictions explain.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.evictions_per_miss() {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, WindowStats::evictions_per_miss)),
     },
     MetricDef {
         name: "redis_cache_expirations_per_miss",
@@ -918,13 +895,7 @@ pub static TABLE: &[MetricDef] = &[
                of keyspace_misses); absent without misses. An expired key causes at most one miss, \
                so min(1, value) bounds the share of misses short TTLs explain.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.expirations_per_miss() {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, WindowStats::expirations_per_miss)),
     },
     MetricDef {
         name: "redis_cache_miss_cause",
