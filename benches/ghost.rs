@@ -160,11 +160,13 @@ fn main() {
     let alphas = if alphas.is_empty() { vec![0.9] } else { alphas };
     let mib = |b: usize| b as f64 / f64::from(1 << 20);
     println!(
-        "cache {CACHE} keys, stream over {KEYS} keys, {WARM_UP} lookups of warm-up, {MEASURED} measured; budget {:.0} MiB",
+        "cache {CACHE} keys, stream over {KEYS} keys, {WARM_UP} lookups of warm-up, {MEASURED} \
+         measured; budget {:.0} MiB",
         mib(DEFAULT_BUDGET_BYTES)
     );
     println!(
-        "| Zipf | hit ratio | 1.5x pred / real | 2x pred / real | 4x pred / real | worst | sampled % | span (keys) | heap (self-count) | heap (allocator peak) | model time |"
+        "| Zipf | hit ratio | 1.5x pred / real | 2x pred / real | 4x pred / real | worst \
+         | sampled % | span (keys) | heap (self-count) | heap (allocator peak) | model time |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for alpha in alphas {

@@ -106,7 +106,8 @@ impl Report {
 
     fn line(&self, elapsed: Duration) -> String {
         format!(
-            "{:>6.0}s lookups={} hits={} misses={} hit_ratio={} writes={} invalidations={} keys_calls={}",
+            "{:>6.0}s lookups={} hits={} misses={} hit_ratio={} writes={} invalidations={} \
+             keys_calls={}",
             elapsed.as_secs_f64(),
             self.lookups,
             self.hits,

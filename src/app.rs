@@ -219,7 +219,8 @@ impl ListenerSecurity {
                 if let Err(e) = tls.set_files(files.clone()) {
                     warn!(
                         error = %e,
-                        "New listener certificate files cannot be used; the previous ones keep serving.",
+                        "New listener certificate files cannot be used; the previous ones keep \
+                         serving.",
                     );
                 }
             }

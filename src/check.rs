@@ -160,13 +160,23 @@ pub struct CheckArgs {
     #[arg(value_name = "URL", default_value = crate::config::DEFAULT_REDIS_URL)]
     pub(crate) url: String,
     /// How long to sample: INFO is read at the start and at the end.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = crate::config::parse_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "30s",
+        value_parser = crate::config::parse_duration
+    )]
     pub(crate) duration: Duration,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
     /// Timeout of each Redis call.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = crate::config::parse_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "5s",
+        value_parser = crate::config::parse_duration
+    )]
     pub(crate) timeout: Duration,
     /// Key pattern of locks that must carry a TTL, repeatable; "" for none.
     #[arg(
@@ -314,7 +324,8 @@ fn unknown(target: String, duration: Duration, error: String) -> Report {
             Verdict::Unknown,
             None,
             error,
-            "The instance could not be checked: verify the URL, that the server is up and reachable, and the credentials.",
+            "The instance could not be checked: verify the URL, that the server is up and \
+             reachable, and the credentials.",
         )],
     }
 }

@@ -27,7 +27,8 @@ pub struct Cli {
     /// Address to serve /metrics on [env: REDIS_CACHE_EXPORTER_LISTEN] [default: 0.0.0.0:9122].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Interval between polls, e.g. 15s, 1m30s [env: REDIS_CACHE_EXPORTER_POLL_INTERVAL] [default: 15s].
+    /// Interval between polls, e.g. 15s, 1m30s
+    /// [env: REDIS_CACHE_EXPORTER_POLL_INTERVAL] [default: 15s].
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub poll_interval: Option<Duration>,
     /// Timeout of each Redis call, below the poll interval [env: REDIS_CACHE_EXPORTER_TIMEOUT]
@@ -155,7 +156,8 @@ mod tests {
             ("version", "reserved"),
         ] {
             let msg = refused(&format!(
-                "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nlabels = {{ ok = \"1\",\n  {name} = \"x\" }}\n"
+                "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\n\
+                 labels = {{ ok = \"1\",\n  {name} = \"x\" }}\n"
             ));
             for p in ["test.toml, line 5", "target \"a\"", "`labels`", why] {
                 assert!(msg.contains(p), "{msg:?} does not contain {p:?}");
@@ -170,7 +172,8 @@ mod tests {
             let target = matches!(def.emit, Emit::PerTarget(_)).then_some("target");
             for label in target.into_iter().chain(def.labels.iter().copied()) {
                 let msg = refused(&format!(
-                    "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\nlabels = {{ {label} = \"x\" }}\n"
+                    "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\n\
+                     labels = {{ {label} = \"x\" }}\n"
                 ));
                 for part in [
                     &format!("label name {label:?} is reserved"),
@@ -196,7 +199,8 @@ mod tests {
             &|_| None,
             Some((
                 Path::new("test.toml"),
-                "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\nlabels = { team = \"x\", env = \"y\" }\n",
+                "[[targets]]\nname = \"t\"\nurl = \"redis://h\"\n\
+                 labels = { team = \"x\", env = \"y\" }\n",
             )),
         )
         .and_then(with_our_labels_refused);

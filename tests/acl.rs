@@ -57,7 +57,8 @@ fn exporter_as_user(r: &RedisServer) -> (Exporter, tempfile::TempDir) {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "exporter-pw\n").unwrap();
     let e = Exporter::start(&format!(
-        "poll_interval = \"500ms\"\n[[targets]]\nname = \"c\"\nurl = \"{}\"\nusername = \"exporter\"\npassword_file = \"{}\"\n",
+        "poll_interval = \"500ms\"\n[[targets]]\nname = \"c\"\nurl = \"{}\"\n\
+         username = \"exporter\"\npassword_file = \"{}\"\n",
         r.url(),
         pw.display()
     ));
@@ -219,7 +220,8 @@ fn recipe_user_through_the_scrape_endpoint() {
     std::fs::write(&pw, "exporter-pw\n").unwrap();
     let e = Exporter::start(&format!(
         "poll_interval = \"500ms\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
-         [[scrape.credentials]]\npattern = \"redis://127.0.0.1:{}\"\nusername = \"exporter\"\npassword_file = \"{}\"\n\
+         [[scrape.credentials]]\npattern = \"redis://127.0.0.1:{}\"\nusername = \"exporter\"\n\
+         password_file = \"{}\"\n\
          [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
         r.port,
         pw.display(),

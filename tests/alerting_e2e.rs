@@ -291,7 +291,10 @@ fn a_page_with_attribution_names_the_measured_cause_and_its_ceiling() {
     assert!(
         evicting_page.starts_with("Cache evicting hit ")
             && !evicting_page.contains("estimate")
-            && evicting_page.contains("of the misses over 5 minutes are keys evicted earlier: give the cache memory or an LFU policy."),
+            && evicting_page.contains(
+                "of the misses over 5 minutes are keys evicted earlier: give \
+                 the cache memory or an LFU policy."
+            ),
         "evicting: {evicting_page}"
     );
     let ceiling: f64 = evicting_page
@@ -456,7 +459,8 @@ cache = false
     );
     assert!(
         wrongly_pending.is_empty(),
-        "RedisCacheHitRateLow pending or firing for a healthy cache or a data store: {wrongly_pending:?}"
+        "RedisCacheHitRateLow pending or firing for a healthy cache or a data store: \
+         {wrongly_pending:?}"
     );
 
     let notification = hook

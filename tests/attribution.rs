@@ -21,7 +21,8 @@ fn attribution_config(targets: &[(&str, String)], table: &str) -> String {
     let mut c = String::from("poll_interval = \"1s\"\n");
     for (name, url) in targets {
         c.push_str(&format!(
-            "[[targets]]\nname = \"{name}\"\nurl = \"{url}\"\n[targets.miss_attribution]\nenabled = true\n{table}"
+            "[[targets]]\nname = \"{name}\"\nurl = \"{url}\"\n[targets.miss_attribution]\n\
+             enabled = true\n{table}"
         ));
     }
     c
@@ -53,7 +54,13 @@ fn wait_attributed(e: &Exporter, target: &str, total: f64) -> String {
             let m = e.metrics();
             let sum: f64 = ["expired", "evicted", "deleted", "cold"]
                 .iter()
-                .map(|c| sample(&m, &format!("redis_cache_misses_attributed_total{{target=\"{target}\",cause=\"{c}\"}}")).unwrap_or(0.0))
+                .map(|c| {
+                    let name = format!(
+                        "redis_cache_misses_attributed_total{{target=\"{target}\",\
+                         cause=\"{c}\"}}"
+                    );
+                    sample(&m, &name).unwrap_or(0.0)
+                })
                 .sum();
             (sum >= total * 0.97).then_some(())
         },
@@ -102,7 +109,8 @@ fn known_causes_on(kind: ServerKind) {
         ("unl:*", "deleted", UNLINKED),
     ] {
         let sel = format!(
-            "redis_cache_prefix_misses_total{{target=\"mixed\",prefix=\"{prefix}\",cause=\"{cause}\"}}"
+            "redis_cache_prefix_misses_total{{target=\"mixed\",prefix=\"{prefix}\",\
+             cause=\"{cause}\"}}"
         );
         within_3_percent(value(&m, &sel), n as f64, &sel);
     }
@@ -147,7 +155,9 @@ fn known_causes_on(kind: ServerKind) {
         "evicted events vs INFO evicted_keys",
     );
     eprintln!(
-        "{kind}: mixed cold {} expired {} deleted {} (truth {COLD}, {EXPIRED}, {}), coverage {coverage_mixed}; evicting {} of {truth}, coverage {coverage}, ceiling {ceiling}, hit ratio {hit_ratio}",
+        "{kind}: mixed cold {} expired {} deleted {} (truth {COLD}, {EXPIRED}, {}), coverage \
+         {coverage_mixed}; evicting {} of {truth}, coverage {coverage}, ceiling {ceiling}, hit \
+         ratio {hit_ratio}",
         attributed(&m_mixed, "mixed", "cold"),
         attributed(&m_mixed, "mixed", "expired"),
         attributed(&m_mixed, "mixed", "deleted"),

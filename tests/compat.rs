@@ -14,7 +14,8 @@ fn redis6(extra: &[&str]) -> RedisServer {
 
 fn exporter(name: &str, r: &RedisServer) -> Exporter {
     Exporter::start(&format!(
-        "poll_interval = \"1s\"\ntimeout = \"500ms\"\n[[targets]]\nname = \"{name}\"\nurl = \"{}\"\n",
+        "poll_interval = \"1s\"\ntimeout = \"500ms\"\n[[targets]]\nname = \"{name}\"\n\
+         url = \"{}\"\n",
         r.url()
     ))
 }

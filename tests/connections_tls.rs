@@ -245,10 +245,14 @@ fn poller_sampler_discovery_and_scrape_honour_the_ca_and_client_certificate() {
          [[targets]]\nname = \"good\"\nurl = \"{url}\"\n{good}{sampler}\
          [[targets]]\nname = \"no_cert\"\nurl = \"{url}/1\"\n{no_cert}{sampler}\
          [[targets]]\nname = \"wrong_ca\"\nurl = \"{url}/2\"\n{wrong_ca}\
-         [[targets]]\nname = \"cluster\"\ncluster = true\nurl = \"rediss://127.0.0.1:{cluster_port}\"\n{good}\
-         [[targets]]\nname = \"cluster_no_cert\"\ncluster = true\nurl = \"rediss://127.0.0.1:{cluster_port}\"\n{no_cert}\
-         [[targets]]\nname = \"sentinel\"\nsentinel = [\"rediss://127.0.0.1:{sentinel_port}\"]\nmaster_name = \"m\"\n{good}\
-         [[targets]]\nname = \"sentinel_wrong_ca\"\nsentinel = [\"rediss://127.0.0.1:{sentinel_port}\"]\nmaster_name = \"m\"\n{wrong_ca}"
+         [[targets]]\nname = \"cluster\"\ncluster = true\n\
+         url = \"rediss://127.0.0.1:{cluster_port}\"\n{good}\
+         [[targets]]\nname = \"cluster_no_cert\"\ncluster = true\n\
+         url = \"rediss://127.0.0.1:{cluster_port}\"\n{no_cert}\
+         [[targets]]\nname = \"sentinel\"\nsentinel = [\"rediss://127.0.0.1:{sentinel_port}\"]\n\
+         master_name = \"m\"\n{good}\
+         [[targets]]\nname = \"sentinel_wrong_ca\"\n\
+         sentinel = [\"rediss://127.0.0.1:{sentinel_port}\"]\nmaster_name = \"m\"\n{wrong_ca}"
     ));
     let cluster_member = format!("cluster/127.0.0.1:{cluster_port}");
     let sentinel_member = format!("sentinel/127.0.0.1:{master_port}");

@@ -224,7 +224,11 @@ fn lint_expr(expr: &str) -> Vec<String> {
 
 #[test]
 fn promql_lint_catches_what_it_is_meant_to() {
-    assert!(lint_expr(r#"sum(rate(redis_keyspace_hits_total{job=~"$job", target=~"$target"}[$__rate_interval]))"#).is_empty());
+    let clean = concat!(
+        r#"sum(rate(redis_keyspace_hits_total{job=~"$job", target=~"$target"}"#,
+        "[$__rate_interval]))"
+    );
+    assert!(lint_expr(clean).is_empty());
     let problems = |e: &str| lint_expr(e).join("; ");
     assert!(
         problems(r#"redis_hits_total{job=~"$job", target=~"$target"}"#)
@@ -245,7 +249,11 @@ fn promql_lint_catches_what_it_is_meant_to() {
         lint_expr(r#"max(redis_db_avg_ttl_seconds{job=~"$job", target=~"$target"})"#).is_empty()
     );
     // Label values and `by` labels are not metric names.
-    assert!(lint_expr(r#"max by (target, redis_version) (redis_instance_info{job=~"$job", target=~"$target", role="redis_x"})"#).is_empty());
+    let by_labels = concat!(
+        "max by (target, redis_version) ",
+        r#"(redis_instance_info{job=~"$job", target=~"$target", role="redis_x"})"#
+    );
+    assert!(lint_expr(by_labels).is_empty());
     assert!(lint_expr(r#"ALERTS{alertname=~"Redis.*", target=~"$target"}"#).is_empty());
 }
 
@@ -803,7 +811,8 @@ fn attribution_queries_compute_causes_shares_and_ceilings() {
     let promtool = support::require_binary("promtool", "prometheus");
     let series = |name: &str, labels: &str, values: &str| {
         format!(
-            "      - series: '{name}{{job=\"{JOB}\",target={labels}}}'\n        values: '{values}'\n"
+            "      - series: '{name}{{job=\"{JOB}\",target={labels}}}'\n        values: \
+             '{values}'\n"
         )
     };
     let mut input = String::new();
@@ -928,7 +937,8 @@ fn attribution_queries_compute_causes_shares_and_ceilings() {
         }
     }
     let yaml = format!(
-        "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{tests}"
+        "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n\
+         {input}    promql_expr_test:\n{tests}"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("attribution-queries.test.yml");
@@ -946,8 +956,9 @@ fn attribution_queries_compute_causes_shares_and_ceilings() {
     );
 }
 
-/// Instant query against `prom` at time `at` (Unix seconds); the result list, or Prometheus's error (the shared
-/// `Prometheus::query` panics on the first bad query; this test reports them all at once).
+/// Instant query against `prom` at time `at` (Unix seconds); the result list, or Prometheus's error
+/// (the shared `Prometheus::query` panics on the first bad query; this test reports them all at
+/// once).
 fn try_query(prom: &Prometheus, expr: &str, at: f64) -> Result<Vec<Value>, String> {
     let path = format!("/api/v1/query?query={}&time={at:.3}", url_encode(expr));
     let (status, body) = http_get(prom.port, &path).map_err(|e| e.to_string())?;
@@ -1023,7 +1034,8 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
          [[targets]]\nname = \"healthy\"\nurl = \"{}\"\ncache = true\n\
          [[targets]]\nname = \"evicting\"\nurl = \"{}\"\ncache = true\n\
          [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n\
-         [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\ncache = true\n\
+         [[targets]]\nname = \"unreachable\"\nurl = \"redis://127.0.0.1:{unreachable}\"\n\
+         cache = true\n\
          [[targets]]\nname = \"sampled\"\nurl = \"{}\"\ncache = false\n\
          [targets.sampler]\nenabled = true\nkeys_per_cycle = 1000\nbatch_size = 500\n\
          interval = \"1s\"\nmax_time_per_cycle = \"500ms\"\n",
@@ -1241,7 +1253,8 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     let raw = try_query(
         &prom,
         &substitute(
-            "sum by (target) (rate(redis_keyspace_hits_total{target=\"sampled\"}[$__rate_interval]) \
+            "sum by (target) \
+             (rate(redis_keyspace_hits_total{target=\"sampled\"}[$__rate_interval]) \
              + rate(redis_keyspace_misses_total{target=\"sampled\"}[$__rate_interval]))",
             targets,
         ),

@@ -99,7 +99,8 @@ fn static_labels_cache_flag_and_instance_info() {
     let r = RedisServer::start(&[]);
     let body = format!(
         "poll_interval = \"1s\"\ntimeout = \"500ms\"\n\
-         [[targets]]\nname = \"store\"\nurl = \"{}\"\ncache = false\nlabels = {{ team = \"checkout\", env = \"prod\" }}\n",
+         [[targets]]\nname = \"store\"\nurl = \"{}\"\ncache = false\n\
+         labels = {{ team = \"checkout\", env = \"prod\" }}\n",
         r.url()
     );
     let e = Exporter::start(&body);

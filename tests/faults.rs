@@ -288,7 +288,12 @@ fn sigterm_exits_promptly_with_a_hung_target() {
 fn invalid_config_is_refused_with_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "poll_interval = \"15s\"\n[[targets]]\nname = \"a\"\nurl = \"redis://x\"\npoll_intervall = \"1s\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "poll_interval = \"15s\"\n[[targets]]\nname = \"a\"\n\
+         url = \"redis://x\"\npoll_intervall = \"1s\"\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_redis-cache-exporter"))
         .arg("--config")
         .arg(&path)

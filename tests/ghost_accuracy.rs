@@ -470,7 +470,8 @@ fn report(kind: ServerKind, w: Workload, o: &Outcome) -> (f64, f64) {
 fn check_lru(kind: ServerKind) {
     let started = Instant::now();
     println!(
-        "| server | policy | Zipf | hit ratio 8 MiB | 1.5x pred / real | 2x | 4x | needed for 2x ratio (model / tried) | for mid 1.5x-2x | worst | sampled % |"
+        "| server | policy | Zipf | hit ratio 8 MiB | 1.5x pred / real | 2x | 4x | needed for 2x \
+         ratio (model / tried) | for mid 1.5x-2x | worst | sampled % |"
     );
     let mut failures = Vec::new();
     for alpha in [0.7, 0.9, 1.1] {
@@ -558,7 +559,8 @@ fn the_policy_gate_follows_what_was_measured() {
                 worst_needed * 100.0
             )),
             Err(why) if held => failures.push(format!(
-                "{}: refused ({why}), but within {worst:.4} (memory needed {:.1} %): the gate is out of date",
+                "{}: refused ({why}), but within {worst:.4} (memory needed {:.1} %): the gate is \
+                 out of date",
                 w.policy,
                 worst_needed * 100.0
             )),

@@ -394,7 +394,8 @@ fn promtool_check(text: &str) -> (bool, String) {
     let promtool = Path::new("/usr/bin/promtool");
     assert!(
         promtool.exists(),
-        "/usr/bin/promtool not found: install the Debian package prometheus (`apt-get install prometheus`)"
+        "/usr/bin/promtool not found: install the Debian package prometheus (`apt-get install \
+         prometheus`)"
     );
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
@@ -477,7 +478,8 @@ fn golden_inputs_cover_the_situations_they_claim() {
         "redis_exporter_resets_detected_total{target=\"sessions\"} 1"
     ));
     assert!(has(
-        "redis_master_link_up{target=\"replica\",master_host=\"127.0.0.1\",master_port=\"7401\",env=\"prod\"} 0"
+        "redis_master_link_up{target=\"replica\",master_host=\"127.0.0.1\",master_port=\"7401\",\
+         env=\"prod\"} 0"
     ));
     assert!(has(
         "redis_errors_total{target=\"refusing\",err=\"OOM\"} 91"

@@ -31,7 +31,8 @@ fn meta(name: &str, stale_after: Duration) -> TargetMeta {
 fn succeed(shared: &Shared, name: &str) {
     let sample = info::parse(
         "# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:10\r\n\r\n# Stats\r\n\
-         keyspace_hits:90\r\nkeyspace_misses:10\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=100\r\n",
+         keyspace_hits:90\r\nkeyspace_misses:10\r\n\r\n# Keyspace\r\n\
+         db0:keys=5,expires=1,avg_ttl=100\r\n",
     )
     .expect("parse INFO");
     let derived = History::new(Duration::from_secs(7)).observe(Duration::ZERO, &sample);
@@ -166,7 +167,10 @@ async fn status_page_lists_targets_and_escapes_names() {
         "{html}"
     );
     assert!(
-        html.contains("<td><a href=\"/target/%3Cscript%3E\">&lt;script&gt;</a></td><td class=\"down\">down</td>"),
+        html.contains(
+            "<td><a href=\"/target/%3Cscript%3E\">&lt;script&gt;</a></td><td \
+             class=\"down\">down</td>"
+        ),
         "{html}"
     );
     assert!(

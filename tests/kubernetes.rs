@@ -222,7 +222,8 @@ fn prometheusrule_is_generated_from_alerts() {
     let committed = std::fs::read_to_string(dir().join("prometheusrule.yaml")).unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout) == committed,
-        "deploy/kubernetes/prometheusrule.yaml is stale: run bash deploy/kubernetes/generate-prometheusrule.sh"
+        "deploy/kubernetes/prometheusrule.yaml is stale: run bash \
+         deploy/kubernetes/generate-prometheusrule.sh"
     );
     let rule = docs("prometheusrule.yaml").remove(0);
     assert_eq!(rule["kind"], "PrometheusRule");

@@ -31,7 +31,9 @@ fn closing_peer(accepted: Arc<AtomicU64>) -> u16 {
 
 /// Answers INFO and CONFIG GET once per connection, then closes it; counts connections.
 fn one_poll_peer(accepted: Arc<AtomicU64>) -> u16 {
-    const INFO: &str = "# Server\r\nredis_version:7.0.15\r\nrun_id:leak\r\nuptime_in_seconds:5\r\n# Memory\r\nused_memory:1000\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n";
+    const INFO: &str = "# Server\r\nredis_version:7.0.15\r\nrun_id:leak\r\nuptime_in_seconds:5\r\n\
+                        # Memory\r\nused_memory:1000\r\nmaxmemory:0\r\n\
+                        maxmemory_policy:noeviction\r\n";
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -122,7 +124,8 @@ fn reconnect_churn_leaks_no_fds_threads_or_memory() {
     let closing = closing_peer(accepted.clone());
     let one_poll = one_poll_peer(accepted.clone());
     let quiet = format!(
-        "poll_interval = \"50ms\"\ntimeout = \"25ms\"\n[[targets]]\nname = \"quiet\"\nurl = \"redis://127.0.0.1:{refused}\"\n"
+        "poll_interval = \"50ms\"\ntimeout = \"25ms\"\n[[targets]]\nname = \"quiet\"\n\
+         url = \"redis://127.0.0.1:{refused}\"\n"
     );
     let mut churn = quiet.clone();
     for i in 0..150 {
@@ -189,7 +192,8 @@ fn reconnect_churn_leaks_no_fds_threads_or_memory() {
             },
         );
         eprintln!(
-            "round {round}: {cycles} accepted reconnects in {took:?}, peak {peak:?}, settled {settled:?}"
+            "round {round}: {cycles} accepted reconnects in {took:?}, peak {peak:?}, settled \
+             {settled:?}"
         );
         after.push(settled);
     }

@@ -59,7 +59,10 @@ fn config(targets: &[(&str, &RedisServer, bool)]) -> String {
         ));
         if *attribution {
             // Remembering every key: a miss on an evicted key forgotten would count as cold.
-            c.push_str("[targets.miss_attribution]\nenabled = true\nmanage_notifications = true\nremembered_keys = 100000\n");
+            c.push_str(
+                "[targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n\
+                 remembered_keys = 100000\n",
+            );
         }
     }
     c

@@ -56,7 +56,8 @@ fn read_bulk(s: &mut std::net::TcpStream, got: &mut Vec<u8>) {
 }
 
 fn timed_out(r: &std::io::Result<Vec<u8>>) -> bool {
-    matches!(r, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    use std::io::ErrorKind;
+    matches!(r, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
 }
 
 fn reset(r: &std::io::Result<Vec<u8>>) -> bool {
@@ -399,16 +400,19 @@ fn run_case(fault: Fault, kind: Option<&'static str>) -> CaseReport {
     proxy.set(fault);
     w.slowest = Duration::ZERO;
 
-    let s2 = if let Some(kind) = kind {
-        let k = KINDS.iter().position(|x| *x == kind).unwrap();
-        let mut failed = false;
-        let what = format!("{fault:?}: two polls failed with {kind}, one on a fresh connection");
-        w.until(&what, Duration::from_secs(20), |s| {
+    let s2 =
+        if let Some(kind) = kind {
+            let k = KINDS.iter().position(|x| *x == kind).unwrap();
+            let mut failed = false;
+            let what =
+                format!("{fault:?}: two polls failed with {kind}, one on a fresh connection");
+            w.until(&what, Duration::from_secs(20), |s| {
             let now = s.errors(FAULTY);
             for (j, other) in KINDS.iter().enumerate() {
                 assert!(
                     j == k || now[j] == before[j],
-                    "{fault:?}: only {kind} may grow during the fault, but {other} went from {} to {}",
+                    "{fault:?}: only {kind} may grow during the fault, but {other} went from {} to \
+                     {}",
                     before[j],
                     now[j]
                 );
@@ -419,18 +423,18 @@ fn run_case(fault: Fault, kind: Option<&'static str>) -> CaseReport {
             }
             now[k] >= before[k] + 2.0 && proxy.counters().accepted > c0.accepted
         })
-    } else {
-        let what = format!("{fault:?}: two polls under the fault");
-        w.until(&what, Duration::from_secs(20), |s| {
-            assert_eq!(s.up(FAULTY), Some(1.0), "{fault:?}: up under the fault");
-            assert_eq!(
-                s.errors(FAULTY),
-                before,
-                "{fault:?}: no error under the fault"
-            );
-            s.polls(FAULTY) >= s1.polls(FAULTY) + 2.0
-        })
-    };
+        } else {
+            let what = format!("{fault:?}: two polls under the fault");
+            w.until(&what, Duration::from_secs(20), |s| {
+                assert_eq!(s.up(FAULTY), Some(1.0), "{fault:?}: up under the fault");
+                assert_eq!(
+                    s.errors(FAULTY),
+                    before,
+                    "{fault:?}: no error under the fault"
+                );
+                s.polls(FAULTY) >= s1.polls(FAULTY) + 2.0
+            })
+        };
     let slowest = w.slowest;
     let polls_in_fault = s2.polls(FAULTY) - s1.polls(FAULTY);
     let errors_grown = kind.map_or(0.0, |kind| {
@@ -539,7 +543,8 @@ fn each_fault_is_classified_isolated_and_recovers() {
     for r in results {
         match r {
             Ok(r) => eprintln!(
-                "{:?}: kind {} (+{} over {} polls), recovered in {} polls, healthy spacing ratio {}, slowest scrape during the fault {:?}, {} requests met the fault",
+                "{:?}: kind {} (+{} over {} polls), recovered in {} polls, healthy spacing ratio \
+                 {}, slowest scrape during the fault {:?}, {} requests met the fault",
                 r.fault,
                 r.kind,
                 r.errors_grown,
@@ -888,7 +893,8 @@ fn a_thousand_fault_cycles_leak_no_descriptors_or_memory() {
     }
     let growth = [0, 1].map(|i| end[i].1 as i64 - base[i].1 as i64);
     eprintln!(
-        "{cycles} fault cycles in {took:?} ({accepted} connections through the proxies), by fault {by_fault:?}; \
+        "{cycles} fault cycles in {took:?} ({accepted} connections through the proxies), by fault \
+         {by_fault:?}; \
          faulted: fds {} -> {}, RSS {} kB -> {} kB ({:+} kB); control: fds {} -> {}, RSS {:+} kB; \
          recovery {:.2} polls on average, at most {}; slowest scrape {:?}",
         base[0].0,

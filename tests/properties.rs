@@ -1,10 +1,10 @@
 //! Property tests (proptest) of the pure parts on generated input: the INFO parser, the reply
-//! framer and parser pair every connection reads with (`client::resp::parse_one`: any valid
-//! RESP value, split at any byte, frames to exactly its length and parses back to itself;
-//! garbage is an error, never a panic) and the reply handling behind it, the derivation over arbitrary histories (resets, restarts, time steps)
-//! and the configuration loader. None may panic; outputs stay bounded by their input; derived
-//! values are never negative, ratios stay in [0, 1], and a window never counts more than the
-//! raw counters could have added.
+//! framer and parser pair every connection reads with (`client::resp::parse_one`: any valid RESP
+//! value, split at any byte, frames to exactly its length and parses back to itself; garbage is an
+//! error, never a panic) and the reply handling behind it, the derivation over arbitrary histories
+//! (resets, restarts, time steps) and the configuration loader. None may panic; outputs stay
+//! bounded by their input; derived values are never negative, ratios stay in [0, 1], and a window
+//! never counts more than the raw counters could have added.
 
 use std::io::Write;
 use std::time::Duration;
@@ -403,7 +403,8 @@ proptest! {
             let cur = [o.hits, o.misses, o.evicted, o.expired];
             if let Some(p) = prev {
                 for i in 0..4 {
-                    bound[i] = bound[i].saturating_add(if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] });
+                    let grown = if o.restart || cur[i] < p[i] { cur[i] } else { cur[i] - p[i] };
+                    bound[i] = bound[i].saturating_add(grown);
                 }
             }
             prev = Some(cur);
@@ -476,7 +477,8 @@ fn toml_value() -> impl Strategy<Value = String> {
 
 fn toml_line() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => (prop::sample::select(CONFIG_KEYS), toml_value()).prop_map(|(k, v)| format!("{k} = {v}")),
+        4 => (prop::sample::select(CONFIG_KEYS), toml_value()).prop_map(|(k, v)| format!("{k} = \
+            {v}")),
         1 => Just("[[targets]]".to_string()),
         1 => Just("[targets]".to_string()),
         1 => "[ -~]{0,30}",

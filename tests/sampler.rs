@@ -55,7 +55,8 @@ fn load(redis: &RedisServer) {
 
 fn config(redis: &RedisServer, sampler: &str) -> String {
     format!(
-        "poll_interval = \"1s\"\n[[targets]]\nname = \"s\"\nurl = \"{}\"\n[targets.sampler]\nenabled = true\n{sampler}",
+        "poll_interval = \"1s\"\n[[targets]]\nname = \"s\"\nurl = \"{}\"\n[targets.sampler]\n\
+         enabled = true\n{sampler}",
         redis.url()
     )
 }
@@ -92,7 +93,8 @@ fn estimates_ttl_shares_and_budget_against_the_truth() {
     load(&redis);
     let e = Exporter::start(&config(
         &redis,
-        "interval = \"2s\"\nkeys_per_cycle = 10000\nbatch_size = 500\nmax_time_per_cycle = \"1500ms\"\n",
+        "interval = \"2s\"\nkeys_per_cycle = 10000\nbatch_size = 500\n\
+         max_time_per_cycle = \"1500ms\"\n",
     ));
     // Three cycles: the cursor continues across cycles, so together they walk the key space.
     let m = wait_cycles(&e, 3.0);
@@ -207,7 +209,8 @@ fn a_tiny_time_budget_stops_the_cycle_early() {
     load(&redis);
     let e = Exporter::start(&config(
         &redis,
-        "interval = \"1s\"\nkeys_per_cycle = 10000\nbatch_size = 100\nmax_time_per_cycle = \"1ms\"\npause_between_batches = \"20ms\"\n",
+        "interval = \"1s\"\nkeys_per_cycle = 10000\nbatch_size = 100\n\
+         max_time_per_cycle = \"1ms\"\npause_between_batches = \"20ms\"\n",
     ));
     let m = wait_cycles(&e, 2.0);
     let keys = sample(&m, "redis_sampler_last_cycle_keys{target=\"s\"}").unwrap();
@@ -242,7 +245,8 @@ fn top_k_with_other_bounds_the_prefix_label() {
     load(&redis);
     let e = Exporter::start(&config(
         &redis,
-        "interval = \"1s\"\nkeys_per_cycle = 40000\nmax_time_per_cycle = \"900ms\"\ntop_k = 2\npatterns = [\"lock:*\", \"sess:*\"]\n",
+        "interval = \"1s\"\nkeys_per_cycle = 40000\nmax_time_per_cycle = \"900ms\"\ntop_k = 2\n\
+         patterns = [\"lock:*\", \"sess:*\"]\n",
     ));
     let m = wait_cycles(&e, 1.0);
     let mut labels = prefix_labels(&m);
@@ -265,7 +269,8 @@ fn the_sampler_does_not_distort_the_hit_ratio() {
     // An aggressive sampler: the whole key space every second, 30 000 PTTL per second.
     let e = Exporter::start(&config(
         &redis,
-        "interval = \"1s\"\nkeys_per_cycle = 40000\nbatch_size = 2000\npause_between_batches = \"1ms\"\nmax_time_per_cycle = \"900ms\"\n",
+        "interval = \"1s\"\nkeys_per_cycle = 40000\nbatch_size = 2000\n\
+         pause_between_batches = \"1ms\"\nmax_time_per_cycle = \"900ms\"\n",
     ));
     // The workload: 900 hits and 100 misses per transaction, so every INFO sees whole ones.
     let stop = Arc::new(AtomicBool::new(false));

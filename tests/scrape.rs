@@ -224,7 +224,8 @@ fn idle_targets_expire() {
     let r = RedisServer::start(&[]);
     let seed = RedisServer::start(&[]);
     let e = Exporter::start(&format!(
-        "poll_interval = \"500ms\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\nidle_timeout = \"1s\"\n\
+        "poll_interval = \"500ms\"\n[scrape]\nallow = [\"redis://127.0.0.1:*\"]\n\
+         idle_timeout = \"1s\"\n\
          [[targets]]\nname = \"seed\"\nurl = \"{}\"\n",
         seed.url()
     ));
@@ -312,7 +313,11 @@ fn prometheus_file_sd_scrapes_three_targets_through_the_endpoint() {
     )
     .unwrap();
     let job = format!(
-        "  - job_name: redis\n    metrics_path: /scrape\n    file_sd_configs:\n      - files: [\"{}\"]\n        refresh_interval: 1s\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: 127.0.0.1:{}\n",
+        "  - job_name: redis\n    metrics_path: /scrape\n    file_sd_configs:\n      - files: \
+         [\"{}\"]\n        refresh_interval: 1s\n    relabel_configs:\n      - source_labels: \
+         [__address__]\n        target_label: __param_target\n      - source_labels: \
+         [__param_target]\n        target_label: instance\n      - target_label: \
+         __address__\n        replacement: 127.0.0.1:{}\n",
         sd.display(),
         e.port
     );

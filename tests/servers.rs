@@ -2,8 +2,9 @@
 //! Valkey 9.1; see `support::servers`): an exact hit ratio, evictions equal to the server's own
 //! counter, memory pressure as the server computes it, counter resets (CONFIG RESETSTAT and a
 //! restart on the same port), CONFIG renamed or blocked, and the families dashboards expect (CPU
-//! counters, every database, a replica pair, errorstats and latencystats read once a minute). Each check is a function of the
-//! server; `per_server!` makes one test per (server, check) pair, named `<server>::<check>`.
+//! counters, every database, a replica pair, errorstats and latencystats read once a minute). Each
+//! check is a function of the server; `per_server!` makes one test per (server, check) pair, named
+//! `<server>::<check>`.
 
 mod support;
 
@@ -594,7 +595,8 @@ fn keysizes_only_where_asked_and_only_on_redis_8(kind: ServerKind) {
         let kind_label = types.iter().find(|(t, _)| t == &rest).expect(rest).1;
         for (bin, keys) in bins.split(',').filter_map(|b| b.split_once('=')) {
             let sel = format!(
-                "redis_keysizes_keys{{target=\"k\",db=\"{db}\",type=\"{kind_label}\",bin=\"{bin}\"}}"
+                "redis_keysizes_keys{{target=\"k\",db=\"{db}\",type=\"{kind_label}\",\
+                 bin=\"{bin}\"}}"
             );
             assert_eq!(
                 value(&m, &sel),

@@ -726,7 +726,8 @@ fn wait_placed(shards: &[&Shard], want: &BTreeMap<String, usize>, timeout: Durat
         .map(|(t, k)| (t, k, last.get(t)))
         .collect();
     panic!(
-        "after {timeout:?}, targets not up on their hashmod shard alone (target, want, up on): {wrong:?}"
+        "after {timeout:?}, targets not up on their hashmod shard alone (target, want, up on): \
+         {wrong:?}"
     );
 }
 
@@ -958,7 +959,8 @@ fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
     let (truth, average_of_ratios) = (first.truth, first.average_of_ratios);
     assert!(
         (average_of_ratios - truth).abs() > 0.02,
-        "the workload cannot tell a ratio of sums from an average of ratios: {truth} vs {average_of_ratios}"
+        "the workload cannot tell a ratio of sums from an average of ratios: {truth} vs \
+         {average_of_ratios}"
     );
     assert!(
         (global_ratio - truth).abs() < 0.01,
@@ -1077,7 +1079,8 @@ fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
     let bad_moved = owner2[&bad] != owner3[&bad];
     let firing_on = |p: &Prometheus, shard: usize| {
         p.query(&format!(
-            "ALERTS{{alertname=\"{ALERT}\", alertstate=\"firing\", target=\"{bad}\", shard=\"{shard}\"}}"
+            "ALERTS{{alertname=\"{ALERT}\", alertstate=\"firing\", target=\"{bad}\", \
+             shard=\"{shard}\"}}"
         ))
         .len()
             == 1

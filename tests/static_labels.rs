@@ -11,7 +11,8 @@ fn a_static_label_of_ours_is_refused_at_start_and_by_check_config() {
     let path = dir.path().join("labels.toml");
     std::fs::write(
         &path,
-        "listen = \"127.0.0.1:0\"\n[[targets]]\nname = \"sessions\"\nurl = \"redis://127.0.0.1:1\"\nlabels = { team = \"web\",\n  shard = \"a\" }\n",
+        "listen = \"127.0.0.1:0\"\n[[targets]]\nname = \"sessions\"\n\
+         url = \"redis://127.0.0.1:1\"\nlabels = { team = \"web\",\n  shard = \"a\" }\n",
     )
     .unwrap();
     for check_only in [true, false] {

@@ -68,7 +68,8 @@ impl Logged {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "timed out waiting for redis_up = {up} with log {needle:?}; log:\n{}\nmetrics:\n{m}",
+                "timed out waiting for redis_up = {up} with log {needle:?}; log:\n{}\nmetrics:\n\
+                 {m}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -78,7 +79,8 @@ impl Logged {
 
 fn target(tls_port: u16, keys: &str) -> String {
     format!(
-        "poll_interval = \"500ms\"\n[[targets]]\nname = \"t\"\nurl = \"rediss://127.0.0.1:{tls_port}\"\n{keys}"
+        "poll_interval = \"500ms\"\n[[targets]]\nname = \"t\"\n\
+         url = \"rediss://127.0.0.1:{tls_port}\"\n{keys}"
     )
 }
 
@@ -89,7 +91,8 @@ fn ca_client_certificate_and_server_name_connect() {
     let e = Logged::start(&target(
         tls_port,
         &format!(
-            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_server_name = \"redis.test\"\n",
+            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+             tls_server_name = \"redis.test\"\n",
             pki.p("good-ca.crt"),
             pki.p("client.crt"),
             pki.p("client.key")
@@ -115,7 +118,8 @@ fn wrong_ca_fails_clearly() {
     let e = Logged::start(&target(
         tls_port,
         &format!(
-            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_server_name = \"redis.test\"\n",
+            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+             tls_server_name = \"redis.test\"\n",
             pki.p("other-ca.crt"),
             pki.p("client.crt"),
             pki.p("client.key")
@@ -156,7 +160,8 @@ fn insecure_skips_verification() {
     let e = Logged::start(&target(
         tls_port,
         &format!(
-            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_insecure = true\n",
+            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+             tls_insecure = true\n",
             pki.p("other-ca.crt"),
             pki.p("client.crt"),
             pki.p("client.key")
@@ -177,7 +182,8 @@ fn rotated_client_certificate_is_used_at_the_next_connect() {
     let e = Logged::start(&target(
         tls_port,
         &format!(
-            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_server_name = \"redis.test\"\n",
+            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+             tls_server_name = \"redis.test\"\n",
             pki.p("good-ca.crt"),
             cert.display(),
             key.display()
@@ -253,7 +259,8 @@ fn insecure_url_fragment_without_tls_keys() {
         "no",
     ]);
     let e = Logged::start(&format!(
-        "poll_interval = \"500ms\"\n[[targets]]\nname = \"t\"\nurl = \"rediss://127.0.0.1:{tls_port}/#insecure\"\n"
+        "poll_interval = \"500ms\"\n[[targets]]\nname = \"t\"\n\
+         url = \"rediss://127.0.0.1:{tls_port}/#insecure\"\n"
     ));
     e.wait(1.0, "");
 }

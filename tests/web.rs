@@ -117,7 +117,8 @@ impl Secured {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\npoll_interval = \"500ms\"\n\n[[targets]]\nname = \"t\"\nurl = \"{}\"\n\n[web]\n{web}",
+                "listen = \"127.0.0.1:{port}\"\npoll_interval = \"500ms\"\n\n[[targets]]\n\
+                 name = \"t\"\nurl = \"{}\"\n\n[web]\n{web}",
                 redis.url()
             ),
         )
@@ -208,7 +209,8 @@ fn accepted(pid: u32, server_port: u16, client_port: u16) -> bool {
 fn web_table(pki: &Pki, extra: &str) -> String {
     let hash = bcrypt::hash(PASSWORD, 4).unwrap();
     format!(
-        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\nbasic_auth_users = {{ prom = \"{hash}\" }}\n{extra}",
+        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+         basic_auth_users = {{ prom = \"{hash}\" }}\n{extra}",
         pki.p("web.crt"),
         pki.p("web.key")
     )
@@ -388,7 +390,10 @@ fn client_certificates_and_a_real_prometheus() {
     // Prometheus: one job with everything right, one with a wrong password.
     let job = |name: &str, password: &str| {
         format!(
-            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: {ca_a}\n      cert_file: {cert}\n      key_file: {key}\n    basic_auth:\n      username: prom\n      password: \"{password}\"\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: \
+             {ca_a}\n      cert_file: {cert}\n      key_file: {key}\n    basic_auth:\n      \
+             username: prom\n      password: \"{password}\"\n    static_configs:\n      - targets: \
+             [\"127.0.0.1:{}\"]\n",
             e.port
         )
     };
@@ -456,7 +461,8 @@ fn invalid_web_keys_name_key_and_line() {
     let (ok, err) = check_config(
         d,
         &format!(
-            "tls_cert_file = \"{crt}\"\ntls_key_file = \"{key}\"\ntls_client_ca_file = \"{ca}\"\nbasic_auth_users = {{ prom = \"{hash}\" }}\n"
+            "tls_cert_file = \"{crt}\"\ntls_key_file = \"{key}\"\ntls_client_ca_file = \"{ca}\"\n\
+             basic_auth_users = {{ prom = \"{hash}\" }}\n"
         ),
     );
     assert!(ok, "{err}");

@@ -16,9 +16,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use nix::{setsockopt_impl, sockopt_impl};
 use redis::Value;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::call::{CallError, CallKind};
 use super::endpoint::{Addr, Endpoint};
@@ -109,16 +111,14 @@ impl Connector {
     async fn handshake(&self) -> Result<Conn, CallError> {
         let tls = self.tls.clone()?;
         let e = &self.endpoint;
-        let mut fd = None;
         let stream: Box<dyn Io> = match (&e.addr, tls) {
             (Addr::Tcp(host, port), tls) => {
                 let what = format!("connect to {}", e.address());
-                let tcp = tokio::net::TcpStream::connect((host.as_str(), *port))
+                let tcp = TcpStream::connect((host.as_str(), *port))
                     .await
                     .map_err(|err| CallError::io(&what, &err))?;
                 tcp.set_nodelay(true)
                     .map_err(|err| CallError::io(&what, &err))?;
-                fd = Some(std::os::fd::AsRawFd::as_raw_fd(&tcp));
                 match tls {
                     None => Box::new(tcp),
                     Some(t) => {
@@ -145,7 +145,6 @@ impl Connector {
         };
         let mut conn = Conn {
             stream,
-            fd,
             buf: Vec::new(),
             pos: 0,
             timeout: e.timeout,
@@ -196,14 +195,45 @@ fn build_tls(endpoint: &Endpoint) -> Result<Option<Tls>, CallError> {
 }
 
 /// What the connection runs over.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {
+    /// The TCP socket under the stream (plain or TLS), for its options; `None` over a Unix
+    /// socket.
+    fn tcp(&self) -> Option<&TcpStream>;
+}
+
+impl Io for TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+
+impl Io for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.get_ref().0)
+    }
+}
+
+impl Io for tokio::net::UnixStream {
+    fn tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+// `SO_RCVLOWAT` as a nix socket option: neither std, socket2, rustix nor nix has one, and
+// `sockopt_impl!` is nix's way to add an option. It expands to the setsockopt call, `unsafe`
+// block included, that each of nix's own options uses (`SO_RCVBUF` the same way, `usize` passed
+// as the C int socket(7) asks for); this side names only the level, the option and the type.
+sockopt_impl!(
+    RcvLowat,
+    SetOnly,
+    libc::SOL_SOCKET,
+    libc::SO_RCVLOWAT,
+    usize
+);
 
 /// An open, authenticated connection.
 pub struct Conn {
     stream: Box<dyn Io>,
-    /// The TCP socket under `stream` (plain or TLS), for its options; `None` over a Unix socket.
-    fd: Option<std::os::fd::RawFd>,
     /// Bytes read and not yet parsed start at `pos`.
     buf: Vec<u8>,
     pos: usize,
@@ -332,25 +362,10 @@ impl Conn {
     /// Asks the kernel to wake a reader only once `bytes` have arrived (`SO_RCVLOWAT`; 1 is the
     /// default), so a subscriber can let a stream of small writes gather. Over a Unix socket,
     /// or where the option is refused, nothing changes: the reader wakes for every write.
-    #[expect(
-        unsafe_code,
-        reason = "SO_RCVLOWAT has no safe setter in std, socket2, rustix or nix"
-    )]
     pub(crate) fn wake_after(&self, bytes: u16) {
-        let Some(fd) = self.fd else { return };
-        let value = libc::c_int::from(bytes.max(1));
-        // SAFETY: `fd` is the socket `stream` owns, open as long as `self`; the option value
-        // is a c_int that lives across the call, and its size is passed with it. A failure
-        // (EINVAL, ENOPROTOOPT) leaves the socket as it was.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVLOWAT,
-                (&raw const value).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        let Some(tcp) = self.stream.tcp() else { return };
+        // A failure (EINVAL, ENOPROTOOPT) leaves the socket as it was.
+        let _ = nix::sys::socket::setsockopt(tcp, RcvLowat, &usize::from(bytes.max(1)));
     }
 
     /// The bytes of a reply [`Conn::buffered_reply`] found.

@@ -154,7 +154,10 @@ mod tests {
             // Every proper prefix is incomplete, never an error or a shorter frame.
             for cut in 0..c.len() {
                 assert!(
-                    matches!(frame_len(&c[..cut], MAX_BULK).unwrap(), Frame::Incomplete(n) if n > cut),
+                    matches!(
+                        frame_len(&c[..cut], MAX_BULK).unwrap(),
+                        Frame::Incomplete(n) if n > cut
+                    ),
                     "{:?}",
                     &c[..cut]
                 );

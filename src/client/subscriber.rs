@@ -90,6 +90,11 @@ fn bulk<'a>(frame: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
     Some(data)
 }
 
+/// Whether a reply's items are a SUBSCRIBE confirmation.
+fn is_confirmation(items: &[Value]) -> bool {
+    matches!(items.first(), Some(Value::BulkString(k)) if k == b"subscribe")
+}
+
 impl Subscriber {
     /// Subscribes `conn` to the four event channels of database `db` and waits (at most
     /// `timeout`) for the confirmations.
@@ -105,8 +110,8 @@ impl Subscriber {
             conn.send(&args).await?;
             for _ in 0..channels.len() {
                 match conn.next_reply().await? {
-                    Value::Array(items) | Value::Push { data: items, .. } if matches!(items.first(), Some(Value::BulkString(k)) if k == b"subscribe") =>
-                        {}
+                    Value::Array(items) | Value::Push { data: items, .. }
+                        if is_confirmation(&items) => {}
                     other => {
                         return Err(CallError::protocol(
                             "SUBSCRIBE",

@@ -34,7 +34,8 @@ pub(super) fn discovery(
         None => Err(e.err(
             ctx.origin(&t.name),
             "url",
-            "missing: every target needs `url` (or `cluster = true` with `seeds`, or `sentinel` with `master_name`)",
+            "missing: every target needs `url` (or `cluster = true` with `seeds`, or `sentinel` \
+             with `master_name`)",
         )),
     }
 }
@@ -72,7 +73,8 @@ impl Entry<'_> {
             return Err(self.err(
                 ctx.origin(s),
                 "sentinel",
-                "an entry is either a Redis Cluster (`cluster = true`) or Sentinel-managed, not both",
+                "an entry is either a Redis Cluster (`cluster = true`) or Sentinel-managed, not \
+                 both",
             ));
         }
         Ok(())

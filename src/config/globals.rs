@@ -101,7 +101,12 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 fn check_log_level(s: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(s)
         .map(|_| s.to_string())
-        .map_err(|e| format!("invalid log filter {s:?} ({e}); examples: info, debug, warn,redis_cache_exporter=debug"))
+        .map_err(|e| {
+            format!(
+                "invalid log filter {s:?} ({e}); examples: info, debug, \
+                 warn,redis_cache_exporter=debug"
+            )
+        })
 }
 
 /// Refuses a timeout that is not below the poll interval it goes with.

@@ -55,7 +55,8 @@ impl Config {
                 Some(&t.name),
                 "labels",
                 format!(
-                    "label name {name:?} is reserved (used by Prometheus or by the exporter's own metrics)"
+                    "label name {name:?} is reserved (used by Prometheus or by the exporter's own \
+                     metrics)"
                 ),
             ));
         }

@@ -93,7 +93,8 @@ mod tests {
         // The sampler's prefix rules apply though the sampler itself is off.
         let c = load(
             "[targets.sampler]\nseparator = \"/\"\ntop_k = 3\n\
-             [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\nremembered_keys = 1000\n",
+             [targets.miss_attribution]\nenabled = true\nmanage_notifications = true\n\
+             remembered_keys = 1000\n",
         )
         .unwrap();
         let a = c.targets[0].miss_attribution.clone().unwrap();

@@ -27,7 +27,7 @@
 mod discovery;
 mod globals;
 mod labels;
-pub mod miss_attribution;
+pub(crate) mod miss_attribution;
 mod origin;
 mod raw;
 mod redis_url;

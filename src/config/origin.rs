@@ -52,7 +52,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Broken TOML, an unknown key or a value of the wrong type.
-    #[error("{}{}: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    #[error("{}: {message}", file_line(.path, .line))]
     Syntax {
         /// The file.
         path: PathBuf,
@@ -84,7 +84,11 @@ pub enum ConfigError {
         second: Origin,
     },
     /// The file defines no target, no `--redis` was given, and `/scrape` could poll nothing.
-    #[error("{}{}: `targets`: no targets defined and {why}: add a [[targets]] section, pass --redis, or list the URLs /scrape may poll in `scrape.allow`", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    #[error(
+        "{}: `targets`: no targets defined and {why}: add a [[targets]] section, pass --redis, \
+         or list the URLs /scrape may poll in `scrape.allow`",
+        file_line(.path, .line)
+    )]
     NoTargets {
         /// The file.
         path: PathBuf,
@@ -93,6 +97,14 @@ pub enum ConfigError {
         /// Why `/scrape` cannot stand in for the targets.
         why: &'static str,
     },
+}
+
+/// `path` or `path, line N`.
+fn file_line(path: &Path, line: &Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}, line {l}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 fn target_prefix(target: &Option<String>) -> String {

@@ -267,7 +267,8 @@ mod tests {
 
     fn load(sampler: &str) -> Result<Config, ConfigError> {
         let toml = format!(
-            "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n[targets.sampler]\n{sampler}"
+            "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:6379\"\n[targets.sampler]\n\
+             {sampler}"
         );
         build(
             &Flags::default(),

@@ -52,7 +52,8 @@ fn pattern(p: &Spanned<String>, ctx: &FileCtx, key: &str) -> Result<String, Conf
             None,
             key,
             format!(
-                "{v:?} is not a URL pattern: expected e.g. \"redis://*.cache.internal:*\", without credentials"
+                "{v:?} is not a URL pattern: expected e.g. \"redis://*.cache.internal:*\", without \
+                 credentials"
             ),
         ));
     }

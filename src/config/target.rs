@@ -71,10 +71,12 @@ pub(super) fn all(
 fn scrape_only_refusal(scrape: &ScrapeConfig) -> Option<&'static str> {
     match &scrape.allow {
         _ if !scrape.enabled => Some(
-            "/scrape is disabled (`scrape.enabled = false` or --no-scrape-endpoint), so nothing would be polled",
+            "/scrape is disabled (`scrape.enabled = false` or --no-scrape-endpoint), so nothing \
+             would be polled",
         ),
         None if !scrape.credentials.is_empty() => Some(
-            "`scrape.allow` is not set ([[scrape.credentials]] say how to log in, not which targets /scrape may poll)",
+            "`scrape.allow` is not set ([[scrape.credentials]] say how to log in, not which \
+             targets /scrape may poll)",
         ),
         None => Some("`scrape.allow` is not set, so /scrape would refuse every target"),
         Some(patterns) if patterns.is_empty() => {
@@ -284,7 +286,8 @@ impl Entry<'_> {
                         self.ctx.origin(c),
                         "config_command",
                         format!(
-                            "{cmd:?} is not a command name (no spaces allowed; \"\" disables CONFIG)"
+                            "{cmd:?} is not a command name (no spaces allowed; \"\" disables \
+                             CONFIG)"
                         ),
                     ));
                 }

@@ -141,7 +141,8 @@ fn explicit_timeouts_are_inherited_and_overridden() {
     let c = load_str(
         "timeout = \"2s\"\n\
          [[targets]]\nname = \"a\"\nurl = \"redis://h\"\n\
-         [[targets]]\nname = \"b\"\nurl = \"redis://h\"\ntimeout = \"700ms\"\npoll_interval = \"1s\"\n",
+         [[targets]]\nname = \"b\"\nurl = \"redis://h\"\ntimeout = \"700ms\"\n\
+         poll_interval = \"1s\"\n",
     )
     .unwrap();
     assert_eq!(c.timeout, Duration::from_secs(2));
@@ -208,7 +209,10 @@ config_command = ""
     assert_eq!(n.poll_interval, Duration::from_secs(90));
     assert_eq!(n.timeout, Duration::from_secs(3));
     assert!(
-        matches!(n.connection.addr(), ConnectionAddr::TcpTls { host, port: 6379, .. } if host == "cache-2.internal"),
+        matches!(
+            n.connection.addr(),
+            ConnectionAddr::TcpTls { host, port: 6379, .. } if host == "cache-2.internal"
+        ),
         "rediss:// must give a TLS address (TLS is built in)"
     );
 }
@@ -298,7 +302,8 @@ fn refuses_broken_toml() {
 #[test]
 fn keysizes_are_off_unless_a_target_asks() {
     let c = load_str(
-        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nkeysizes = true\n\n[[targets]]\nname = \"b\"\nurl = \"redis://h:1\"\n",
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nkeysizes = true\n\n[[targets]]\n\
+         name = \"b\"\nurl = \"redis://h:1\"\n",
     )
     .unwrap();
     assert!(c.targets[0].keysizes);
@@ -329,7 +334,11 @@ fn refuses_bad_durations() {
 
 #[test]
 fn accepts_humantime_durations() {
-    let c = load_str("poll_interval = \"1m30s\"\ntimeout = \"1500ms\"\n[[targets]]\nname = \"a\"\nurl = \"redis://h\"\n").unwrap();
+    let c = load_str(
+        "poll_interval = \"1m30s\"\ntimeout = \"1500ms\"\n[[targets]]\nname = \"a\"\n\
+         url = \"redis://h\"\n",
+    )
+    .unwrap();
     assert_eq!(c.poll_interval, Duration::from_secs(90));
     assert_eq!(c.timeout, Duration::from_millis(1500));
 }
@@ -371,7 +380,8 @@ fn bad_url_errors_never_echo_the_password() {
 #[test]
 fn refuses_duplicate_target_names_naming_both_lines() {
     refused(
-        "[[targets]]\nname = \"a\"\nurl = \"redis://h1\"\n\n[[targets]]\nname = \"b\"\nurl = \"redis://h2\"\n\n[[targets]]\nname = \"a\"\nurl = \"redis://h3\"\n",
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h1\"\n\n[[targets]]\nname = \"b\"\n\
+         url = \"redis://h2\"\n\n[[targets]]\nname = \"a\"\nurl = \"redis://h3\"\n",
         &[
             "duplicate target name \"a\"",
             "test.toml, line 2",
@@ -392,17 +402,20 @@ fn refuses_timeout_not_below_poll_interval() {
     );
     // A target's own timeout against its own interval.
     refused(
-        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npoll_interval = \"2s\"\ntimeout = \"3s\"\n",
+        "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npoll_interval = \"2s\"\n\
+         timeout = \"3s\"\n",
         &["test.toml, line 5", "target \"a\"", "`timeout`", "shorter"],
     );
     // A target's own timeout against the global interval.
     refused(
-        "poll_interval = \"2s\"\n[[targets]]\nname = \"a\"\nurl = \"redis://h\"\ntimeout = \"2s\"\n",
+        "poll_interval = \"2s\"\n[[targets]]\nname = \"a\"\nurl = \"redis://h\"\n\
+         timeout = \"2s\"\n",
         &["test.toml, line 5", "target \"a\"", "`timeout`"],
     );
     // The global timeout against a target's shorter interval: the interval is what is wrong.
     refused(
-        "timeout = \"5s\"\n[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npoll_interval = \"5s\"\n",
+        "timeout = \"5s\"\n[[targets]]\nname = \"a\"\nurl = \"redis://h\"\n\
+         poll_interval = \"5s\"\n",
         &[
             "test.toml, line 5",
             "target \"a\"",
@@ -515,7 +528,8 @@ fn refuses_more_than_one_password_source() {
     );
     refused(
         &format!(
-            "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npassword_file = \"{}\"\npassword_env = \"PW\"\n",
+            "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npassword_file = \"{}\"\n\
+             password_env = \"PW\"\n",
             toml_path(pw.path())
         ),
         &[
@@ -525,7 +539,8 @@ fn refuses_more_than_one_password_source() {
         ],
     );
     refused(
-        "[[targets]]\nname = \"a\"\nurl = \"unix:///run/redis.sock?pass=hunter2\"\npassword_env = \"PW\"\n",
+        "[[targets]]\nname = \"a\"\nurl = \"unix:///run/redis.sock?pass=hunter2\"\n\
+         password_env = \"PW\"\n",
         &["test.toml, line 4", "(url, password_env)"],
     );
 }
@@ -628,7 +643,8 @@ fn refuses_bad_label_names() {
     ] {
         refused(
             &format!(
-                "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\nlabels = {{ ok = \"1\",\n  {name} = \"x\" }}\n"
+                "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\n\
+                 labels = {{ ok = \"1\",\n  {name} = \"x\" }}\n"
             ),
             &["test.toml, line 5", "target \"a\"", "`labels`", why],
         );
@@ -682,7 +698,9 @@ fn refuses_unreadable_config_file() {
 
 // ---- precedence: flag > env > file > default ------------------------------------------------
 
-const PRECEDENCE_FILE: &str = "listen = \"127.0.0.1:1001\"\npoll_interval = \"21s\"\ntimeout = \"1s\"\nlog_format = \"json\"\nlog_level = \"debug\"\n[[targets]]\nname = \"f\"\nurl = \"redis://f\"\n";
+const PRECEDENCE_FILE: &str = "listen = \"127.0.0.1:1001\"\npoll_interval = \"21s\"\n\
+                               timeout = \"1s\"\nlog_format = \"json\"\nlog_level = \"debug\"\n\
+                               [[targets]]\nname = \"f\"\nurl = \"redis://f\"\n";
 
 fn all_env() -> impl Fn(&str) -> Option<String> + use<> {
     env_of(&[
@@ -765,7 +783,10 @@ fn per_target_interval_beats_global_flags() {
     let c = load_full(
         &["--poll-interval", "1m"],
         &no_env,
-        Some("[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npoll_interval = \"30s\"\n[[targets]]\nname = \"b\"\nurl = \"redis://h\"\n"),
+        Some(
+            "[[targets]]\nname = \"a\"\nurl = \"redis://h\"\npoll_interval = \"30s\"\n\
+             [[targets]]\nname = \"b\"\nurl = \"redis://h\"\n",
+        ),
     )
     .unwrap();
     assert_eq!(c.targets[0].poll_interval, Duration::from_secs(30));
@@ -939,7 +960,8 @@ fn password_from_env_and_file_reach_the_connection() {
             Path::new(FILE),
             &format!(
                 "[[targets]]\nname = \"file\"\nurl = \"redis://h\"\npassword_file = \"{}\"\n\
-                 [[targets]]\nname = \"env\"\nurl = \"redis://h\"\npassword_env = \"REDIS_PW\"\nusername = \"acl-user\"\n\
+                 [[targets]]\nname = \"env\"\nurl = \"redis://h\"\npassword_env = \"REDIS_PW\"\n\
+                 username = \"acl-user\"\n\
                  [[targets]]\nname = \"url\"\nurl = \"redis://:hunter2@h\"\n",
                 toml_path(pw.path())
             ),
@@ -1123,7 +1145,8 @@ fn discovery_keys_refused_where_they_make_no_sense() {
         &["`seeds`", "TCP address"],
     );
     refused(
-        "[[targets]]\nname = \"a\"\ncluster = true\nurl = \"redis://h\"\nsentinel = [\"redis://s:26379\"]\nmaster_name = \"m\"\n",
+        "[[targets]]\nname = \"a\"\ncluster = true\nurl = \"redis://h\"\n\
+         sentinel = [\"redis://s:26379\"]\nmaster_name = \"m\"\n",
         &["`sentinel`", "not both"],
     );
     refused(
@@ -1140,7 +1163,8 @@ fn discovery_keys_refused_where_they_make_no_sense() {
 fn web_users_load_and_stay_out_of_debug() {
     let hash = bcrypt::hash("pw", 4).unwrap();
     let c = load_str(&format!(
-        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = {{ prom = \"{hash}\" }}\n"
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\n\
+         basic_auth_users = {{ prom = \"{hash}\" }}\n"
     ))
     .unwrap();
     assert_eq!(c.web.basic_auth_users.get("prom"), Some(&hash));
@@ -1148,7 +1172,8 @@ fn web_users_load_and_stay_out_of_debug() {
     let debug = format!("{c:?}");
     assert!(debug.contains("prom") && !debug.contains(&hash), "{debug}");
     let err = refused(
-        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\nbasic_auth_users = { prom = \"plaintext-password\" }\n",
+        "[[targets]]\nname = \"a\"\nurl = \"redis://127.0.0.1:1\"\n[web]\n\
+         basic_auth_users = { prom = \"plaintext-password\" }\n",
         &[
             "test.toml, line 5",
             "`web.basic_auth_users`",

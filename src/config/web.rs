@@ -153,7 +153,8 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// characters of salt and digest). The message never repeats the value: a password typed where
 /// the hash belongs must not end up in a log.
 pub(crate) fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
-    const HINT: &str = "expected a bcrypt hash such as $2y$10$… (make one with `htpasswd -nBC 10 USER`, keeping what follows the colon)";
+    const HINT: &str = "expected a bcrypt hash such as $2y$10$… (make one with `htpasswd -nBC 10 \
+                        USER`, keeping what follows the colon)";
     let parts: Vec<&str> = hash.split('$').collect();
     let [empty, version, cost, rest] = parts.as_slice() else {
         return Err(format!("not a bcrypt hash: {HINT}"));

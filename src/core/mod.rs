@@ -1,7 +1,8 @@
 //! The pure core: INFO text → [`info::Sample`], history → [`derive::Derived`], the sampler's
-//! arithmetic, miss attribution from keyspace events ([`attribution`]), the memory-sizing model ([`ghost`]: evicted keys, stack distances, the hit ratio
-//! at larger sizes), the Cluster and Sentinel reply parsers (on a reply type of its own), the
-//! verdicts of `check` and the status page, one glob matcher, and the closed set of error kinds.
+//! arithmetic, miss attribution from keyspace events ([`attribution`]), the memory-sizing model
+//! ([`ghost`]: evicted keys, stack distances, the hit ratio at larger sizes), the Cluster and
+//! Sentinel reply parsers (on a reply type of its own), the verdicts of `check` and the status
+//! page, one glob matcher, and the closed set of error kinds.
 //!
 //! Imports no other module of the crate, and neither tokio, nor the redis crate, nor any IO:
 //! values in, values out, and most of the unit tests.

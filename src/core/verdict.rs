@@ -244,7 +244,8 @@ fn hit_ratio(p: &Period) -> Finding {
             Verdict::Ok,
             (lookups > 0).then(|| p.hits as f64 / lookups as f64),
             summary_rate,
-            "Too few lookups during the period to judge the hit ratio; check again under normal traffic or with a longer --duration.",
+            "Too few lookups during the period to judge the hit ratio; check again under normal \
+             traffic or with a longer --duration.",
         );
     }
     let r = p.hits as f64 / lookups as f64;
@@ -261,14 +262,19 @@ fn hit_ratio(p: &Period) -> Finding {
     } else {
         match p.cause() {
             Some(MissCause::Evictions) => format!(
-                "Misses follow evictions ({:.2} evicted keys per miss): memory is too small for the working set; raise maxmemory or cache fewer, smaller or shorter-lived values.",
+                "Misses follow evictions ({:.2} evicted keys per miss): memory is too small for \
+                 the working set; raise maxmemory or cache fewer, smaller or shorter-lived values.",
                 p.evictions as f64 / m
             ),
             Some(MissCause::Expirations) => format!(
-                "Misses follow expirations ({:.2} expired keys per miss): TTLs are shorter than the time between reads; lengthen the TTLs of keys that are read again.",
+                "Misses follow expirations ({:.2} expired keys per miss): TTLs are shorter than \
+                 the time between reads; lengthen the TTLs of keys that are read again.",
                 p.expirations as f64 / m
             ),
-            _ => "Neither evictions nor expirations explain the misses: the keys read were never cached, the key space is too large or too unique, or the application deletes keys; check the key design and that misses are written back.".to_string(),
+            _ => "Neither evictions nor expirations explain the misses: the keys read were never \
+                  cached, the key space is too large or too unique, or the application deletes \
+                  keys; check the key design and that misses are written back."
+                .to_string(),
         }
     };
     finding(
@@ -289,13 +295,16 @@ fn evictions(p: &Period) -> Finding {
         (
             Verdict::Critical,
             format!(
-                "Memory is full and {per_lookup:.2} keys are evicted per lookup: the cache throws data away faster than it serves it; raise maxmemory or shorten TTLs so cold keys leave first."
+                "Memory is full and {per_lookup:.2} keys are evicted per lookup: the cache throws \
+                 data away faster than it serves it; raise maxmemory or shorten TTLs so cold keys \
+                 leave first."
             ),
         )
     } else {
         (
             Verdict::Warn,
-            "Memory is full and keys are being evicted: watch the hit ratio; raise maxmemory if it drops, or shorten TTLs of cold keys.".to_string(),
+            "Memory is full and keys are being evicted: watch the hit ratio; raise maxmemory if it \
+             drops, or shorten TTLs of cold keys.".to_string(),
         )
     };
     finding(
@@ -314,7 +323,8 @@ fn expirations(p: &Period) -> Finding {
     let (verdict, advice) = if low_hit && p.cause() == Some(MissCause::Expirations) {
         (
             Verdict::Warn,
-            "Keys expire before they are read again and cause most misses: lengthen the TTLs (or refresh hot keys before they expire).",
+            "Keys expire before they are read again and cause most misses: lengthen the TTLs (or \
+             refresh hot keys before they expire).",
         )
     } else {
         (Verdict::Ok, "Expirations do not explain a low hit ratio.")
@@ -341,7 +351,9 @@ fn memory(s: &Sample) -> Finding {
             Verdict::Warn,
             None,
             format!("{} used, no maxmemory", bytes(used)),
-            "Without maxmemory the cache grows until the host runs out of memory and Redis is killed; set maxmemory (e.g. 75 % of the memory available to Redis) with an allkeys-lru or allkeys-lfu policy.",
+            "Without maxmemory the cache grows until the host runs out of memory and Redis is \
+             killed; set maxmemory (e.g. 75 % of the memory available to Redis) with an \
+             allkeys-lru or allkeys-lfu policy.",
         );
     }
     let ratio = used as f64 / maxmemory as f64;
@@ -353,12 +365,14 @@ fn memory(s: &Sample) -> Finding {
     let (verdict, advice) = if ratio >= PRESSURE_FULL && !evicting {
         (
             Verdict::Critical,
-            "Memory is nearly full and the policy cannot evict: writes will fail with OOM errors; raise maxmemory or use allkeys-lru.",
+            "Memory is nearly full and the policy cannot evict: writes will fail with OOM errors; \
+             raise maxmemory or use allkeys-lru.",
         )
     } else if ratio >= PRESSURE_FULL {
         (
             Verdict::Ok,
-            "Memory is nearly full, which is normal for an evicting cache; the evictions and hit ratio findings tell whether it is too small.",
+            "Memory is nearly full, which is normal for an evicting cache; the evictions and hit \
+             ratio findings tell whether it is too small.",
         )
     } else {
         (Verdict::Ok, "Memory is below the limit.")
@@ -378,7 +392,9 @@ fn policy(s: &Sample) -> Finding {
     } else if p == "noeviction" {
         (
             Verdict::Warn,
-            "noeviction makes writes fail with OOM errors when memory is full; a cache wants allkeys-lru or allkeys-lfu.".to_string(),
+            "noeviction makes writes fail with OOM errors when memory is full; a cache wants \
+             allkeys-lru or allkeys-lfu."
+                .to_string(),
         )
     } else if p.starts_with("volatile-") {
         let total: u64 = s.keyspace.iter().map(|d| d.keys).sum();
@@ -387,7 +403,8 @@ fn policy(s: &Sample) -> Finding {
             (
                 Verdict::Warn,
                 format!(
-                    "{p} evicts only keys with a TTL, but only {} of the keys have one: memory fills with keys that cannot be evicted; use allkeys-lru or set TTLs.",
+                    "{p} evicts only keys with a TTL, but only {} of the keys have one: memory \
+                     fills with keys that cannot be evicted; use allkeys-lru or set TTLs.",
                     pct(expires as f64 / total as f64)
                 ),
             )
@@ -422,12 +439,14 @@ fn fragmentation(s: &Sample) -> Option<Finding> {
     } else if f > FRAGMENTATION_WARN {
         (
             Verdict::Warn,
-            "The process holds much more memory than its data (fragmentation); enable activedefrag or restart the instance in a quiet hour.",
+            "The process holds much more memory than its data (fragmentation); enable activedefrag \
+             or restart the instance in a quiet hour.",
         )
     } else if f < 0.9 {
         (
             Verdict::Warn,
-            "Resident memory is below used memory: part of Redis is swapped out, which makes it slow; give the host more memory or lower maxmemory.",
+            "Resident memory is below used memory: part of Redis is swapped out, which makes it \
+             slow; give the host more memory or lower maxmemory.",
         )
     } else {
         (Verdict::Ok, "Fragmentation is normal.")
@@ -454,14 +473,17 @@ fn ttl_coverage_per_db(s: &Sample) -> Vec<Finding> {
             (
                 Verdict::Warn,
                 format!(
-                    "{without} keys have no TTL: they stay until evicted and crowd out keys with one; set a TTL on every cache write (SET key value EX seconds)."
+                    "{without} keys have no TTL: they stay until evicted and crowd out keys with \
+                     one; set a TTL on every cache write (SET key value EX seconds)."
                 ),
             )
         } else {
             (
                 Verdict::Critical,
                 format!(
-                    "{without} keys have no TTL and nothing evicts them (no maxmemory, or a noeviction or volatile policy): the cache leaks memory; set a TTL on every cache write."
+                    "{without} keys have no TTL and nothing evicts them (no maxmemory, or a \
+                     noeviction or volatile policy): the cache leaks memory; set a TTL on every \
+                     cache write."
                 ),
             )
         };
@@ -500,15 +522,23 @@ fn keys_command(s: &Sample, period: Option<Period>) -> Finding {
         Some(n) if n > 0 => (
             Verdict::Warn,
             format!("{n} calls during the check, {total} since start ({avg_ms:.1} ms each)"),
-            "KEYS walks the whole key space and blocks every other client meanwhile; find the caller (CLIENT LIST, MONITOR briefly) and replace it with SCAN.".to_string(),
+            "KEYS walks the whole key space and blocks every other client meanwhile; find the \
+             caller (CLIENT LIST, MONITOR briefly) and replace it with SCAN."
+                .to_string(),
         ),
         _ if total > 0 => (
             Verdict::Ok,
             format!(
                 "{total} calls since start ({avg_ms:.1} ms each){}",
-                if during.is_some() { ", none during the check" } else { "" }
+                if during.is_some() {
+                    ", none during the check"
+                } else {
+                    ""
+                }
             ),
-            "KEYS was used since the server started but not during this period; if it comes back, replace it with SCAN.".to_string(),
+            "KEYS was used since the server started but not during this period; if it comes back, \
+             replace it with SCAN."
+                .to_string(),
         ),
         _ => (
             Verdict::Ok,
@@ -531,7 +561,8 @@ fn lock_keys(l: &LockScan) -> Finding {
         (
             Verdict::Warn,
             format!(
-                "{} {} keys have no TTL (e.g. {}): a holder that crashes keeps the lock forever; take locks with SET key token NX PX milliseconds.",
+                "{} {} keys have no TTL (e.g. {}): a holder that crashes keeps the lock forever; \
+                 take locks with SET key token NX PX milliseconds.",
                 l.without_ttl,
                 l.pattern,
                 l.examples.join(", ")

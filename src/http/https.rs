@@ -84,7 +84,8 @@ impl TlsReloader {
                 }
                 Err(e) => warn!(
                     error = %e,
-                    "Listener certificate files changed but cannot be used; the previous certificate keeps serving."
+                    "Listener certificate files changed but cannot be used; the previous \
+                     certificate keeps serving."
                 ),
             }
         }

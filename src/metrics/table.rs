@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::core::attribution::{Cause, Event, Without};
-use crate::core::derive::{AttributionWindow, Derived, MissCause, SizingStatus, SizingWindow};
+use crate::core::derive::{
+    AttributionWindow, Derived, MissCause, SizingStatus, SizingWindow, WindowStats,
+};
 use crate::core::error_kind::ErrorKind;
 use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
 use crate::core::info::{Persistence, Sample, Slow};
@@ -276,8 +278,17 @@ fn sizing_points(
     }
 }
 
-fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a crate::core::derive::WindowStats> + 'a {
+fn windows<'a>(v: &'a View) -> impl Iterator<Item = &'a WindowStats> + 'a {
     v.derived().into_iter().flat_map(|d| d.windows.iter())
+}
+
+/// One point per window (labelled by it) that has a `value`; the others left out.
+fn per_window(v: &View, out: &mut Out, value: fn(&WindowStats) -> Option<f64>) {
+    for w in windows(v) {
+        if let Some(x) = value(w) {
+            out(&[w.window.label()], x);
+        }
+    }
 }
 
 /// Every metric the exporter serves, in output order.
@@ -292,7 +303,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_target_info",
         kind: Kind::Gauge,
-        help: "Always 1; cache=\"true\" when the target is configured as a cache (config key `cache`). Join with `and on(target)`.",
+        help: "Always 1; cache=\"true\" when the target is configured as a cache (config key \
+               `cache`). Join with `and on(target)`.",
         labels: &["cache"],
         emit: Emit::PerTarget(|v, out| {
             out(&[if v.snap.meta.cache { "true" } else { "false" }], 1.0);
@@ -301,7 +313,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_instance_info",
         kind: Kind::Gauge,
-        help: "Always 1; INFO server redis_version, redis_mode, server_name (server), valkey_version (Valkey, whose redis_version stays 7.2.4 for compatibility) and INFO replication role.",
+        help: "Always 1; INFO server redis_version, redis_mode, server_name (server), \
+               valkey_version (Valkey, whose redis_version stays 7.2.4 for compatibility) and INFO \
+               replication role.",
         labels: &[
             "redis_version",
             "redis_mode",
@@ -334,7 +348,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_maxmemory_policy_info",
         kind: Kind::Gauge,
-        help: "Always 1; the eviction policy (INFO memory maxmemory_policy, or CONFIG GET maxmemory-policy).",
+        help: "Always 1; the eviction policy (INFO memory maxmemory_policy, or CONFIG GET \
+               maxmemory-policy).",
         labels: &["policy"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(p) = v.sample().and_then(|s| s.maxmemory_policy.as_deref()) {
@@ -357,7 +372,8 @@ pub static TABLE: &[MetricDef] = &[
     raw!(
         "redis_config_maxclients",
         Gauge,
-        "The maxclients limit (INFO clients maxclients, or CONFIG GET maxclients where INFO lacks it).",
+        "The maxclients limit (INFO clients maxclients, or CONFIG GET maxclients where INFO lacks \
+         it).",
         maxclients
     ),
     raw!(
@@ -369,7 +385,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_master_link_up",
         kind: Kind::Gauge,
-        help: "On a replica, 1 if the link to its master is up (INFO replication master_link_status).",
+        help: "On a replica, 1 if the link to its master is up (INFO replication \
+               master_link_status).",
         labels: &["master_host", "master_port"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample()
@@ -382,7 +399,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_master_last_io_seconds_ago",
         kind: Kind::Gauge,
-        help: "On a replica, seconds since the last interaction with its master; -1 before the first (INFO replication master_last_io_seconds_ago).",
+        help: "On a replica, seconds since the last interaction with its master; -1 before the \
+               first (INFO replication master_last_io_seconds_ago).",
         labels: &["master_host", "master_port"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample()
@@ -396,7 +414,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_master_sync_in_progress",
         kind: Kind::Gauge,
-        help: "On a replica, 1 while it loads a full copy from its master (INFO replication master_sync_in_progress).",
+        help: "On a replica, 1 while it loads a full copy from its master (INFO replication \
+               master_sync_in_progress).",
         labels: &["master_host", "master_port"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample()
@@ -410,7 +429,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_slave_repl_offset",
         kind: Kind::Gauge,
-        help: "On a replica, the replication offset it has processed (INFO replication slave_repl_offset); redis_master_repl_offset of its master minus this is its lag in bytes.",
+        help: "On a replica, the replication offset it has processed (INFO replication \
+               slave_repl_offset); redis_master_repl_offset of its master minus this is its lag in \
+               bytes.",
         labels: &["master_host", "master_port"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample()
@@ -423,7 +444,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_slave_info",
         kind: Kind::Gauge,
-        help: "On a replica, always 1; its master (INFO replication master_host, master_port) and read_only (slave_read_only).",
+        help: "On a replica, always 1; its master (INFO replication master_host, master_port) and \
+               read_only (slave_read_only).",
         labels: &["master_host", "master_port", "read_only"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(s) = v.sample()
@@ -447,7 +469,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_connected_slave_offset_bytes",
         kind: Kind::Gauge,
-        help: "On a master, the replication offset each replica acknowledged (INFO replication slaveN offset).",
+        help: "On a master, the replication offset each replica acknowledged (INFO replication \
+               slaveN offset).",
         labels: &["slave_ip", "slave_port", "slave_state"],
         emit: Emit::PerTarget(|v, out| {
             for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
@@ -458,7 +481,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_connected_slave_lag_seconds",
         kind: Kind::Gauge,
-        help: "On a master, seconds since each replica's last acknowledgement (INFO replication slaveN lag).",
+        help: "On a master, seconds since each replica's last acknowledgement (INFO replication \
+               slaveN lag).",
         labels: &["slave_ip", "slave_port", "slave_state"],
         emit: Emit::PerTarget(|v, out| {
             for r in v.sample().map_or(&[][..], |s| &s.replication.replicas) {
@@ -531,13 +555,17 @@ pub static TABLE: &[MetricDef] = &[
     from_sample!(
         "redis_eviction_exceeded_seconds_total",
         Counter,
-        "Seconds used memory spent over maxmemory, eviction not keeping up with writes (INFO stats total_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_eviction_exceeded_time_ms_total / 1000).",
+        "Seconds used memory spent over maxmemory, eviction not keeping up with writes (INFO stats \
+         total_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's \
+         redis_eviction_exceeded_time_ms_total / 1000).",
         |s| s.total_eviction_exceeded_time_ms.map(|ms| ms as f64 / 1e3)
     ),
     from_sample!(
         "redis_current_eviction_exceeded_seconds",
         Gauge,
-        "Seconds used memory has now been over maxmemory; 0 when it is not (INFO stats current_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's redis_current_eviction_exceeded_time_ms / 1000).",
+        "Seconds used memory has now been over maxmemory; 0 when it is not (INFO stats \
+         current_eviction_exceeded_time, milliseconds, Redis 7+; redis_exporter's \
+         redis_current_eviction_exceeded_time_ms / 1000).",
         |s| s
             .current_eviction_exceeded_time_ms
             .map(|ms| ms as f64 / 1e3)
@@ -569,7 +597,8 @@ pub static TABLE: &[MetricDef] = &[
     raw!(
         "redis_mem_not_counted_for_eviction_bytes",
         Gauge,
-        "Replication and AOF buffers not counted against maxmemory (INFO memory mem_not_counted_for_evict).",
+        "Replication and AOF buffers not counted against maxmemory (INFO memory \
+         mem_not_counted_for_evict).",
         mem_not_counted_for_evict
     ),
     raw!(
@@ -599,7 +628,8 @@ pub static TABLE: &[MetricDef] = &[
     from_sample!(
         "redis_cpu_sys_children_seconds_total",
         Counter,
-        "System CPU seconds of background children: RDB saves, AOF rewrites (INFO cpu used_cpu_sys_children).",
+        "System CPU seconds of background children: RDB saves, AOF rewrites (INFO cpu \
+         used_cpu_sys_children).",
         |s| s.cpu.sys_children
     ),
     from_sample!(
@@ -611,7 +641,9 @@ pub static TABLE: &[MetricDef] = &[
     from_sample!(
         "redis_cpu_sys_main_thread_seconds_total",
         Counter,
-        "System CPU seconds of the main thread, the one that runs commands (INFO cpu used_cpu_sys_main_thread, Redis 6.2+). Its rate near 1 with the user rate means the server is saturated.",
+        "System CPU seconds of the main thread, the one that runs commands (INFO cpu \
+         used_cpu_sys_main_thread, Redis 6.2+). Its rate near 1 with the user rate means the \
+         server is saturated.",
         |s| s.cpu.sys_main_thread
     ),
     from_sample!(
@@ -622,12 +654,14 @@ pub static TABLE: &[MetricDef] = &[
     ),
     persistence!(
         "redis_rdb_last_save_timestamp_seconds",
-        "Unix time of the last successful RDB save (INFO persistence rdb_last_save_time; read once a minute).",
+        "Unix time of the last successful RDB save (INFO persistence rdb_last_save_time; read once \
+         a minute).",
         rdb_last_save_time
     ),
     persistence!(
         "redis_rdb_changes_since_last_save",
-        "Writes since the last RDB save (INFO persistence rdb_changes_since_last_save; read once a minute).",
+        "Writes since the last RDB save (INFO persistence rdb_changes_since_last_save; read once a \
+         minute).",
         rdb_changes_since_last_save
     ),
     persistence!(
@@ -637,12 +671,15 @@ pub static TABLE: &[MetricDef] = &[
     ),
     persistence!(
         "redis_rdb_last_bgsave_status",
-        "1 if the last RDB save succeeded, 0 if it failed (INFO persistence rdb_last_bgsave_status; read once a minute).",
+        "1 if the last RDB save succeeded, 0 if it failed (INFO persistence \
+         rdb_last_bgsave_status; read once a minute).",
         rdb_last_bgsave_ok
     ),
     persistence!(
         "redis_rdb_last_bgsave_duration_seconds",
-        "Seconds the last RDB save took; -1 when there was none (INFO persistence rdb_last_bgsave_time_sec; read once a minute; redis_exporter's redis_rdb_last_bgsave_duration_sec).",
+        "Seconds the last RDB save took; -1 when there was none (INFO persistence \
+         rdb_last_bgsave_time_sec; read once a minute; redis_exporter's \
+         redis_rdb_last_bgsave_duration_sec).",
         rdb_last_bgsave_time_sec
     ),
     persistence!(
@@ -652,28 +689,34 @@ pub static TABLE: &[MetricDef] = &[
     ),
     persistence!(
         "redis_aof_rewrite_in_progress",
-        "1 while an AOF rewrite runs (INFO persistence aof_rewrite_in_progress; read once a minute).",
+        "1 while an AOF rewrite runs (INFO persistence aof_rewrite_in_progress; read once a \
+         minute).",
         aof_rewrite_in_progress
     ),
     persistence!(
         "redis_aof_last_rewrite_duration_seconds",
-        "Seconds the last AOF rewrite took; -1 when there was none (INFO persistence aof_last_rewrite_time_sec; read once a minute; redis_exporter's redis_aof_last_rewrite_duration_sec).",
+        "Seconds the last AOF rewrite took; -1 when there was none (INFO persistence \
+         aof_last_rewrite_time_sec; read once a minute; redis_exporter's \
+         redis_aof_last_rewrite_duration_sec).",
         aof_last_rewrite_time_sec
     ),
     persistence!(
         "redis_aof_last_bgrewrite_status",
-        "1 if the last AOF rewrite succeeded, 0 if it failed (INFO persistence aof_last_bgrewrite_status; read once a minute).",
+        "1 if the last AOF rewrite succeeded, 0 if it failed (INFO persistence \
+         aof_last_bgrewrite_status; read once a minute).",
         aof_last_bgrewrite_ok
     ),
     persistence!(
         "redis_aof_last_write_status",
-        "1 if the last AOF write succeeded, 0 if it failed (INFO persistence aof_last_write_status; read once a minute).",
+        "1 if the last AOF write succeeded, 0 if it failed (INFO persistence \
+         aof_last_write_status; read once a minute).",
         aof_last_write_ok
     ),
     MetricDef {
         name: "redis_errors_total",
         kind: Kind::Counter,
-        help: "Error replies by their first word, e.g. OOM for writes refused at maxmemory under noeviction (INFO errorstats errorstat_<err> count; read once a minute).",
+        help: "Error replies by their first word, e.g. OOM for writes refused at maxmemory under \
+               noeviction (INFO errorstats errorstat_<err> count; read once a minute).",
         labels: &["err"],
         emit: Emit::PerTarget(|v, out| {
             for e in v.sample().and_then(slow).map_or(&[][..], |x| &x.errors) {
@@ -684,7 +727,10 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_latency_percentile_seconds",
         kind: Kind::Gauge,
-        help: "Latency percentiles per command since the last reset, seconds, for the commands a cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read every 5 minutes). redis_exporter's summary redis_latency_percentiles_usec{quantile} / 1e6, as a gauge with percentile (a quantile label is for summaries only).",
+        help: "Latency percentiles per command since the last reset, seconds, for the commands a \
+               cache runs (INFO latencystats latency_percentiles_usec_<cmd>, Redis 7+; read every \
+               5 minutes). redis_exporter's summary redis_latency_percentiles_usec{quantile} / \
+               1e6, as a gauge with percentile (a quantile label is for summaries only).",
         labels: &["cmd", "percentile"],
         emit: Emit::PerTarget(|v, out| {
             for l in v.sample().and_then(slow).map_or(&[][..], |x| &x.latency) {
@@ -697,7 +743,11 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keysizes_keys",
         kind: Kind::Gauge,
-        help: "Keys per database, type and size bin: the bin holds the keys whose size is at least bin and below twice it (bin 0: empty), bytes for strings, items for list, set, zset and hash (INFO keysizes dbN_distrib_<type>_<sizes|items>, Redis 8+; only for targets with keysizes = true; read once a minute; the first 16 databases). redis_exporter has no equivalent.",
+        help: "Keys per database, type and size bin: the bin holds the keys whose size is at least \
+               bin and below twice it (bin 0: empty), bytes for strings, items for list, set, zset \
+               and hash (INFO keysizes dbN_distrib_<type>_<sizes|items>, Redis 8+; only for \
+               targets with keysizes = true; read once a minute; the first 16 databases). \
+               redis_exporter has no equivalent.",
         labels: &["db", "type", "bin"],
         emit: Emit::PerTarget(|v, out| {
             for k in v.sample().and_then(slow).map_or(&[][..], |x| &x.keysizes) {
@@ -733,7 +783,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_keys",
         kind: Kind::Gauge,
-        help: "Keys per database (INFO keyspace dbN keys); every database of CONFIG GET databases, 0 when empty, or those INFO lists where CONFIG is refused.",
+        help: "Keys per database (INFO keyspace dbN keys); every database of CONFIG GET databases, \
+               0 when empty, or those INFO lists where CONFIG is refused.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for (db, line) in v.sample().into_iter().flat_map(databases) {
@@ -744,7 +795,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_keys_expiring",
         kind: Kind::Gauge,
-        help: "Keys with a TTL per database (INFO keyspace dbN expires); the databases of redis_db_keys.",
+        help: "Keys with a TTL per database (INFO keyspace dbN expires); the databases of \
+               redis_db_keys.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for (db, line) in v.sample().into_iter().flat_map(databases) {
@@ -755,7 +807,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_avg_ttl_seconds",
         kind: Kind::Gauge,
-        help: "Average TTL of keys with a TTL per database, estimated by Redis (INFO keyspace dbN avg_ttl).",
+        help: "Average TTL of keys with a TTL per database, estimated by Redis (INFO keyspace dbN \
+               avg_ttl).",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
@@ -766,70 +819,44 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_hit_ratio",
         kind: Kind::Gauge,
-        help: "keyspace_hits / (keyspace_hits + keyspace_misses) over the window, 0-1; absent when the window saw no lookups.",
+        help: "keyspace_hits / (keyspace_hits + keyspace_misses) over the window, 0-1; absent when \
+               the window saw no lookups.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.hit_ratio {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.hit_ratio)),
     },
     MetricDef {
         name: "redis_cache_lookups_per_second",
         kind: Kind::Gauge,
         help: "(keyspace_hits + keyspace_misses) per second over the window.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.lookups_per_second {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.lookups_per_second)),
     },
     MetricDef {
         name: "redis_cache_evictions",
         kind: Kind::Gauge,
         help: "Keys evicted during the window (increase of INFO stats evicted_keys, reset-safe).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(n) = w.evictions {
-                    out(&[w.window.label()], n as f64);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.evictions.map(|n| n as f64))),
     },
     MetricDef {
         name: "redis_cache_expirations",
         kind: Kind::Gauge,
         help: "Keys expired during the window (increase of INFO stats expired_keys, reset-safe).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(n) = w.expirations {
-                    out(&[w.window.label()], n as f64);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| w.expirations.map(|n| n as f64))),
     },
     MetricDef {
         name: "redis_cache_window_seconds",
         kind: Kind::Gauge,
         help: "Seconds of history the window's values cover (less than the window after a start).",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                out(&[w.window.label()], w.covered.as_secs_f64());
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, |w| Some(w.covered.as_secs_f64()))),
     },
     MetricDef {
         name: "redis_memory_pressure_ratio",
         kind: Kind::Gauge,
-        help: "(used_memory - mem_not_counted_for_evict) / maxmemory, as Redis counts for eviction; limit=\"system\" divides by total_system_memory when maxmemory is 0.",
+        help: "(used_memory - mem_not_counted_for_evict) / maxmemory, as Redis counts for \
+               eviction; limit=\"system\" divides by total_system_memory when maxmemory is 0.",
         labels: &["limit"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(p) = v.derived().and_then(|d| d.pressure) {
@@ -840,7 +867,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_db_ttl_coverage_ratio",
         kind: Kind::Gauge,
-        help: "Share of the database's keys that have a TTL, 0-1 (INFO keyspace dbN expires / keys); absent for an empty database. Below 1 on a cache means keys that never expire.",
+        help: "Share of the database's keys that have a TTL, 0-1 (INFO keyspace dbN expires / \
+               keys); absent for an empty database. Below 1 on a cache means keys that never \
+               expire.",
         labels: &["db"],
         emit: Emit::PerTarget(|v, out| {
             for d in v.sample().map_or(&[][..], |s| &s.keyspace) {
@@ -853,33 +882,32 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_evictions_per_miss",
         kind: Kind::Gauge,
-        help: "Keys evicted per keyspace miss over the window (increase of evicted_keys / increase of keyspace_misses); absent without misses. An evicted key causes at most one miss, so min(1, value) bounds the share of misses evictions explain.",
+        help: "Keys evicted per keyspace miss over the window (increase of evicted_keys / increase \
+               of keyspace_misses); absent without misses. An evicted key causes at most one miss, \
+               so min(1, value) bounds the share of misses evictions explain.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.evictions_per_miss() {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, WindowStats::evictions_per_miss)),
     },
     MetricDef {
         name: "redis_cache_expirations_per_miss",
         kind: Kind::Gauge,
-        help: "Keys expired per keyspace miss over the window (increase of expired_keys / increase of keyspace_misses); absent without misses. An expired key causes at most one miss, so min(1, value) bounds the share of misses short TTLs explain.",
+        help: "Keys expired per keyspace miss over the window (increase of expired_keys / increase \
+               of keyspace_misses); absent without misses. An expired key causes at most one miss, \
+               so min(1, value) bounds the share of misses short TTLs explain.",
         labels: &["window"],
-        emit: Emit::PerTarget(|v, out| {
-            for w in windows(v) {
-                if let Some(r) = w.expirations_per_miss() {
-                    out(&[w.window.label()], r);
-                }
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_window(v, out, WindowStats::expirations_per_miss)),
     },
     MetricDef {
         name: "redis_cache_miss_cause",
         kind: Kind::Gauge,
-        help: "An estimate from ratios of counters, for targets without miss attribution (which measures the causes: redis_cache_misses_attributed_total): 1 for the likely cause of the window's misses, 0 for the others; absent without misses. cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when that per-miss value is the largest of evictions per miss, expirations per miss and the rest (1 - both); \"neither\" (keys never cached, a key space too large or unique, or deleted by the application) otherwise. An evicted or expired key never read again counts here though it caused no miss.",
+        help: "An estimate from ratios of counters, for targets without miss attribution (which \
+               measures the causes: redis_cache_misses_attributed_total): 1 for the likely cause \
+               of the window's misses, 0 for the others; absent without misses. \
+               cause=\"evictions\" (memory too small) or \"expirations\" (TTLs too short) when \
+               that per-miss value is the largest of evictions per miss, expirations per miss and \
+               the rest (1 - both); \"neither\" (keys never cached, a key space too large or \
+               unique, or deleted by the application) otherwise. An evicted or expired key never \
+               read again counts here though it caused no miss.",
         labels: &["window", "cause"],
         emit: Emit::PerTarget(|v, out| {
             if v.snap.attribution.is_some() {
@@ -898,7 +926,11 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_misses_attributed_total",
         kind: Kind::Counter,
-        help: "Application keyspace misses by measured cause (miss attribution, opt-in): a keymiss event on a key whose latest remembered removal was an expired, evicted or del event is expired, evicted or deleted; any other is cold (never stored, or removed before the memory's horizon, redis_exporter_miss_attribution_horizon_seconds). The sampler's own lookups are left out.",
+        help: "Application keyspace misses by measured cause (miss attribution, opt-in): a keymiss \
+               event on a key whose latest remembered removal was an expired, evicted or del event \
+               is expired, evicted or deleted; any other is cold (never stored, or removed before \
+               the memory's horizon, redis_exporter_miss_attribution_horizon_seconds). The \
+               sampler's own lookups are left out.",
         labels: &["cause"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(a) = &v.snap.attribution {
@@ -911,7 +943,10 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_miss_attribution_coverage_ratio",
         kind: Kind::Gauge,
-        help: "Misses attributed over the window / increase of INFO keyspace_misses (the sampler's own taken out): 1 when no event was lost; below 1 while the subscriber was disconnected (killed, output buffer limit, restart) or the flags were missing. Absent without misses.",
+        help: "Misses attributed over the window / increase of INFO keyspace_misses (the sampler's \
+               own taken out): 1 when no event was lost; below 1 while the subscriber was \
+               disconnected (killed, output buffer limit, restart) or the flags were missing. \
+               Absent without misses.",
         labels: &["window"],
         emit: Emit::PerTarget(|v, out| {
             for w in attribution_windows(v) {
@@ -924,7 +959,10 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_hit_ratio_ceiling",
         kind: Kind::Gauge,
-        help: "The hit ratio the window would have had if the misses of one cause had been hits: without=\"evictions\" (more memory), \"expirations\" (longer TTLs), \"deletions\" (less eager invalidation). (hits + attributed misses of the cause) / lookups; absent without lookups.",
+        help: "The hit ratio the window would have had if the misses of one cause had been hits: \
+               without=\"evictions\" (more memory), \"expirations\" (longer TTLs), \"deletions\" \
+               (less eager invalidation). (hits + attributed misses of the cause) / lookups; \
+               absent without lookups.",
         labels: &["window", "without"],
         emit: Emit::PerTarget(|v, out| {
             for w in attribution_windows(v) {
@@ -939,7 +977,10 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cache_prefix_misses_total",
         kind: Kind::Counter,
-        help: "Attributed misses per key prefix and cause, with the sampler's prefix rules (separator, depth, patterns) whether or not the sampler runs: the top_k prefixes by misses by name, the rest as (other). A prefix leaving the top K stops being exported and its later misses count in (other).",
+        help: "Attributed misses per key prefix and cause, with the sampler's prefix rules \
+               (separator, depth, patterns) whether or not the sampler runs: the top_k prefixes by \
+               misses by name, the rest as (other). A prefix leaving the top K stops being \
+               exported and its later misses count in (other).",
         labels: &["prefix", "cause"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(a) = &v.snap.attribution {
@@ -954,7 +995,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_keyspace_events_total",
         kind: Kind::Counter,
-        help: "Keyspace events the miss attribution's subscriber received, by event: keymiss, expired, evicted, del (DEL and UNLINK).",
+        help: "Keyspace events the miss attribution's subscriber received, by event: keymiss, \
+               expired, evicted, del (DEL and UNLINK).",
         labels: &["event"],
         emit: Emit::PerTarget(|v, out| {
             if let Some(a) = &v.snap.attribution {
@@ -967,13 +1009,17 @@ pub static TABLE: &[MetricDef] = &[
     attribution!(
         "redis_exporter_miss_attribution_active",
         Gauge,
-        "1 while the miss attribution's subscriber is subscribed with the needed notify-keyspace-events flags (E, g, x, e, m) set or not verifiable (CONFIG refused); 0 otherwise (flags missing and manage_notifications false, or the connection lost). The log names the missing flags.",
+        "1 while the miss attribution's subscriber is subscribed with the needed \
+         notify-keyspace-events flags (E, g, x, e, m) set or not verifiable (CONFIG refused); 0 \
+         otherwise (flags missing and manage_notifications false, or the connection lost). The log \
+         names the missing flags.",
         |a| bool_value(a.active)
     ),
     attribution!(
         "redis_exporter_miss_attribution_remembered_keys",
         Gauge,
-        "Removed keys the miss attribution remembers now (a hash, the cause, the time each), at most remembered_keys.",
+        "Removed keys the miss attribution remembers now (a hash, the cause, the time each), at \
+         most remembered_keys.",
         |a| a.remembered_keys as f64
     ),
     attribution!(
@@ -985,7 +1031,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_miss_attribution_horizon_seconds",
         kind: Kind::Gauge,
-        help: "Age of the oldest remembered removal: a miss on a key removed longer ago counts as cold. Absent while nothing is remembered.",
+        help: "Age of the oldest remembered removal: a miss on a key removed longer ago counts as \
+               cold. Absent while nothing is remembered.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(h) = v.snap.attribution.as_ref().and_then(|a| a.horizon) {
@@ -996,38 +1043,55 @@ pub static TABLE: &[MetricDef] = &[
     attribution!(
         "redis_exporter_miss_attribution_sampler_misses_total",
         Counter,
-        "keymiss events of the key-prefix sampler's own PTTL calls (keys gone since SCAN), left out of redis_cache_misses_attributed_total.",
+        "keymiss events of the key-prefix sampler's own PTTL calls (keys gone since SCAN), left \
+         out of redis_cache_misses_attributed_total.",
         |a| a.counts.own_misses as f64
     ),
     attribution!(
         "redis_exporter_keyspace_subscriber_disconnects_total",
         Counter,
-        "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
+        "Subscriber connections of the miss attribution lost after subscribing (CLIENT KILL, \
+         client-output-buffer-limit pubsub, restart, failover); each is resubscribed with backoff.",
         |a| a.disconnects_total as f64
     ),
     // Memory sizing (the ghost list of evicted keys, fed by the same events), one block.
     MetricDef {
         name: "redis_cache_predicted_hit_ratio",
         kind: Kind::Gauge,
-        help: "The hit ratio the window would have had with maxmemory at memory=\"1.5x\", \"2x\" or \"4x\" its current value (memory sizing, with miss attribution): the window's hits plus its misses on evicted keys whose stack distance (keys evicted after them, from the ghost list) fits in the extra memory, over its lookups; a key's cost from INFO (used_memory less used_memory_startup, mem_not_counted_for_evict and mem_clients_normal, over the keys held). Capped by the misses no memory fixes (cold, expired, deleted). Exported only under maxmemory-policy allkeys-lru, volatile-lru or allkeys-lfu (where it was measured to hold) and only within what the ghost list covers.",
+        help: "The hit ratio the window would have had with maxmemory at memory=\"1.5x\", \"2x\" \
+               or \"4x\" its current value (memory sizing, with miss attribution): the window's \
+               hits plus its misses on evicted keys whose stack distance (keys evicted after them, \
+               from the ghost list) fits in the extra memory, over its lookups; a key's cost from \
+               INFO (used_memory less used_memory_startup, mem_not_counted_for_evict and \
+               mem_clients_normal, over the keys held). Capped by the misses no memory fixes \
+               (cold, expired, deleted). Exported only under maxmemory-policy allkeys-lru, \
+               volatile-lru or allkeys-lfu (where it was measured to hold) and only within what \
+               the ghost list covers.",
         labels: &["window", "memory"],
         emit: Emit::PerTarget(|v, out| sizing_points(v, out, |w| &w.predicted, MEMORY_MULTIPLES)),
     },
     MetricDef {
         name: "redis_cache_memory_needed_bytes",
         kind: Kind::Gauge,
-        help: "The smallest maxmemory predicted to reach hit_ratio (0.9, 0.95, 0.99) over the window, from the same curve as redis_cache_predicted_hit_ratio (the current maxmemory when already reached). Absent when memory alone cannot reach it (cold, expired and deleted misses cap the hit ratio) or when it lies beyond what the ghost list covers, and under policies where the prediction was not shown to hold.",
+        help: "The smallest maxmemory predicted to reach hit_ratio (0.9, 0.95, 0.99) over the \
+               window, from the same curve as redis_cache_predicted_hit_ratio (the current \
+               maxmemory when already reached). Absent when memory alone cannot reach it (cold, \
+               expired and deleted misses cap the hit ratio) or when it lies beyond what the ghost \
+               list covers, and under policies where the prediction was not shown to hold.",
         labels: &["window", "hit_ratio"],
         emit: Emit::PerTarget(|v, out| sizing_points(v, out, |w| &w.needed, TARGET_RATIOS)),
     },
     ghost!(
         "redis_exporter_ghost_sampling_ratio",
-        "The fraction of evicted keys memory sizing's ghost list tracks (by a hash of the key, as in SHARDS): 1 until the list fills its budget (about 32 MiB per target), then halved each time it fills again; distances and misses are scaled by its inverse.",
+        "The fraction of evicted keys memory sizing's ghost list tracks (by a hash of the key, as \
+         in SHARDS): 1 until the list fills its budget (about 32 MiB per target), then halved each \
+         time it fills again; distances and misses are scaled by its inverse.",
         |s| s.sampling_ratio
     ),
     ghost!(
         "redis_exporter_ghost_span_keys",
-        "Evicted keys, not asked for since, that the ghost list stands for (its entries over the sampling ratio): predictions reach this many keys beyond the cache.",
+        "Evicted keys, not asked for since, that the ghost list stands for (its entries over the \
+         sampling ratio): predictions reach this many keys beyond the cache.",
         |s| s.span_keys
     ),
     ghost!(
@@ -1038,7 +1102,10 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_keys_estimated",
         kind: Kind::Gauge,
-        help: "Keys per prefix, estimated by the key-prefix sampler (opt-in): the prefix's share of the keys the last cycle examined (SCAN) times DBSIZE. prefix is a configured pattern, the name up to the separator followed by *, (none) without one, or (other) beyond the top K.",
+        help: "Keys per prefix, estimated by the key-prefix sampler (opt-in): the prefix's share \
+               of the keys the last cycle examined (SCAN) times DBSIZE. prefix is a configured \
+               pattern, the name up to the separator followed by *, (none) without one, or (other) \
+               beyond the top K.",
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
@@ -1060,7 +1127,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_ttl_keys",
         kind: Kind::Gauge,
-        help: "Estimated keys of the prefix by remaining TTL (PTTL): bucket none (no TTL), <1m, <1h, <1d, >=1d.",
+        help: "Estimated keys of the prefix by remaining TTL (PTTL): bucket none (no TTL), <1m, \
+               <1h, <1d, >=1d.",
         labels: &["prefix", "bucket"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
@@ -1073,7 +1141,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_keyspace_prefix_memory_bytes_estimated",
         kind: Kind::Gauge,
-        help: "Average MEMORY USAGE of up to memory_samples keys of the prefix per cycle times its estimated key count; absent when MEMORY USAGE is refused.",
+        help: "Average MEMORY USAGE of up to memory_samples keys of the prefix per cycle times its \
+               estimated key count; absent when MEMORY USAGE is refused.",
         labels: &["prefix"],
         emit: Emit::PerTarget(|v, out| {
             for p in prefixes(v) {
@@ -1108,7 +1177,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_last_cycle_redis_seconds",
         kind: Kind::Gauge,
-        help: "Redis-side CPU time of the last sampler cycle's SCAN, PTTL and MEMORY USAGE calls (INFO commandstats usec before and after the cycle, the cycle's share of each command's calls).",
+        help: "Redis-side CPU time of the last sampler cycle's SCAN, PTTL and MEMORY USAGE calls \
+               (INFO commandstats usec before and after the cycle, the cycle's share of each \
+               command's calls).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(u) = last_cycle(v).and_then(|r| r.redis_usec) {
@@ -1141,7 +1212,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_keyspace_hits_total",
         kind: Kind::Counter,
-        help: "Keyspace hits the sampler's PTTL calls caused, as of the same INFO as redis_keyspace_hits_total (which includes them): subtract it for the application's hits. Left out of the redis_cache_* values.",
+        help: "Keyspace hits the sampler's PTTL calls caused, as of the same INFO as \
+               redis_keyspace_hits_total (which includes them): subtract it for the application's \
+               hits. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
@@ -1152,7 +1225,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_sampler_keyspace_misses_total",
         kind: Kind::Counter,
-        help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN), as of the same INFO as redis_keyspace_misses_total (which includes them): subtract it for the application's misses. Left out of the redis_cache_* values.",
+        help: "Keyspace misses the sampler's PTTL calls caused (keys gone since SCAN), as of the \
+               same INFO as redis_keyspace_misses_total (which includes them): subtract it for the \
+               application's misses. Left out of the redis_cache_* values.",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(l) = v.derived().and_then(|d| d.own_lookups) {
@@ -1163,7 +1238,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_resets_detected_total",
         kind: Kind::Counter,
-        help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a counter went down).",
+        help: "Counter resets seen (restart: new run_id or lower uptime; CONFIG RESETSTAT: a \
+               counter went down).",
         labels: &[],
         emit: Emit::PerTarget(|v, out| {
             if let Some(last) = &v.snap.last {
@@ -1214,7 +1290,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cluster_state",
         kind: Kind::Gauge,
-        help: "Redis Cluster entries: 1 if CLUSTER INFO cluster_state is ok, 0 if fail (asked of one node each poll interval; target is the entry's name).",
+        help: "Redis Cluster entries: 1 if CLUSTER INFO cluster_state is ok, 0 if fail (asked of \
+               one node each poll interval; target is the entry's name).",
         labels: &["target"],
         emit: Emit::PerGroup(|g, out| {
             if let Some(h) = &g.health {
@@ -1255,7 +1332,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_cluster_node_info",
         kind: Kind::Gauge,
-        help: "Always 1; one series per discovered node: its target, the Cluster entry, node id, role (master|replica) and shard (the node id of the shard's master), from CLUSTER SHARDS or CLUSTER NODES.",
+        help: "Always 1; one series per discovered node: its target, the Cluster entry, node id, \
+               role (master|replica) and shard (the node id of the shard's master), from CLUSTER \
+               SHARDS or CLUSTER NODES.",
         labels: &["target", "cluster", "node_id", "role", "shard"],
         emit: Emit::PerGroup(|g, out| {
             if g.kind == crate::state::GroupKind::Cluster {
@@ -1271,7 +1350,9 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_discovery_up",
         kind: Kind::Gauge,
-        help: "Cluster and Sentinel entries: 1 if the last discovery (CLUSTER INFO and topology, or the sentinels' answer) succeeded, else 0; kind is cluster|sentinel. Its instances are the targets `<target>/<host:port>`.",
+        help: "Cluster and Sentinel entries: 1 if the last discovery (CLUSTER INFO and topology, \
+               or the sentinels' answer) succeeded, else 0; kind is cluster|sentinel. Its \
+               instances are the targets `<target>/<host:port>`.",
         labels: &["target", "kind"],
         emit: Emit::PerGroup(|g, out| out(&[&g.meta.name, g.kind.label()], bool_value(g.up))),
     },
@@ -1285,7 +1366,8 @@ pub static TABLE: &[MetricDef] = &[
     MetricDef {
         name: "redis_exporter_config_last_reload_successful",
         kind: Kind::Gauge,
-        help: "1 if the last configuration load (start, SIGHUP or POST /-/reload) succeeded, else 0.",
+        help: "1 if the last configuration load (start, SIGHUP or POST /-/reload) succeeded, else \
+               0.",
         labels: &[],
         emit: Emit::Global(|g, out| out(&[], bool_value(g.reload_successful))),
     },

@@ -273,7 +273,8 @@ impl Task {
         let Some(cmd) = self.settings.config_command.clone() else {
             self.say(
                 "unverified",
-                "Miss attribution: CONFIG is disabled for this target, so notify-keyspace-events cannot be checked; subscribing anyway.",
+                "Miss attribution: CONFIG is disabled for this target, so notify-keyspace-events \
+                 cannot be checked; subscribing anyway.",
                 None,
             );
             self.missing.clear();
@@ -284,7 +285,8 @@ impl Task {
             Err(e) if e.kind.is_reply() => {
                 self.say(
                     "unverified",
-                    "Miss attribution: CONFIG GET notify-keyspace-events refused, so the flags cannot be checked; subscribing anyway.",
+                    "Miss attribution: CONFIG GET notify-keyspace-events refused, so the flags \
+                     cannot be checked; subscribing anyway.",
                     Some(e.to_string()),
                 );
                 self.missing.clear();
@@ -315,7 +317,8 @@ impl Task {
                     self.missing.clone_from(&missing);
                     self.say(
                         &format!("set-refused {missing}"),
-                        "Miss attribution: CONFIG SET notify-keyspace-events refused; inactive until the flags are set.",
+                        "Miss attribution: CONFIG SET notify-keyspace-events refused; inactive \
+                         until the flags are set.",
                         Some(format!("missing flags {missing:?} (have {current:?}): {e}")),
                     );
                     return Err(End::FlagsMissing);
@@ -326,9 +329,11 @@ impl Task {
         self.missing.clone_from(&missing);
         self.say(
             &format!("missing {missing}"),
-            "Miss attribution inactive: notify-keyspace-events lacks flags and manage_notifications is false; the server is left unchanged.",
+            "Miss attribution inactive: notify-keyspace-events lacks flags and \
+             manage_notifications is false; the server is left unchanged.",
             Some(format!(
-                "missing flags {missing:?} (have {current:?}); set them with CONFIG SET notify-keyspace-events {:?}",
+                "missing flags {missing:?} (have {current:?}); set them with CONFIG SET \
+                 notify-keyspace-events {:?}",
                 with_flags(&current, &missing)
             )),
         );

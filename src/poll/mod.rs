@@ -1,8 +1,8 @@
-//! The tasks that talk to one target: the poller ([`poller`], with its connection and backoff
-//! in [`link`], what the target accepts in [`capabilities`], which INFO sections a poll asks for
-//! in [`sections`], its settings in [`settings`]), the key-prefix sampler ([`sampler_task`]),
-//! miss attribution's subscriber ([`attribution_task`]), the lookup gate between them ([`gate`]) and when they run ([`schedule`]); what the poller
-//! needs of a connection ([`wire`]).
+//! The tasks that talk to one target: the poller ([`poller`], with its connection and backoff in
+//! [`link`], what the target accepts in [`capabilities`], which INFO sections a poll asks for in
+//! [`sections`], its settings in [`settings`]), the key-prefix sampler ([`sampler_task`]), miss
+//! attribution's subscriber ([`attribution_task`]), the lookup gate between them ([`gate`]) and
+//! when they run ([`schedule`]); what the poller needs of a connection ([`wire`]).
 //!
 //! Imports `core`, `client`, `config` and `state`.
 

@@ -1,9 +1,9 @@
 //! The poller: one task per target that keeps one connection open, sends `INFO` (and
 //! `CONFIG GET maxmemory*` when needed) once per interval, and records the outcome.
 //!
-//! IO shell around the pure core: it fetches INFO as a raw string, hands it to [`crate::core::info`],
-//! feeds the sample to the target's [`History`], and stores the result with one call to
-//! [`Shared::record`]. /metrics never waits for it.
+//! IO shell around the pure core: it fetches INFO as a raw string, hands it to
+//! [`crate::core::info`], feeds the sample to the target's [`History`], and stores the result with
+//! one call to [`Shared::record`]. /metrics never waits for it.
 //!
 //! Timing: the first poll is delayed by a per-target offset (a hash of the name) so a fleet does
 //! not poll in bursts; missed ticks are skipped, never bunched. Every Redis call is bounded by
@@ -246,7 +246,8 @@ fn keep_keysizes(settings: &PollerSettings, told: &mut bool, sample: &mut Sample
         *told = true;
         debug!(
             target_name = %settings.name,
-            "No INFO keysizes on this server (Redis 8+ has them); redis_keysizes_keys stays absent.",
+            "No INFO keysizes on this server (Redis 8+ has them); redis_keysizes_keys stays \
+             absent.",
         );
     }
 }

@@ -1,6 +1,6 @@
-//! One instance's tasks: what the state knows of a target ([`meta`]), what its poller is
-//! given ([`poller_settings`]), and starting its poller, sampler and miss attribution ([`spawn`]). Used by the
-//! supervisor for configured targets, by discovery for the instances it finds and by the
+//! One instance's tasks: what the state knows of a target ([`meta`]), what its poller is given
+//! ([`poller_settings`]), and starting its poller, sampler and miss attribution ([`spawn`]). Used
+//! by the supervisor for configured targets, by discovery for the instances it finds and by the
 //! `/scrape` registry for configured targets named there.
 
 use std::sync::Arc;

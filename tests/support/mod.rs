@@ -285,19 +285,22 @@ impl RedisServer {
         loop {
             if let Ok(Some(status)) = self.proc.child.try_wait() {
                 return Err(format!(
-                    "redis-server (pid {pid}) exited with {status} before answering on port {port} (port taken?)"
+                    "redis-server (pid {pid}) exited with {status} before answering on port {port} \
+                     (port taken?)"
                 ));
             }
             match self.answering_pid() {
                 Some(answering) if answering == pid => return Ok(()),
                 Some(other) => {
                     return Err(format!(
-                        "port {port} is answered by another redis-server (pid {other}), not by pid {pid}"
+                        "port {port} is answered by another redis-server (pid {other}), not by pid \
+                         {pid}"
                     ));
                 }
                 None if Instant::now() > deadline => {
                     return Err(format!(
-                        "redis-server (pid {pid}) did not answer INFO server on port {port} within {timeout:?}"
+                        "redis-server (pid {pid}) did not answer INFO server on port {port} within \
+                         {timeout:?}"
                     ));
                 }
                 None => std::thread::sleep(Duration::from_millis(50)),

@@ -81,7 +81,8 @@ impl PrometheusOptions {
         }
         if let Some(am) = &self.alertmanager {
             config.push_str(&format!(
-                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n"
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: \
+                 [\"{am}\"]\n"
             ));
         }
         config.push_str("scrape_configs:\n");

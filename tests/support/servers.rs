@@ -130,7 +130,8 @@ pub(crate) fn server_binary(kind: ServerKind) -> PathBuf {
         Location::Debian { binary, package } => require_binary(binary, package),
         Location::Venv { venv, path } => venv_file(venv, path).unwrap_or_else(|| {
             panic!(
-                "{} server not found: run `bash scripts/install-test-deps.sh` (installs it into target/test-deps/{venv}), or set {}",
+                "{} server not found: run `bash scripts/install-test-deps.sh` (installs it into \
+                 target/test-deps/{venv}), or set {}",
                 spec.name,
                 spec.variable.unwrap_or("its variable")
             )

@@ -6,7 +6,7 @@
 use super::pairs;
 
 /// Databases whose distributions are kept at most (Redis has 16 by default).
-pub const MAX_DBS: usize = 16;
+const MAX_DBS: usize = 16;
 
 /// `dbN_distrib_<type>_<sizes|items>` type words and the `type` label each becomes.
 const TYPES: [(&str, &str); 5] = [
@@ -94,7 +94,12 @@ mod tests {
 
     #[test]
     fn lines_by_db_and_type_unknown_types_dropped_bad_values_skipped() {
-        let s = parse("# Keysizes\r\ndb0_distrib_strings_sizes:0=1,16=3,1K=2\r\ndb0_distrib_lists_items:8=4\r\ndb3_distrib_streams_items:2=1\r\ndb1_distrib_hashes_items:3=1\r\n").unwrap();
+        let s = parse(
+            "# Keysizes\r\ndb0_distrib_strings_sizes:0=1,16=3,1K=2\r\n\
+             db0_distrib_lists_items:8=4\r\ndb3_distrib_streams_items:2=1\r\n\
+             db1_distrib_hashes_items:3=1\r\n",
+        )
+        .unwrap();
         let slow = s.slow.as_deref().expect("keysizes seen");
         assert!(slow.has_keysizes);
         assert_eq!(

@@ -9,15 +9,15 @@
 //! poll. Unknown fields are ignored. Values that do not parse are skipped and named in
 //! [`Sample::skipped`].
 //!
-//! The replication section's details are in [`replication`]; the slow sections (persistence,
+//! The replication section's details are in `replication`; the slow sections (persistence,
 //! errorstats, latencystats, keysizes), which the poller reads less often, in [`slow`] (keysizes
-//! in [`keysizes`]).
+//! in `keysizes`).
 
 use std::fmt;
 use std::sync::Arc;
 
-pub mod keysizes;
-pub mod replication;
+mod keysizes;
+mod replication;
 pub mod slow;
 
 pub use keysizes::KeySizes;
@@ -385,7 +385,13 @@ fn looks_like_field(key: &str) -> bool {
 mod tests {
     use super::*;
 
-    const SMALL: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n\r\n# Stats\r\nkeyspace_hits:900\r\nkeyspace_misses:100\r\nevicted_keys:3\r\n\r\n# Commandstats\r\ncmdstat_get:calls=1000,usec=2000,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_config|get:calls=2,usec=30,usec_per_call=15.00,rejected_calls=0,failed_calls=1\r\n\r\n# Keyspace\r\ndb0:keys=10,expires=4,avg_ttl=5000\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
+    const SMALL: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n\
+                         run_id:abc\r\nuptime_in_seconds:42\r\n\r\n# Stats\r\nkeyspace_hits:900\r\n\
+                         keyspace_misses:100\r\nevicted_keys:3\r\n\r\n# Commandstats\r\n\
+                         cmdstat_get:calls=1000,usec=2000,usec_per_call=2.00,rejected_calls=0,\
+                         failed_calls=0\r\ncmdstat_config|get:calls=2,usec=30,usec_per_call=15.00,\
+                         rejected_calls=0,failed_calls=1\r\n\r\n# Keyspace\r\n\
+                         db0:keys=10,expires=4,avg_ttl=5000\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
 
     #[test]
     fn parses_fields_commandstats_and_keyspace() {
@@ -428,7 +434,11 @@ mod tests {
 
     #[test]
     fn bad_values_are_skipped_and_named() {
-        let s = parse("# Stats\r\nkeyspace_hits:12x\r\nkeyspace_misses:3\r\ndb0:keys=abc,expires=1\r\ncmdstat_get:calls=x\r\n").unwrap();
+        let s = parse(
+            "# Stats\r\nkeyspace_hits:12x\r\nkeyspace_misses:3\r\n\
+             db0:keys=abc,expires=1\r\ncmdstat_get:calls=x\r\n",
+        )
+        .unwrap();
         assert_eq!(s.keyspace_hits, None);
         assert_eq!(s.keyspace_misses, Some(3));
         assert!(s.keyspace.is_empty());
@@ -450,7 +460,11 @@ mod tests {
 
     #[test]
     fn negative_and_huge_numbers_do_not_panic() {
-        let s = parse("# Stats\r\nkeyspace_hits:-1\r\nkeyspace_misses:99999999999999999999999\r\nmem_fragmentation_ratio:inf\r\n").unwrap();
+        let s = parse(
+            "# Stats\r\nkeyspace_hits:-1\r\nkeyspace_misses:99999999999999999999999\r\n\
+             mem_fragmentation_ratio:inf\r\n",
+        )
+        .unwrap();
         assert_eq!(s.keyspace_hits, None);
         assert_eq!(s.keyspace_misses, None);
         assert_eq!(s.mem_fragmentation_ratio, None);

@@ -100,7 +100,13 @@ mod tests {
 
     #[test]
     fn a_replica_reports_its_master_and_offset() {
-        let s = parse("# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6380\r\nmaster_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:1\r\nslave_repl_offset:0\r\nslave_read_only:1\r\nmaster_repl_offset:0\r\n").unwrap();
+        let s = parse(
+            "# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6380\r\n\
+             master_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n\
+             master_sync_in_progress:1\r\nslave_repl_offset:0\r\nslave_read_only:1\r\n\
+             master_repl_offset:0\r\n",
+        )
+        .unwrap();
         let r = &s.replication;
         assert_eq!(r.master_host.as_deref(), Some("10.0.0.1"));
         assert_eq!(r.master_port.as_deref(), Some("6380"));
@@ -117,7 +123,14 @@ mod tests {
 
     #[test]
     fn a_master_lists_each_replica_and_skips_a_broken_line() {
-        let s = parse("# Replication\r\nrole:master\r\nconnected_slaves:3\r\nslave0:ip=10.0.0.2,port=6379,state=online,offset=1751844676,lag=0\r\nslave1:ip=10.0.0.3,port=6379,state=wait_bgsave,offset=0,lag=12\r\nslave2:ip=10.0.0.4,state=online\r\nmaster_repl_offset:1751844676\r\n").unwrap();
+        let s = parse(
+            "# Replication\r\nrole:master\r\nconnected_slaves:3\r\n\
+             slave0:ip=10.0.0.2,port=6379,state=online,offset=1751844676,lag=0\r\n\
+             slave1:ip=10.0.0.3,port=6379,state=wait_bgsave,offset=0,lag=12\r\n\
+             slave2:ip=10.0.0.4,state=online\r\n\
+             master_repl_offset:1751844676\r\n",
+        )
+        .unwrap();
         let r = &s.replication;
         assert_eq!(r.replicas.len(), 2);
         assert_eq!(r.replicas[0].offset, 1_751_844_676);
@@ -129,7 +142,11 @@ mod tests {
 
     #[test]
     fn slave_fields_that_are_not_replica_lines_are_not_replicas() {
-        let s = parse("# Replication\r\nslave_priority:100\r\nslave_expires_tracked_keys:0\r\nslave_read_repl_offset:5\r\n").unwrap();
+        let s = parse(
+            "# Replication\r\nslave_priority:100\r\nslave_expires_tracked_keys:0\r\n\
+             slave_read_repl_offset:5\r\n",
+        )
+        .unwrap();
         assert!(s.replication.replicas.is_empty());
         assert!(s.skipped.is_empty());
     }

@@ -1,7 +1,8 @@
 //! The INFO sections that change slowly or cost Redis time to produce — `persistence`,
-//! `errorstats`, `latencystats`, `keysizes` — parsed into one [`Slow`] part of a sample. The poller asks for
-//! them less often than every poll and carries the last part between reads (`poll::sections`),
-//! so they are kept apart from the fields read every poll. Pure, like the rest of `core::info`.
+//! `errorstats`, `latencystats`, `keysizes` — parsed into one [`Slow`] part of a sample. The poller
+//! asks for them less often than every poll and carries the last part between reads
+//! (`poll::sections`), so they are kept apart from the fields read every poll. Pure, like the rest
+//! of `core::info`.
 
 use super::keysizes::KeySizes;
 use super::pairs;
@@ -228,7 +229,11 @@ mod tests {
 
     #[test]
     fn errorstats_count_every_prefix() {
-        let s = parse("# Errorstats\r\nerrorstat_OOM:count=108\r\nerrorstat_ERR:count=3\r\nerrorstat_BAD:count=x\r\n").unwrap();
+        let s = parse(
+            "# Errorstats\r\nerrorstat_OOM:count=108\r\nerrorstat_ERR:count=3\r\n\
+             errorstat_BAD:count=x\r\n",
+        )
+        .unwrap();
         let slow = s.slow.as_deref().expect("errorstats seen");
         assert_eq!(
             slow.errors,
@@ -248,7 +253,13 @@ mod tests {
 
     #[test]
     fn latencystats_keep_the_commands_of_a_cache_only() {
-        let s = parse("# Latencystats\r\nlatency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=4.015\r\nlatency_percentiles_usec_config|get:p50=8.031,p99=27.007,p99.9=27.007\r\nlatency_percentiles_usec_set:p50=x\r\n").unwrap();
+        let s = parse(
+            "# Latencystats\r\n\
+             latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=4.015\r\n\
+             latency_percentiles_usec_config|get:p50=8.031,p99=27.007,p99.9=27.007\r\n\
+             latency_percentiles_usec_set:p50=x\r\n",
+        )
+        .unwrap();
         let slow = s.slow.as_deref().expect("latencystats seen");
         assert_eq!(slow.latency.len(), 1);
         assert_eq!(slow.latency[0].cmd, "get");
@@ -265,7 +276,15 @@ mod tests {
 
     #[test]
     fn persistence_status_words_become_flags() {
-        let s = parse("# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:75\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:1796162302\r\nrdb_last_bgsave_status:err\r\nrdb_last_bgsave_time_sec:-1\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_rewrite_time_sec:2\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\nrdb_saves:0\r\n").unwrap();
+        let s = parse(
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:75\r\n\
+             rdb_bgsave_in_progress:0\r\nrdb_last_save_time:1796162302\r\n\
+             rdb_last_bgsave_status:err\r\nrdb_last_bgsave_time_sec:-1\r\n\
+             aof_enabled:1\r\naof_rewrite_in_progress:0\r\n\
+             aof_last_rewrite_time_sec:2\r\naof_last_bgrewrite_status:ok\r\n\
+             aof_last_write_status:ok\r\nrdb_saves:0\r\n",
+        )
+        .unwrap();
         let p = &s.slow.as_deref().expect("persistence seen").persistence;
         assert_eq!(p.rdb_last_save_time, Some(1_796_162_302));
         assert_eq!(p.rdb_changes_since_last_save, Some(75));

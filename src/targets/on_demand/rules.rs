@@ -35,7 +35,8 @@ pub(crate) enum TargetError {
     Invalid(String),
     /// The URL carries a user or password; credentials come from the configuration.
     #[error(
-        "invalid target: credentials are not accepted in the target URL; configure them in [[scrape.credentials]]"
+        "invalid target: credentials are not accepted in the target URL; configure them in \
+         [[scrape.credentials]]"
     )]
     Credentials,
     /// Not matched by `scrape.allow`.
@@ -319,7 +320,8 @@ mod tests {
     #[test]
     fn default_allowlist_is_the_configured_targets() {
         let c = config(
-            "[[targets]]\nname = \"sessions\"\nurl = \"redis://:pw@Cache-1:6379/0\"\nlabels = { team = \"a\" }\n",
+            "[[targets]]\nname = \"sessions\"\nurl = \"redis://:pw@Cache-1:6379/0\"\n\
+             labels = { team = \"a\" }\n",
         );
         let rules = Rules::new(&c);
         let r = rules.resolve("redis://cache-1").unwrap();
@@ -415,7 +417,8 @@ username = "other"
             &["line 6", "scrape.credentials.password_env", "NOPE"],
         );
         refused(
-            "[[scrape.credentials]]\npattern = \"redis://*\"\npassword_file = \"/nonexistent/pw\"\npassword_env = \"X\"\n",
+            "[[scrape.credentials]]\npattern = \"redis://*\"\npassword_file = \"/nonexistent/pw\"\n\
+             password_env = \"X\"\n",
             &["line 7", "more than one password source"],
         );
         refused(
