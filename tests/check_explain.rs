@@ -198,7 +198,8 @@ fn every_cause_is_measured_with_its_action_and_the_flags_are_restored() {
     assert_eq!(
         z["summary"].as_str().unwrap(),
         format!(
-            "memory alone will not reach 90 %: {:.0} % of misses are cold / expired / deleted (at most {:.1} % with any memory)",
+            "memory alone will not reach 90 %: {:.0} % of misses are cold / expired / deleted (at \
+             most {:.1} % with any memory)",
             share * 100.0,
             z_ceiling * 100.0
         )
@@ -395,7 +396,8 @@ fn memory_sizing_agrees_with_the_exporter_and_a_random_policy_predicts_nothing()
         let exported = sample(
             &m,
             &format!(
-                "redis_cache_predicted_hit_ratio{{target=\"lru\",window=\"5m\",memory=\"{memory}\"}}"
+                "redis_cache_predicted_hit_ratio{{target=\"lru\",window=\"5m\",\
+                 memory=\"{memory}\"}}"
             ),
         );
         let check = p["hit_ratio"].as_f64();

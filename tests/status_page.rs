@@ -599,7 +599,10 @@ fn unpredicted_page(exporter: &Exporter, url: &str, profile: &Path) {
     let target_url = format!("{url}target/random-cache");
     let page = dump_dom(&target_url, profile);
     assert!(
-        page.contains(">Memory sizing</h2><p class=\"not-predicted\">not predicted under allkeys-random: random eviction keeps no recency order"),
+        page.contains(
+            ">Memory sizing</h2><p class=\"not-predicted\">not predicted under \
+             allkeys-random: random eviction keeps no recency order"
+        ),
         "{page}"
     );
     assert!(

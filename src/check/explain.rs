@@ -124,16 +124,20 @@ pub(crate) struct Explanation {
 pub(crate) fn action(cause: Cause) -> &'static str {
     match cause {
         Cause::Evicted => {
-            "Keys evicted earlier: give the cache memory (maxmemory) or an LFU policy (allkeys-lfu)."
+            "Keys evicted earlier: give the cache memory (maxmemory) or an LFU policy \
+             (allkeys-lfu)."
         }
         Cause::Expired => {
-            "Keys read after their TTL ran out: lengthen the TTLs of the prefixes read most, or refresh hot keys before they expire."
+            "Keys read after their TTL ran out: lengthen the TTLs of the prefixes read most, or \
+             refresh hot keys before they expire."
         }
         Cause::Deleted => {
-            "Keys the application deleted: invalidate less eagerly (update in place, delete only what changed)."
+            "Keys the application deleted: invalidate less eagerly (update in place, delete only \
+             what changed)."
         }
         Cause::Cold => {
-            "Keys never cached before (or removed before the check began): no memory or TTL setting removes these; look for unique or ever-new key names, or warm the cache."
+            "Keys never cached before (or removed before the check began): no memory or TTL \
+             setting removes these; look for unique or ever-new key names, or warm the cache."
         }
     }
 }
@@ -181,7 +185,8 @@ pub(crate) fn judge(hit_ratio: &Finding, m: &Measured) -> Vec<Finding> {
         } else {
             (
                 Verdict::Warn,
-                "Some misses were not classified (events lost: a slow link or the pubsub output buffer limit); the shares above are of the classified ones.",
+                "Some misses were not classified (events lost: a slow link or the pubsub output \
+                 buffer limit); the shares above are of the classified ones.",
             )
         };
         out.push(finding(
@@ -565,7 +570,9 @@ async fn connect(connector: &Connector, timeout: Duration) -> Result<Conn, Strin
 /// Explains the misses of `args.url` over `args.duration`.
 pub(super) async fn run(args: &super::CheckArgs) -> Explanation {
     let d = args.duration;
-    let unreachable = "The instance could not be checked: verify the URL, that the server is up and reachable, and the credentials.".to_string();
+    let unreachable = "The instance could not be checked: verify the URL, that the server is up \
+                       and reachable, and the credentials."
+        .to_string();
     let (connection, target) = match crate::config::target_connection(&args.url) {
         Ok(c) => c,
         Err(e) => {
@@ -676,7 +683,9 @@ async fn flags_for_check(
                     one_line(&e.to_string())
                 ),
                 format!(
-                    "Misses are explained from keyspace events, which need the flags {NEEDED_FLAGS} of notify-keyspace-events; allow CONFIG GET for this user, or check the flags on the server."
+                    "Misses are explained from keyspace events, which need the flags \
+                     {NEEDED_FLAGS} of notify-keyspace-events; allow CONFIG GET for this user, or \
+                     check the flags on the server."
                 ),
             ));
         }
@@ -705,10 +714,12 @@ async fn flags_for_check(
                 Some(flags),
                 "notifications",
                 format!(
-                    "notify-keyspace-events is {before:?}: the flags {missing:?} are missing (of {NEEDED_FLAGS:?}: E keyevent channels, g del, x expired, e evicted, m keymiss)"
+                    "notify-keyspace-events is {before:?}: the flags {missing:?} are missing (of \
+                     {NEEDED_FLAGS:?}: E keyevent channels, g del, x expired, e evicted, m keymiss)"
                 ),
                 format!(
-                    "Run again with --enable-notifications (adds them for the check, then restores {before:?}), or set them yourself: CONFIG SET notify-keyspace-events {:?}.",
+                    "Run again with --enable-notifications (adds them for the check, then restores \
+                     {before:?}), or set them yourself: CONFIG SET notify-keyspace-events {:?}.",
                     with_flags(&before, &missing)
                 ),
             ));
@@ -731,7 +742,8 @@ async fn flags_for_check(
                         one_line(&e.to_string())
                     ),
                     format!(
-                        "The flags {missing:?} are missing and could not be added; allow CONFIG SET for this user, or set them yourself."
+                        "The flags {missing:?} are missing and could not be added; allow CONFIG \
+                         SET for this user, or set them yourself."
                     ),
                 ));
             }
@@ -866,7 +878,9 @@ async fn sample(
         loop {
             let step = (Instant::now() + Duration::from_secs(1)).min(deadline);
             let more = tokio::select! {
-                r = sub.wait(step) => r.map_err(|e| format!("subscriber connection lost: {}", one_line(&e.to_string())))?,
+                r = sub.wait(step) => r.map_err(|e| {
+                    format!("subscriber connection lost: {}", one_line(&e.to_string()))
+                })?,
                 () = interrupt.recv() => return Ok(true),
             };
             if more {

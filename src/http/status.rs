@@ -1,12 +1,12 @@
-//! The status page at `/`: one table row per target with its state, a link to its own page,
-//! hit ratio and an inline SVG sparkline of the last 15 minutes, memory pressure, evictions, the
-//! dominant miss cause (measured with miss attribution, an estimate without), eviction policy and the verdicts of [`crate::core::verdict`] on the
-//! latest sample (over the 5-minute window). The target page at `/target/<name>`: the same
-//! for one target over every window, and the misses by measured cause, the hit-ratio ceilings
-//! and the top prefixes by misses, filled from the target's attribution status and windows,
-//! which say "attribution off" while the target has none; and memory sizing, the hit ratio
-//! predicted at 1.5×, 2× and 4× maxmemory and the memory for 90 %, 95 % and 99 %, in words
-//! and in numbers, from the same poll's sizing (or why there is none).
+//! The status page at `/`: one table row per target with its state, a link to its own page, hit
+//! ratio and an inline SVG sparkline of the last 15 minutes, memory pressure, evictions, the
+//! dominant miss cause (measured with miss attribution, an estimate without), eviction policy and
+//! the verdicts of [`crate::core::verdict`] on the latest sample (over the 5-minute window). The
+//! target page at `/target/<name>`: the same for one target over every window, and the misses by
+//! measured cause, the hit-ratio ceilings and the top prefixes by misses, filled from the target's
+//! attribution status and windows, which say "attribution off" while the target has none; and
+//! memory sizing, the hit ratio predicted at 1.5×, 2× and 4× maxmemory and the memory for 90 %,
+//! 95 % and 99 %, in words and in numbers, from the same poll's sizing (or why there is none).
 //!
 //! Pure: HTML text from snapshots; no external assets (styles and SVG inline), so the page
 //! works where the exporter has no way out to the internet. Every number the pages show from
@@ -60,7 +60,8 @@ fn number(
 ) -> String {
     match value {
         Some(v) => format!(
-            "<span class=\"n\" data-metric=\"{metric}\" data-labels=\"{}\" data-value=\"{v}\">{}</span>",
+            "<span class=\"n\" data-metric=\"{metric}\" data-labels=\"{}\" data-value=\"{v}\">\
+             {}</span>",
             escape(labels),
             escape(&text(v))
         ),
@@ -116,8 +117,10 @@ pub(crate) fn sparkline(points: &[Option<f32>]) -> String {
         lines.push(current);
     }
     let mut svg = format!(
-        "<svg class=\"spark\" role=\"img\" aria-label=\"hit ratio, last 15 minutes\" width=\"{SPARK_W}\" height=\"{SPARK_H}\" viewBox=\"0 0 {SPARK_W} {SPARK_H}\">\
-<line x1=\"0\" x2=\"{SPARK_W}\" y1=\"{g:.1}\" y2=\"{g:.1}\" stroke=\"#8c959f\" stroke-dasharray=\"2 2\" stroke-width=\"0.8\"/>",
+        "<svg class=\"spark\" role=\"img\" aria-label=\"hit ratio, last 15 minutes\" \
+         width=\"{SPARK_W}\" height=\"{SPARK_H}\" viewBox=\"0 0 {SPARK_W} {SPARK_H}\">\
+         <line x1=\"0\" x2=\"{SPARK_W}\" y1=\"{g:.1}\" y2=\"{g:.1}\" stroke=\"#8c959f\" \
+         stroke-dasharray=\"2 2\" stroke-width=\"0.8\"/>",
         g = y(0.9)
     );
     for l in &lines {
@@ -251,7 +254,10 @@ pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
         let state = state(snap);
         let _ = writeln!(
             rows,
-            "<tr data-polls=\"{}\"><td><a href=\"{}\">{}</a></td><td class=\"{state}\">{state}</td><td>{}</td><td class=\"hit\"><span>{}</span>{spark}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            "<tr data-polls=\"{}\"><td><a href=\"{}\">{}</a></td>\
+             <td class=\"{state}\">{state}</td><td>{}</td>\
+             <td class=\"hit\"><span>{}</span>{spark}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             snap.polls_total,
             escape(&target_href(&snap.meta.name)),
             escape(&snap.meta.name),
@@ -267,11 +273,15 @@ pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
     document(
         "redis-cache-exporter",
         &format!(
-            "<h1>redis-cache-exporter</h1><p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · \
-hit ratio, evictions, miss cause and verdicts over the last 5 minutes; sparkline: last 15 minutes, dashed line at 90 %; \
-a target's name opens its page</p>\
-<table><thead><tr><th>target</th><th>status</th><th>last successful poll</th><th>hit ratio (5m)</th><th>memory pressure</th><th>evictions (5m)</th><th>dominant miss cause (5m)</th><th>policy</th><th>verdicts</th></tr></thead>\
-<tbody>\n{rows}</tbody></table>"
+            "<h1>redis-cache-exporter</h1>\
+             <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · \
+             hit ratio, evictions, miss cause and verdicts over the last 5 minutes; \
+             sparkline: last 15 minutes, dashed line at 90 %; \
+             a target's name opens its page</p>\
+             <table><thead><tr><th>target</th><th>status</th><th>last successful poll</th>\
+             <th>hit ratio (5m)</th><th>memory pressure</th><th>evictions (5m)</th>\
+             <th>dominant miss cause (5m)</th><th>policy</th><th>verdicts</th></tr></thead>\
+             <tbody>\n{rows}</tbody></table>"
         ),
     )
 }
@@ -297,7 +307,8 @@ pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
         });
         let _ = writeln!(
             windows,
-            "<tr><th>{l}</th><td>{covered}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th>{l}</th><td>{covered}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             hit_ratio(stats, l),
             number(
                 "redis_cache_lookups_per_second",
@@ -317,19 +328,23 @@ pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
     document(
         &format!("{name} · redis-cache-exporter"),
         &format!(
-            "<p><a href=\"/\">all targets</a> · <a href=\"/metrics\">/metrics</a></p><h1>{name}</h1>\
-<table class=\"facts\" data-polls=\"{polls}\"><tbody>\
-<tr><th>status</th><td class=\"{state}\">{state}</td></tr>\
-<tr><th>last successful poll</th><td>{}</td></tr>\
-<tr><th>hit ratio (5m), last 15 minutes</th><td class=\"hit\"><span>{}</span>{spark}</td></tr>\
-<tr><th>memory pressure</th><td>{}</td></tr>\
-<tr><th>policy</th><td>{}</td></tr>\
-<tr><th>verdicts</th>{}</tr>\
-</tbody></table>\
-<h2>Windows</h2>\
-<table class=\"windows\"><thead><tr><th>window</th><th>covered</th><th>hit ratio</th><th>lookups</th><th>evictions</th><th>expirations</th><th>likely miss cause</th></tr></thead>\
-<tbody>\n{windows}</tbody></table>\
-{}",
+            "<p><a href=\"/\">all targets</a> · <a href=\"/metrics\">/metrics</a></p>\
+             <h1>{name}</h1>\
+             <table class=\"facts\" data-polls=\"{polls}\"><tbody>\
+             <tr><th>status</th><td class=\"{state}\">{state}</td></tr>\
+             <tr><th>last successful poll</th><td>{}</td></tr>\
+             <tr><th>hit ratio (5m), last 15 minutes</th>\
+             <td class=\"hit\"><span>{}</span>{spark}</td></tr>\
+             <tr><th>memory pressure</th><td>{}</td></tr>\
+             <tr><th>policy</th><td>{}</td></tr>\
+             <tr><th>verdicts</th>{}</tr>\
+             </tbody></table>\
+             <h2>Windows</h2>\
+             <table class=\"windows\"><thead><tr><th>window</th><th>covered</th>\
+             <th>hit ratio</th><th>lookups</th><th>evictions</th><th>expirations</th>\
+             <th>likely miss cause</th></tr></thead>\
+             <tbody>\n{windows}</tbody></table>\
+             {}",
             last_success(snap, now),
             hit_ratio(window(snap, now, Window::M5), "5m"),
             pressure(snap, now),
@@ -372,7 +387,8 @@ fn window_cause(
     let total: u64 = w.attributed.iter().sum();
     match dominant(&w.attributed) {
         Some((cause, n)) => format!(
-            "<span class=\"measured\" data-cause=\"{}\">{}</span> <span class=\"meas\">(measured, {} of {} misses)</span>",
+            "<span class=\"measured\" data-cause=\"{}\">{}</span> \
+             <span class=\"meas\">(measured, {} of {} misses)</span>",
             cause.label(),
             cause.label(),
             percent(n as f64 / total as f64),
@@ -398,10 +414,13 @@ fn attribution_sections(snap: &Snapshot, now: Duration) -> String {
     let state = if a.active {
         String::new()
     } else if a.missing_flags.is_empty() {
-        "<p class=\"attribution-off\">attribution inactive: the subscriber is not connected; the figures are those measured so far.</p>".into()
+        "<p class=\"attribution-off\">attribution inactive: the subscriber is not connected; the \
+         figures are those measured so far.</p>"
+            .into()
     } else {
         format!(
-            "<p class=\"attribution-off\">attribution inactive: notify-keyspace-events lacks the flags {}; the figures are those measured so far.</p>",
+            "<p class=\"attribution-off\">attribution inactive: notify-keyspace-events lacks the \
+             flags {}; the figures are those measured so far.</p>",
             escape(&a.missing_flags)
         )
     };
@@ -456,8 +475,9 @@ fn misses_by_cause(snap: &Snapshot, now: Duration, a: &AttributionStatus) -> Str
         );
     }
     format!(
-        "<table class=\"causes\"><thead><tr><th>cause</th><th>misses since start</th><th>misses (5m)</th><th>share (5m)</th><th>what removes them</th></tr></thead>\
-<tbody>\n{rows}</tbody></table><p>misses classified (coverage):{coverage}</p>"
+        "<table class=\"causes\"><thead><tr><th>cause</th><th>misses since start</th>\
+         <th>misses (5m)</th><th>share (5m)</th><th>what removes them</th></tr></thead>\
+         <tbody>\n{rows}</tbody></table><p>misses classified (coverage):{coverage}</p>"
     )
 }
 
@@ -511,8 +531,12 @@ fn ceilings(snap: &Snapshot, now: Duration) -> String {
         rows.push_str("</tr>\n");
     }
     format!(
-        "<table class=\"ceilings\"><thead><tr><th>window</th><th>hit ratio</th><th>without evictions</th><th>without expirations</th><th>without deletions</th></tr></thead>\
-<tbody>\n{rows}</tbody></table><p>a ceiling at or above the 90 % guidance (bold) says removing that cause alone would be enough</p>"
+        "<table class=\"ceilings\"><thead><tr><th>window</th><th>hit ratio</th>\
+         <th>without evictions</th><th>without expirations</th><th>without deletions</th>\
+         </tr></thead>\
+         <tbody>\n{rows}</tbody></table>\
+         <p>a ceiling at or above the 90 % guidance (bold) says removing that cause alone would be \
+         enough</p>"
     )
 }
 
@@ -545,8 +569,9 @@ fn top_prefixes(a: &AttributionStatus) -> String {
         );
     }
     format!(
-        "<table class=\"prefixes\"><thead><tr><th>prefix</th><th>expired</th><th>evicted</th><th>deleted</th><th>cold</th><th>dominant cause</th></tr></thead>\
-<tbody>\n{rows}</tbody></table>"
+        "<table class=\"prefixes\"><thead><tr><th>prefix</th><th>expired</th><th>evicted</th>\
+         <th>deleted</th><th>cold</th><th>dominant cause</th></tr></thead>\
+         <tbody>\n{rows}</tbody></table>"
     )
 }
 
@@ -597,7 +622,8 @@ nothing.</p>"
         );
     }
     format!(
-        "{head}<p class=\"sizing-words\" data-window=\"{l}\">{l}: {}</p>{}<p>{}; ghost list: {} evicted keys, {} of keys tracked</p>",
+        "{head}<p class=\"sizing-words\" data-window=\"{l}\">{l}: {}</p>{}\
+         <p>{}; ghost list: {} evicted keys, {} of keys tracked</p>",
         escape(&words),
         sizing_table(snap, now, status),
         escape(&limit),
@@ -649,8 +675,12 @@ fn sizing_table(snap: &Snapshot, now: Duration, status: &SizingStatus) -> String
         rows.push_str("</tr>\n");
     }
     format!(
-        "<table class=\"sizing\"><thead><tr><th>window</th><th>hit ratio now</th><th>at 1.5x</th><th>at 2x</th><th>at 4x</th><th>memory for 90 %</th><th>for 95 %</th><th>for 99 %</th></tr></thead>\
-<tbody>\n{rows}</tbody></table><p>–: not exported (beyond what the ghost list covers; for memory needed, also a hit ratio memory alone does not reach)</p>"
+        "<table class=\"sizing\"><thead><tr><th>window</th><th>hit ratio now</th>\
+         <th>at 1.5x</th><th>at 2x</th><th>at 4x</th>\
+         <th>memory for 90 %</th><th>for 95 %</th><th>for 99 %</th></tr></thead>\
+         <tbody>\n{rows}</tbody></table>\
+         <p>–: not exported (beyond what the ghost list covers; for memory needed, also a hit \
+         ratio memory alone does not reach)</p>"
     )
 }
 
@@ -693,21 +723,29 @@ pub(crate) fn not_found(name: &str) -> String {
 fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-<style>\
-body{{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#1f2328}}\
-table{{border-collapse:collapse}}td,th{{padding:.4em .6em;text-align:left;vertical-align:top;border-bottom:1px solid #d0d7de}}\
-th{{font-weight:600;background:#f6f8fa}}\
-.up{{color:#1a7f37}}.down{{color:#cf222e;font-weight:bold}}\
-.hit span{{display:inline-block;min-width:4.5em}}.spark{{vertical-align:middle;background:#f6f8fa;margin-left:.4em}}\
-td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
-.v{{display:inline-block;padding:0 .4em;border-radius:.6em;font-size:.85em;font-weight:600}}\
-.v.ok{{background:#dafbe1;color:#1a7f37}}.v.warn{{background:#fff8c5;color:#9a6700}}\
-.v.critical{{background:#ffebe9;color:#cf222e}}.v.unknown{{background:#eaeef2;color:#57606a}}\
-ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
-.est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
-td.above{{font-weight:bold}}.measured{{font-weight:600}}.meas{{color:#57606a;font-size:.9em}}.attribution-off,.not-predicted{{color:#57606a;background:#f6f8fa;border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
-</style></head>\
-<body>{body}</body></html>\n"
+         <style>\
+         body{{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#1f2328}}\
+         table{{border-collapse:collapse}}\
+         td,th{{padding:.4em .6em;text-align:left;vertical-align:top;\
+         border-bottom:1px solid #d0d7de}}\
+         th{{font-weight:600;background:#f6f8fa}}\
+         .up{{color:#1a7f37}}.down{{color:#cf222e;font-weight:bold}}\
+         .hit span{{display:inline-block;min-width:4.5em}}\
+         .spark{{vertical-align:middle;background:#f6f8fa;margin-left:.4em}}\
+         td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:12em}}\
+         .v{{display:inline-block;padding:0 .4em;border-radius:.6em;\
+         font-size:.85em;font-weight:600}}\
+         .v.ok{{background:#dafbe1;color:#1a7f37}}.v.warn{{background:#fff8c5;color:#9a6700}}\
+         .v.critical{{background:#ffebe9;color:#cf222e}}\
+         .v.unknown{{background:#eaeef2;color:#57606a}}\
+         ul{{margin:.3em 0 0;padding-left:0;list-style:none;font-size:.9em}}li{{margin:.15em 0}}\
+         .est{{color:#57606a;font-size:.85em}}h2{{font-size:1.1em;margin-top:1.4em}}\
+         td.above{{font-weight:bold}}.measured{{font-weight:600}}\
+         .meas{{color:#57606a;font-size:.9em}}\
+         .attribution-off,.not-predicted{{color:#57606a;background:#f6f8fa;\
+         border-left:3px solid #d0d7de;padding:.4em .8em;max-width:48em}}\
+         </style></head>\
+         <body>{body}</body></html>\n"
     )
 }
 
@@ -730,7 +768,8 @@ mod tests {
         let n = number("m", "window=\"5m\"", Some(0.25), percent);
         assert_eq!(
             n,
-            "<span class=\"n\" data-metric=\"m\" data-labels=\"window=&quot;5m&quot;\" data-value=\"0.25\">25.0 %</span>"
+            "<span class=\"n\" data-metric=\"m\" data-labels=\"window=&quot;5m&quot;\" \
+             data-value=\"0.25\">25.0 %</span>"
         );
         assert!(number("m", "", None, percent).ends_with(">–</span>"));
     }

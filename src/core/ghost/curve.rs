@@ -184,7 +184,8 @@ pub fn policy_holds(policy: &str) -> Result<(), &'static str> {
         // streams; under-predicts by up to 0.022, memory needed up to 14 % high.
         "allkeys-lfu" => Ok(()),
         "allkeys-random" => Err(
-            "random eviction keeps no recency order: measured 0.036 too high at 2x, memory needed 19 % low",
+            "random eviction keeps no recency order: measured 0.036 too high at 2x, memory needed \
+             19 % low",
         ),
         "noeviction" => Err("noeviction evicts nothing: writes fail instead"),
         _ => Err("not measured under this policy"),

@@ -140,15 +140,19 @@ impl Unpredicted {
             } => format!("not predicted under {p}: {why}"),
             Unpredicted::Policy { policy: None, why } => format!("not predicted: {why}"),
             Unpredicted::NoMaxmemory => {
-                "not predicted: no maxmemory (0 or unknown), so there is no size to take multiples of"
+                "not predicted: no maxmemory (0 or unknown), so there is no size to take \
+                 multiples of"
                     .into()
             }
             Unpredicted::NoEvictions => {
-                "not predicted: no key was evicted, so more memory would not have changed the hit ratio"
+                "not predicted: no key was evicted, so more memory would not have changed the \
+                 hit ratio"
                     .into()
             }
             Unpredicted::NoCurve => {
-                "not predicted: no lookups, no miss seen as a keyspace event, or no keys held".into()
+                "not predicted: no lookups, no miss seen as a keyspace event, or \
+                 no keys held"
+                    .into()
             }
         }
     }
@@ -276,7 +280,8 @@ pub fn goal_in_words(w: &SizingWindow, target: usize) -> String {
         )
     } else if ratio > w.ceiling {
         format!(
-            "memory alone will not reach {percent:.0} %: {:.0} % of misses are cold / expired / deleted (at most {:.1} % with any memory)",
+            "memory alone will not reach {percent:.0} %: {:.0} % of misses are cold / expired / \
+             deleted (at most {:.1} % with any memory)",
             w.unfixable_share * 100.0,
             w.ceiling * 100.0
         )
@@ -322,7 +327,8 @@ mod tests {
         let w = window(0.7, 0.97, [Some(20.0 * MIB), None, None]);
         assert_eq!(
             in_words(&w, 0),
-            "about 20 MiB for 90 % (maxmemory now 8.0 MiB); hit ratio now 70.0 %, predicted 1.5x 80.0 %, 2x 86.0 %, 4x not covered"
+            "about 20 MiB for 90 % (maxmemory now 8.0 MiB); hit ratio now 70.0 %, predicted 1.5x \
+             80.0 %, 2x 86.0 %, 4x not covered"
         );
         assert!(
             in_words(&w, 1).starts_with(
@@ -338,7 +344,8 @@ mod tests {
         let w = window(0.7, 0.85, [None, None, None]);
         assert!(
             in_words(&w, 0).starts_with(
-                "memory alone will not reach 90 %: 50 % of misses are cold / expired / deleted (at most 85.0 % with any memory)"
+                "memory alone will not reach 90 %: 50 % of misses are cold / expired / deleted (at \
+                 most 85.0 % with any memory)"
             ),
             "{}",
             in_words(&w, 0)
@@ -353,7 +360,9 @@ mod tests {
 
     fn sample(policy: &str) -> Sample {
         let text = format!(
-            "# Memory\r\nused_memory:9437184\r\nused_memory_startup:1048576\r\nmem_clients_normal:0\r\nmaxmemory:8388608\r\nmaxmemory_policy:{policy}\r\nmem_not_counted_for_evict:0\r\n# Keyspace\r\ndb0:keys=1000,expires=0,avg_ttl=0\r\n"
+            "# Memory\r\nused_memory:9437184\r\nused_memory_startup:1048576\r\n\
+             mem_clients_normal:0\r\nmaxmemory:8388608\r\nmaxmemory_policy:{policy}\r\n\
+             mem_not_counted_for_evict:0\r\n# Keyspace\r\ndb0:keys=1000,expires=0,avg_ttl=0\r\n"
         );
         crate::core::info::parse(&text).unwrap()
     }
