@@ -417,7 +417,7 @@ pub(super) fn render_family(
     if !handed && out.len() == header {
         out.truncate(start);
     }
-    !(out.len() >= chunk && !flush(out))
+    out.len() < chunk || flush(out)
 }
 
 #[cfg(test)]
