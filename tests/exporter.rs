@@ -1,6 +1,7 @@
 //! End-to-end tests of the exporter binary against real `redis-server` processes (Debian's
 //! 7.0): idle caches, targets going down and coming back, one connection per target, static
-//! labels, `promtool check metrics` on the real output, gzip and the status page. The core
+//! labels, `promtool check metrics` on the real output, gzip (made of pieces deflated apart, read
+//! whole by a real Prometheus) and the status page. The core
 //! checks that run on every server (hit ratio, evictions, memory pressure, resets, CONFIG
 //! blocked) are in `servers.rs`.
 
@@ -8,6 +9,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::prometheus::{Prometheus, PrometheusOptions, scrape_job};
 use support::{Exporter, RedisServer, require_binary, value, wait_for, wait_polls, wait_up};
 
 fn args(v: &[&str]) -> Vec<String> {
@@ -173,20 +175,11 @@ fn promtool_accepts_real_output() {
 
 #[test]
 fn gzip_when_asked_and_health_and_status_page() {
-    use std::io::{Read, Write};
     let r = RedisServer::start(&[]);
     let e = Exporter::start(&config(&[("c", &r)]));
     wait_up(&e, "c", 1.0);
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", e.port)).unwrap();
-    s.write_all(
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let body = gzip_body(e.port);
+    assert_eq!(&body[..2], [0x1f, 0x8b], "a gzip body");
     let (status, body) = support::http_get(e.port, "/").unwrap();
     assert_eq!(status, 200);
     assert!(
@@ -195,4 +188,76 @@ fn gzip_when_asked_and_health_and_status_page() {
     );
     let (status, _) = support::http_get(e.port, "/healthz").unwrap();
     assert_eq!(status, 200);
+}
+
+/// GET /metrics asking for gzip, on a connection of its own: the body as sent.
+fn gzip_body(port: u16) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // HTTP/1.0: the body comes whole, not chunked, and ends with the connection.
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    raw.split_off(split + 4)
+}
+
+/// Series lines in an exposition.
+fn samples(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
+}
+
+#[test]
+fn gzip_in_pieces_is_one_member_a_real_prometheus_reads_whole() {
+    use std::io::Read;
+    let r = RedisServer::start(&[]);
+    // Enough targets that the families are deflated in several pieces.
+    let mut c = String::from("poll_interval = \"1s\"\ntimeout = \"500ms\"\n");
+    for i in 0..40 {
+        c.push_str(&format!(
+            "[[targets]]\nname = \"t{i:02}\"\nurl = \"{}\"\n",
+            r.url()
+        ));
+    }
+    let e = Exporter::start(&c);
+    wait_up(&e, "t39", 1.0);
+    let body = gzip_body(e.port);
+    // Each piece ends on a sync flush: an empty stored block, 00 00 ff ff.
+    let flushes = body.windows(4).filter(|w| *w == [0, 0, 0xff, 0xff]).count();
+    assert!(flushes >= 2, "{flushes} pieces");
+    let mut d = flate2::read::GzDecoder::new(&body[..]);
+    let mut text = String::new();
+    d.read_to_string(&mut text).expect("one valid gzip member");
+    let mut rest = Vec::new();
+    d.into_inner().read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the gzip member",
+        rest.len()
+    );
+    assert!(
+        text.ends_with('\n') && text.contains("redis_up{target=\"t39\"} 1"),
+        "{text}"
+    );
+    let prom = Prometheus::start(&PrometheusOptions {
+        scrape_configs: scrape_job("redis", e.port),
+        ..Default::default()
+    });
+    // Prometheus asks for gzip; every sample of a plain scrape at about the same time arrives.
+    wait_for(
+        "Prometheus scraping every sample of the gzip body",
+        Duration::from_secs(30),
+        || {
+            let want = samples(&e.metrics());
+            let got = prom.query("scrape_samples_scraped{job=\"redis\"}");
+            let up = prom.query("count(redis_up{job=\"redis\"} == 1)");
+            (got.first().map(|s| s.1) == Some(want as f64) && up.first().map(|s| s.1) == Some(40.0))
+                .then_some(())
+        },
+    );
 }

@@ -5,7 +5,8 @@
 //! Label order on every series: `target`, then the metric's own labels, then the target's static
 //! labels (sorted by name).
 //!
-//! A target's lines are kept only when they are read twice: the first scrape of a snapshot
+//! A target's lines are kept only when they are read twice by plain scrapes (a gzip scrape,
+//! `gzip`, reads kept lines but keeps none): the first scrape of a snapshot
 //! writes them straight into the output and marks its [`LineCache`](crate::state::LineCache); the second renders them
 //! into it and later scrapes copy them. The cache lives in the snapshot (every change of the
 //! snapshot replaces it); the decision when to fill and read it is made here.
@@ -210,7 +211,7 @@ fn label_suffix(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// Appends a family's `# HELP` and `# TYPE` lines.
-fn push_header(out: &mut String, def: &MetricDef) {
+pub(super) fn push_header(out: &mut String, def: &MetricDef) {
     out.push_str("# HELP ");
     out.push_str(def.name);
     out.push(' ');
@@ -257,7 +258,7 @@ fn render_target(view: &View) -> Rendered {
 
 /// How a scrape gets one target's lines: kept from an earlier scrape of the same snapshot, or
 /// rendered into the output as it goes (with the target's label prefix and suffix escaped once).
-enum Lines<'a> {
+pub(super) enum Lines<'a> {
     Kept(&'a Rendered),
     Fresh {
         view: View<'a>,
@@ -348,53 +349,79 @@ fn render(
     chunk: usize,
     flush: &mut dyn FnMut(&mut String) -> bool,
 ) -> bool {
-    let lines: Vec<Lines> = snaps.iter().map(|s| lines_of(s, now, keep)).collect();
-    for (i, def) in TABLE.iter().enumerate() {
-        let start = out.len();
-        push_header(out, def);
-        let header = out.len();
-        // Once part of a family has been handed on, it has series and cannot be taken back.
-        let mut handed = false;
-        match def.emit {
-            Emit::PerTarget(emit) => {
-                for l in &lines {
-                    match l {
-                        Lines::Kept(r) => {
-                            let from = if i == 0 { 0 } else { r.ends[i - 1] as usize };
-                            out.push_str(&r.text[from..r.ends[i] as usize]);
-                        }
-                        Lines::Fresh { view, head, tail } => {
-                            emit(view, &mut |values: &[&str], value: f64| {
-                                push_sample(out, def.name, head, def.labels, values, tail, value);
-                            });
-                        }
-                    }
-                    if out.len() >= chunk && (handed || out.len() > header) {
-                        if !flush(out) {
-                            return false;
-                        }
-                        handed = true;
-                    }
-                }
-            }
-            Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
-                push_sample(out, def.name, "", def.labels, values, "", value);
-            }),
-            Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
+    let lines = prepare(snaps, now, keep);
+    (0..TABLE.len()).all(|i| render_family(i, &lines, globals, out, chunk, flush))
+}
+
+/// Appends one target's series of per-target family `i` (`def`, emitted by `emit`).
+pub(super) fn push_target_series(
+    i: usize,
+    def: &MetricDef,
+    emit: fn(&View, &mut Out),
+    l: &Lines,
+    out: &mut String,
+) {
+    match l {
+        Lines::Kept(r) => {
+            let from = if i == 0 { 0 } else { r.ends[i - 1] as usize };
+            out.push_str(&r.text[from..r.ends[i] as usize]);
         }
-        // A family without series is left out, as `families` does.
-        if !handed && out.len() == header {
-            out.truncate(start);
-        }
-        if out.len() >= chunk && !flush(out) {
-            return false;
+        Lines::Fresh { view, head, tail } => {
+            emit(view, &mut |values: &[&str], value: f64| {
+                push_sample(out, def.name, head, def.labels, values, tail, value);
+            });
         }
     }
-    true
+}
+
+/// Each target's lines for a scrape at `now` (see [`lines_of`]), decided once per scrape: a
+/// scrape rendered in parts shares them.
+pub(super) fn prepare(snaps: &[Snapshot], now: Duration, keep: bool) -> Vec<Lines<'_>> {
+    snaps.iter().map(|s| lines_of(s, now, keep)).collect()
+}
+
+/// Appends family `i` of the table (its header and every series; nothing for a family without
+/// series, as `families` leaves it out), calling `flush` whenever `out` holds `chunk` bytes or
+/// more at the end of a target's lines; returns false when `flush` did.
+pub(super) fn render_family(
+    i: usize,
+    lines: &[Lines],
+    globals: &Globals,
+    out: &mut String,
+    chunk: usize,
+    flush: &mut dyn FnMut(&mut String) -> bool,
+) -> bool {
+    let def = &TABLE[i];
+    let start = out.len();
+    push_header(out, def);
+    let header = out.len();
+    // Once part of a family has been handed on, it has series and cannot be taken back.
+    let mut handed = false;
+    match def.emit {
+        Emit::PerTarget(emit) => {
+            for l in lines {
+                push_target_series(i, def, emit, l, out);
+                if out.len() >= chunk && (handed || out.len() > header) {
+                    if !flush(out) {
+                        return false;
+                    }
+                    handed = true;
+                }
+            }
+        }
+        Emit::Global(emit) => emit(globals, &mut |values: &[&str], value: f64| {
+            push_sample(out, def.name, "", def.labels, values, "", value);
+        }),
+        Emit::PerGroup(emit) => push_groups(out, def, globals, emit),
+    }
+    if !handed && out.len() == header {
+        out.truncate(start);
+    }
+    out.len() < chunk || flush(out)
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
@@ -446,7 +473,7 @@ mod tests {
         out
     }
 
-    fn add(shared: &Shared, name: &str, labels: &[(&str, &str)]) {
+    pub(in crate::metrics) fn add(shared: &Shared, name: &str, labels: &[(&str, &str)]) {
         shared.add(TargetMeta {
             name: name.into(),
             labels: labels
@@ -518,14 +545,14 @@ mod tests {
         }
     }
 
-    fn uncached(shared: &Shared, now: Duration) -> String {
+    pub(in crate::metrics) fn uncached(shared: &Shared, now: Duration) -> String {
         let mut out = String::new();
         render_text_uncached(&shared.snapshots(), &shared.globals(), now, &mut out);
         out
     }
 
     /// One successful poll of `name` at `t` (seconds), its counters grown by `i`.
-    fn poll(shared: &Shared, h: &mut History, name: &str, t: u64, i: u64) {
+    pub(in crate::metrics) fn poll(shared: &Shared, h: &mut History, name: &str, t: u64, i: u64) {
         let mut s = crate::core::info::parse(INFO).unwrap();
         s.keyspace_hits = s.keyspace_hits.map(|v| v + 9 * i);
         s.keyspace_misses = s.keyspace_misses.map(|v| v + i);
