@@ -4,8 +4,8 @@
 //! `basic_auth`) beside them.
 //!
 //! IO shell: the router only reads the shared state. `/metrics` is built fresh on every scrape by
-//! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does not
-//! depend on how targets behave.
+//! [`ExporterCollector`] from the latest snapshots; it never waits on Redis, so its latency does
+//! not depend on how targets behave.
 //!
 //! Imports `metrics`, `state`, `core`, `config` (the `[web]` table) and, of `targets`, only
 //! `targets::on_demand` (the `/scrape` registry).

@@ -5,11 +5,11 @@
 //! Label order on every series: `target`, then the metric's own labels, then the target's static
 //! labels (sorted by name).
 //!
-//! A target's lines are kept only when they are read twice by plain scrapes (a gzip scrape,
-//! `gzip`, reads kept lines but keeps none): the first scrape of a snapshot
-//! writes them straight into the output and marks its [`LineCache`](crate::state::LineCache); the second renders them
-//! into it and later scrapes copy them. The cache lives in the snapshot (every change of the
-//! snapshot replaces it); the decision when to fill and read it is made here.
+//! A target's lines are kept only when they are read twice by plain scrapes (a gzip scrape, `gzip`,
+//! reads kept lines but keeps none): the first scrape of a snapshot writes them straight into the
+//! output and marks its [`LineCache`](crate::state::LineCache); the second renders them into it and
+//! later scrapes copy them. The cache lives in the snapshot (every change of the snapshot replaces
+//! it); the decision when to fill and read it is made here.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -134,8 +134,8 @@ fn short_exact(v: f64) -> bool {
     exact < LIMIT
 }
 
-/// Appends the shortest-digit formatter's `[-]digits[.digits][e[-]exp]` as `Display` writes the same digits: no
-/// exponent, no trailing ".0", leading "0." for magnitudes below one.
+/// Appends the shortest-digit formatter's `[-]digits[.digits][e[-]exp]` as `Display` writes the
+/// same digits: no exponent, no trailing ".0", leading "0." for magnitudes below one.
 fn push_plain_decimal(out: &mut String, short: &str) {
     let (sign, rest) = match short.strip_prefix('-') {
         Some(rest) => ("-", rest),
@@ -268,7 +268,8 @@ pub(super) enum Lines<'a> {
 }
 
 /// A target's lines for a scrape at `now`. With `keep`, the second scrape of a snapshot's form
-/// renders its lines into the snapshot's [`LineCache`](crate::state::LineCache) and later scrapes copy them.
+/// renders its lines into the snapshot's [`LineCache`](crate::state::LineCache) and later scrapes
+/// copy them.
 fn lines_of(snap: &Snapshot, now: Duration, keep: bool) -> Lines<'_> {
     let fresh = snap.fresh(now);
     let form = usize::from(fresh.is_some());
@@ -286,7 +287,8 @@ fn lines_of(snap: &Snapshot, now: Duration, keep: bool) -> Lines<'_> {
 
 /// Writes the text exposition (format 0.0.4) of every family into `out`: the same bytes as
 /// `prometheus::TextEncoder` produces from [`super::families`], without building the intermediate
-/// protobuf structures. Lines of snapshots scraped before come from their [`LineCache`](crate::state::LineCache).
+/// protobuf structures. Lines of snapshots scraped before come from their
+/// [`LineCache`](crate::state::LineCache).
 pub(crate) fn render_text(snaps: &[Snapshot], globals: &Globals, now: Duration, out: &mut String) {
     render(snaps, globals, now, true, out, usize::MAX, &mut |_| true);
 }
@@ -763,9 +765,13 @@ pub(super) mod tests {
         let text = rendered(&shared, now);
         assert_eq!(text, encoded(&shared, now));
         assert_eq!(text, uncached(&shared, now));
-        assert!(text.contains(
-            "redis_cluster_node_info{target=\"cl\\\"x/127.0.0.1:7000\",cluster=\"cl\\\"x\",node_id=\"abc\",role=\"master\",shard=\"abc\",team=\"q\\\\z\"} 1\n"
-        ), "{text}");
+        assert!(
+            text.contains(
+                "redis_cluster_node_info{target=\"cl\\\"x/127.0.0.1:7000\",cluster=\"cl\\\"x\",\
+                 node_id=\"abc\",role=\"master\",shard=\"abc\",team=\"q\\\\z\"} 1\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "redis_cluster_slots_assigned{target=\"cl\\\"x\",team=\"q\\\\z\"} 16384\n"
