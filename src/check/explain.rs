@@ -27,7 +27,7 @@ use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
 use crate::core::ghost::predict::{self, Unpredicted, goal_in_words, mib};
 use crate::core::ghost::{Ghost, Settings as GhostSettings};
 use crate::core::info::Sample;
-use crate::core::verdict::{Finding, Input, Period, Verdict, evaluate, finding, worst};
+use crate::core::verdict::{Finding, Input, Period, Verdict, evaluate, finding, percent, worst};
 
 /// The `notify-keyspace-events` value before the check, what it added, and whether the
 /// previous value is back.
@@ -388,10 +388,6 @@ fn sizing_text(s: &mut String, m: &Measured) {
             let _ = writeln!(s, "  {}", why.in_words());
         }
     }
-}
-
-fn percent(r: f64) -> String {
-    format!("{:.1} %", r * 100.0)
 }
 
 /// The `sizing` object: every value the text shows, absent ones as null.
@@ -838,13 +834,7 @@ async fn complete_memory(conn: &mut Conn, sample: &mut Sample, timeout: Duration
         let Ok(Ok(v)) = tokio::time::timeout(timeout, conn.call(&args)).await else {
             continue;
         };
-        for (k, v) in config_pairs(v) {
-            match k.as_str() {
-                "maxmemory" => sample.maxmemory = v.parse().ok(),
-                "maxmemory-policy" => sample.maxmemory_policy = Some(v),
-                _ => {}
-            }
-        }
+        sample.merge_config(&config_pairs(v));
     }
 }
 

@@ -168,7 +168,9 @@ pub(crate) struct Input<'a> {
     pub locks: &'a [LockScan],
 }
 
-fn pct(r: f64) -> String {
+/// A ratio as the reports write it: one decimal, "92.5 %" (verdicts, `check`, the status
+/// page).
+pub(crate) fn percent(r: f64) -> String {
     format!("{:.1} %", r * 100.0)
 }
 
@@ -281,7 +283,7 @@ fn hit_ratio(p: &Period) -> Finding {
         "hit_ratio",
         verdict,
         Some(r),
-        format!("{} of {summary_rate}", pct(r)),
+        format!("{} of {summary_rate}", percent(r)),
         advice,
     )
 }
@@ -357,7 +359,12 @@ fn memory(s: &Sample) -> Finding {
         );
     }
     let ratio = used as f64 / maxmemory as f64;
-    let summary = format!("{} of {} ({})", bytes(used), bytes(maxmemory), pct(ratio));
+    let summary = format!(
+        "{} of {} ({})",
+        bytes(used),
+        bytes(maxmemory),
+        percent(ratio)
+    );
     let evicting = s
         .maxmemory_policy
         .as_deref()
@@ -405,7 +412,7 @@ fn policy(s: &Sample) -> Finding {
                 format!(
                     "{p} evicts only keys with a TTL, but only {} of the keys have one: memory \
                      fills with keys that cannot be evicted; use allkeys-lru or set TTLs.",
-                    pct(expires as f64 / total as f64)
+                    percent(expires as f64 / total as f64)
                 ),
             )
         } else {
@@ -493,7 +500,7 @@ fn ttl_coverage_per_db(s: &Sample) -> Vec<Finding> {
                 "ttl_coverage",
                 verdict,
                 Some(cov),
-                format!("{} of {} keys have a TTL", pct(cov), d.keys),
+                format!("{} of {} keys have a TTL", percent(cov), d.keys),
                 advice,
             )
         });

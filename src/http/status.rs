@@ -21,7 +21,7 @@ use crate::core::attribution::{AttributionStatus, Cause, Without};
 use crate::core::derive::{AttributionWindow, SizingStatus, Window, WindowStats};
 use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
 use crate::core::ghost::predict::{in_words, mib, why_unpredicted};
-use crate::core::verdict::{self, Input, Period, Verdict};
+use crate::core::verdict::{self, Input, Period, Verdict, percent};
 use crate::state::Snapshot;
 
 /// Sparkline size in CSS pixels.
@@ -70,10 +70,6 @@ fn number(
             escape(labels)
         ),
     }
-}
-
-fn percent(r: f64) -> String {
-    format!("{:.1} %", r * 100.0)
 }
 
 /// The likely cause of a window's misses, marked as the estimate it is (from INFO's evicted

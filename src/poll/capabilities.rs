@@ -15,7 +15,7 @@ use crate::core::info::Sample;
 /// (`redis_db_keys` covers each, 0 when empty; INFO does not say).
 const CONFIG_PATTERNS: [&str; 2] = ["maxmemory*", "databases"];
 
-/// The CONFIG values `merge_config` reads.
+/// The CONFIG values `Sample::merge_config` reads.
 const KEPT: [&str; 4] = ["maxmemory", "maxmemory-policy", "databases", "maxclients"];
 
 /// How INFO is asked for; falls back once if the server refuses several sections.
@@ -98,7 +98,7 @@ impl Capabilities {
             let patterns: Vec<&str> = CONFIG_PATTERNS.into_iter().chain(maxclients).collect();
             self.fetch_config(conn, &patterns, command, name).await?;
         }
-        merge_config(sample, &self.config);
+        sample.merge_config(&self.config);
         Ok(())
     }
 
@@ -126,7 +126,7 @@ impl Capabilities {
             args.extend(patterns[start..end].iter().map(|p| p.as_bytes()));
             match conn.call(&args).await {
                 Ok(v) => {
-                    // Only the values merge_config reads are kept (`maxmemory*` has five or
+                    // Only the values Sample::merge_config reads are kept (`maxmemory*` has five or
                     // more pairs): with 10 000 targets the rest is megabytes.
                     config.extend(
                         config_pairs(v)
@@ -169,22 +169,6 @@ async fn info(
     reply_text(conn.call(&args).await?)
 }
 
-/// Fills maxmemory, the policy and maxclients from CONFIG where INFO did not report them, and
-/// the number of databases, which INFO never reports.
-fn merge_config(s: &mut Sample, config: &[(String, String)]) {
-    for (k, v) in config {
-        match k.as_str() {
-            "databases" => s.databases = v.parse().ok(),
-            "maxclients" if s.maxclients.is_none() => s.maxclients = v.parse().ok(),
-            "maxmemory" if s.maxmemory.is_none() => s.maxmemory = v.parse().ok(),
-            "maxmemory-policy" if s.maxmemory_policy.is_none() => {
-                s.maxmemory_policy = Some(v.clone());
-            }
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::client::Value;
@@ -206,7 +190,7 @@ mod tests {
             maxmemory: Some(7),
             ..Sample::default()
         };
-        merge_config(&mut s, &pairs);
+        s.merge_config(&pairs);
         assert_eq!(s.maxmemory, Some(7));
         assert_eq!(s.maxmemory_policy.as_deref(), Some("allkeys-lru"));
     }

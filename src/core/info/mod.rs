@@ -197,6 +197,22 @@ pub fn parse(text: &str) -> Result<Sample, InfoError> {
 }
 
 impl Sample {
+    /// Fills maxmemory, the policy and maxclients from CONFIG's `(name, value)` pairs where
+    /// INFO did not report them, and the number of databases, which INFO never reports.
+    pub fn merge_config(&mut self, config: &[(String, String)]) {
+        for (k, v) in config {
+            match k.as_str() {
+                "databases" => self.databases = v.parse().ok(),
+                "maxclients" if self.maxclients.is_none() => self.maxclients = v.parse().ok(),
+                "maxmemory" if self.maxmemory.is_none() => self.maxmemory = v.parse().ok(),
+                "maxmemory-policy" if self.maxmemory_policy.is_none() => {
+                    self.maxmemory_policy = Some(v.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Stores one `key:value`; returns whether the key is one we know.
     fn field(&mut self, key: &str, value: &str) -> bool {
         if let Some(name) = key.strip_prefix("cmdstat_") {
