@@ -83,7 +83,7 @@ const MAX_BURST: usize = 1000;
 /// Once every event received is classified, events are left to gather this long (or until
 /// [`GATHER_BYTES`] have come) before the next read. Waking for each write of a busy server
 /// was most of the subscriber's CPU: bench/attribution.py, ~90 % hits, 1.7 µs per event
-/// without, 0.6 µs with (BENCHMARKS.md, Miss attribution).
+/// without, 0.4 µs with (BENCHMARKS.md, Miss attribution).
 const GATHER: Duration = Duration::from_millis(10);
 const GATHER_BYTES: u16 = u16::MAX;
 /// With flags missing and not managed, they are read again after this long.
