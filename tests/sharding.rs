@@ -769,6 +769,60 @@ fn alerting(p: &Prometheus, alert: &str, state: &str) -> BTreeSet<String> {
     .collect()
 }
 
+/// Waits until `ALERT` fires for `target` on `p` (the Prometheus named `on`). The alert needs
+/// every evaluation of its pending time to see the 5 s windows filled, so a loaded machine
+/// can take several pending spells; on a timeout the message shows, second by second, which of
+/// the alert's conditions held, so the failure says why.
+fn wait_firing(p: &Prometheus, on: &str, target: &str) {
+    let timeout = Duration::from_secs(120);
+    let (start, deadline) = (unix_now(), Instant::now() + timeout);
+    while !alerting(p, ALERT, "firing").contains(target) {
+        if Instant::now() > deadline {
+            let t = format!("{{target=\"{target}\"}}");
+            let conditions = [
+                format!(
+                    "ALERTS{{alertname=\"{ALERT}\", alertstate=\"pending\", \
+                     target=\"{target}\"}}"
+                ),
+                format!("target:redis_keyspace_hits_per_lookups:ratio_rate5m{t} < 0.90"),
+                format!("target:redis_keyspace_lookups:rate5m{t} >= 1"),
+                format!("redis_uptime_in_seconds{t} > 10"),
+                format!("redis_target_info{t}"),
+            ];
+            let held: Vec<String> = conditions
+                .iter()
+                .map(|q| format!("{q}: {}", presence(p, q, start, unix_now())))
+                .collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {ALERT} firing for {target} on {on}; \
+                 each condition over the wait, a 1 s step ('+' held, '.' absent):\n{}",
+                held.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promql` on `p` over `[from, to]` (Unix) at a 1 s step: '+' where it had a value, '.'
+/// where not.
+fn presence(p: &Prometheus, promql: &str, from: f64, to: f64) -> String {
+    let v = p.api(&format!(
+        "/api/v1/query_range?query={}&start={from:.3}&end={to:.3}&step=1",
+        url_encode(promql)
+    ));
+    let at: BTreeSet<i64> = v["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x[0].as_f64())
+        .map(|x| (x - from).round() as i64)
+        .collect();
+    (0..=((to - from) as i64))
+        .map(|k| if at.contains(&k) { '+' } else { '.' })
+        .collect()
+}
+
 /// Every alert series `p` has held since `since`: (alertname, target, alertstate).
 fn alerts_since(p: &Prometheus, since: Instant) -> BTreeSet<(String, String, String)> {
     let range = since.elapsed().as_secs() + 2;
@@ -977,25 +1031,9 @@ fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
 
     // The 70 % cache pages on its shard and on the global, and nothing else does.
     let bad_shard = two[owner2[&bad]];
-    wait_for(
-        "RedisCacheHitRateLow firing on the bad target's shard",
-        Duration::from_secs(60),
-        || {
-            alerting(&bad_shard.prometheus, ALERT, "firing")
-                .contains(&bad)
-                .then_some(())
-        },
-    );
+    wait_firing(&bad_shard.prometheus, "the bad target's shard", &bad);
     let fired_shard = t0.elapsed();
-    wait_for(
-        "RedisCacheHitRateLow firing on the global",
-        Duration::from_secs(30),
-        || {
-            alerting(&global, ALERT, "firing")
-                .contains(&bad)
-                .then_some(())
-        },
-    );
+    wait_firing(&global, "the global", &bad);
     let fired_global = t0.elapsed();
     let only_bad = BTreeSet::from([bad.clone()]);
     for s in two {
@@ -1088,7 +1126,7 @@ fn a_sharded_fleet_polls_each_target_once_federates_and_reshards() {
     let bad_home = three[owner3[&bad]];
     wait_for(
         "RedisCacheHitRateLow firing on the bad target's shard and the global after the move",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || {
             let on_shard = alerting(&bad_home.prometheus, ALERT, "firing").contains(&bad);
             (on_shard && firing_on(&global, bad_home.k)).then_some(())
