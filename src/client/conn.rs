@@ -60,7 +60,7 @@ impl Connector {
         let endpoint = endpoint.into();
         let stamp = endpoint
             .tls
-            .as_ref()
+            .as_deref()
             .map(super::super::config::tls::TlsFiles::stamp)
             .unwrap_or_default();
         let tls = build_tls(&endpoint);
