@@ -17,7 +17,7 @@ use crate::core::info::Sample;
 use crate::core::sampler::SamplerStatus;
 
 /// What the configuration says about a target (fixed while it runs).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub struct TargetMeta {
     pub name: String,
     pub labels: BTreeMap<String, String>,

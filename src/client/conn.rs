@@ -44,7 +44,8 @@ struct Tls {
 /// Makes connections to one endpoint. Cheap to clone (the TLS configuration is shared).
 #[derive(Clone)]
 pub struct Connector {
-    endpoint: Endpoint,
+    /// Shared with the poller's settings: one copy of the address and credentials a target.
+    endpoint: Arc<Endpoint>,
     /// The TLS configuration of a `rediss://` endpoint, or why its files are not usable.
     tls: Result<Option<Tls>, CallError>,
     /// Modification times of the TLS files the configuration was built from.
@@ -55,10 +56,11 @@ impl Connector {
     /// A connector for `endpoint`; TLS files are read now. Files that cannot be used make
     /// every [`Connector::connect`] fail with the error naming them (see [`Connector::problem`])
     /// until [`Connector::refresh`] finds them changed.
-    pub fn new(endpoint: Endpoint) -> Connector {
+    pub fn new(endpoint: impl Into<Arc<Endpoint>>) -> Connector {
+        let endpoint = endpoint.into();
         let stamp = endpoint
             .tls
-            .as_ref()
+            .as_deref()
             .map(super::super::config::tls::TlsFiles::stamp)
             .unwrap_or_default();
         let tls = build_tls(&endpoint);

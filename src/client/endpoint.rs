@@ -21,8 +21,9 @@ pub(crate) enum Addr {
 pub struct Endpoint {
     pub(crate) addr: Addr,
     /// `Some` for `rediss://` (default files: the system's CA certificates, no client
-    /// certificate); the URL's `#insecure` is folded into `insecure`.
-    pub(crate) tls: Option<TlsFiles>,
+    /// certificate); the URL's `#insecure` is folded into `insecure`. Boxed: most targets
+    /// have none, and every poller holds an endpoint.
+    pub(crate) tls: Option<Box<TlsFiles>>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) db: i64,
@@ -56,7 +57,7 @@ impl Endpoint {
         let tls = is_tls(info).then(|| {
             let mut files = tls.cloned().unwrap_or_default();
             files.insecure |= crate::config::is_insecure(info);
-            files
+            Box::new(files)
         });
         let r = info.redis_settings();
         Endpoint {

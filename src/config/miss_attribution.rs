@@ -13,7 +13,7 @@ pub(crate) const DEFAULT_REMEMBERED_KEYS: usize = 200_000;
 pub(crate) const MAX_REMEMBERED_KEYS: i64 = 10_000_000;
 
 /// The validated `[targets.miss_attribution]` table of an enabled attribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MissAttributionConfig {
     /// Add the missing `notify-keyspace-events` flags with CONFIG SET (never removing any);
     /// when false the server is never changed.

@@ -215,7 +215,7 @@ pub struct TargetConfig {
 }
 
 /// How the instances of a Cluster or Sentinel entry are found.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Hash)]
 pub enum Discovery {
     /// `cluster = true`: the seed nodes' addresses (`url` first, then `seeds`).
     Cluster {

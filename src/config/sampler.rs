@@ -22,7 +22,7 @@ pub(crate) const DEFAULT_TOP_K: usize = 20;
 pub(crate) const DEFAULT_MEMORY_SAMPLES: usize = 5;
 
 /// The validated `[targets.sampler]` section of an enabled sampler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SamplerConfig {
     /// Separates the segments of a key name, e.g. `:` in `user:42:profile`.
     pub separator: String,

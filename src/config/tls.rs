@@ -14,7 +14,7 @@ use super::redis_url::{self, ConnectionInfo};
 use super::{first_unreadable, modified_times};
 
 /// TLS settings of one target (`tls_*` keys). Paths are read at connect time.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct TlsFiles {
     /// PEM CA certificate(s) the server certificate must chain to (instead of the system's).
     pub ca_file: Option<PathBuf>,

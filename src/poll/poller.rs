@@ -264,7 +264,7 @@ mod tests {
         PollerSettings {
             name: "t".into(),
             redacted_url: url.into(),
-            endpoint: Endpoint::new(&info, None, Duration::from_secs(5)),
+            endpoint: Arc::new(Endpoint::new(&info, None, Duration::from_secs(5))),
             interval,
             config_command: Some("CONFIG".into()),
             keysizes: false,

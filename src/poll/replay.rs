@@ -144,7 +144,7 @@ fn settings() -> PollerSettings {
     PollerSettings {
         name: "t".into(),
         redacted_url: "redis://replay:6379".into(),
-        endpoint: Endpoint::new(&info, None, Duration::from_secs(5)),
+        endpoint: Arc::new(Endpoint::new(&info, None, Duration::from_secs(5))),
         interval: INTERVAL,
         config_command: Some("CONFIG".into()),
         keysizes: false,

@@ -14,8 +14,9 @@ pub(crate) struct PollerSettings {
     pub name: String,
     /// Shown in logs; never contains the password.
     pub redacted_url: String,
-    /// Where and how to connect; its timeout bounds every call.
-    pub endpoint: Endpoint,
+    /// Where and how to connect; its timeout bounds every call. Shared with the poller's
+    /// connector.
+    pub endpoint: Arc<Endpoint>,
     pub interval: Duration,
     /// `Some("CONFIG")` normally; a renamed command; `None` never to send CONFIG.
     pub config_command: Option<String>,

@@ -35,7 +35,7 @@ pub(crate) fn poller_settings(t: &TargetConfig) -> PollerSettings {
     PollerSettings {
         name: t.name.clone(),
         redacted_url: t.redacted_url(),
-        endpoint: Endpoint::of_target(t),
+        endpoint: Arc::new(Endpoint::of_target(t)),
         interval: t.poll_interval,
         config_command: t.config_command.clone(),
         keysizes: t.keysizes,
@@ -56,7 +56,7 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
         poller_settings.lookup_gate = Some(gate.clone());
         let s = SamplerSettings {
             name: t.name.clone(),
-            endpoint: poller_settings.endpoint.clone(),
+            endpoint: Endpoint::clone(&poller_settings.endpoint),
             config: config.clone(),
         };
         tasks.push(tokio::spawn(sampler_task::run(s, shared.clone(), gate)));
@@ -68,7 +68,7 @@ pub(crate) fn spawn(t: &TargetConfig, shared: &Shared, origin: Instant) -> Vec<J
         poller_settings.ghost = Some(ghost.clone());
         let s = AttributionSettings {
             name: t.name.clone(),
-            endpoint: poller_settings.endpoint.clone(),
+            endpoint: Endpoint::clone(&poller_settings.endpoint),
             config_command: t.config_command.clone(),
             config: config.clone(),
         };

@@ -160,7 +160,7 @@ impl Scraper {
                         shared.add(resolved.meta.clone());
                         let mut settings = resolved.settings.clone();
                         // The first poll must fit in the wait, so its calls get at most that long.
-                        settings.endpoint.limit_timeout(wait);
+                        Arc::make_mut(&mut settings.endpoint).limit_timeout(wait);
                         let task = tokio::spawn(poller::run_now(settings, shared.clone(), origin));
                         Entry {
                             fingerprint: resolved.fingerprint(),

@@ -3,6 +3,7 @@
 //! a first scrape waits. No IO; unit-tested below.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -216,7 +217,7 @@ impl Rules {
             let settings = PollerSettings {
                 name: key.clone(),
                 redacted_url: key.clone(),
-                endpoint: Endpoint::new(&connection, None, self.timeout),
+                endpoint: Arc::new(Endpoint::new(&connection, None, self.timeout)),
                 interval: self.poll_interval,
                 config_command: Some(DEFAULT_CONFIG_COMMAND.to_string()),
                 keysizes: false,
