@@ -3,6 +3,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The allocator's build settings (jemalloc's options).
+COPY .cargo ./.cargo
 COPY src ./src
 COPY examples ./examples
 # Cargo.toml names the criterion bench, so cargo refuses the manifest without its file.

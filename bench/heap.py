@@ -7,7 +7,9 @@ seconds once every target is up, then stops it and writes heaptrack_print's summ
 peak consumers to OUT/heap.txt (the raw data beside it). The exporter's own RSS (VmRSS, VmHWM)
 before the stop is printed too: heaptrack counts heap bytes, RSS adds what the allocator keeps.
 
-Needs heaptrack (`apt-get install heaptrack`); everything else as for bench.py.
+Needs heaptrack (`apt-get install heaptrack`); everything else as for bench.py. heaptrack sees
+the system allocator only: build BIN with `cargo build --release --no-default-features` (the
+default build's jemalloc is invisible to it, and the report then says so).
 """
 
 import argparse
@@ -89,6 +91,9 @@ def write_report(data, out, header):
                         "--print-allocators", "0", "--print-temporary", "0",
                         "--flamegraph-cost-type", cost, "-F", stacks], capture_output=True)
         cats = categorize(stacks)
+        if cost == "peak" and sum(cats.values()) < 2**20:
+            raise SystemExit("heaptrack saw less than 1 MiB of heap: was the exporter built "
+                             "with --no-default-features (the system allocator)?")
         what = "at the peak" if cost == "peak" else "held at the stop"
         rows = [f"| {c} | {b / 2**20:.1f} |"
                 for c, b in sorted(cats.items(), key=lambda kv: -kv[1])]

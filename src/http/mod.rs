@@ -64,8 +64,6 @@ impl ExporterCollector {
                 .ok()
             })
             .collect();
-        // Fixes the allocator's thresholds before the first scrape.
-        release_free_memory();
         ExporterCollector {
             shared,
             origin,
@@ -226,7 +224,6 @@ async fn metrics_handler(
             let _ = tx.blocking_send(Err(std::io::Error::other("rendering /metrics failed")));
         }
         drop(tx);
-        release_free_memory();
     });
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(
@@ -262,31 +259,6 @@ async fn metrics_handler(
             .map(|p| p.map(|r| r.map(|(piece, _)| piece))),
     });
     (headers, Body::from_stream(rest)).into_response()
-}
-
-/// Hands the heap pages no allocation uses back to the system. glibc keeps freed memory in its
-/// arenas for reuse and returns only what lies at the top of a heap, so the pieces of a large
-/// scrape and the snapshots replaced by polls leave pages that count in the RSS long after
-/// they were freed (measured: see BENCHMARKS.md, 10 000 targets). Called when the collector is
-/// made and once a scrape is rendered, off the async workers; it takes a few milliseconds.
-///
-/// It also fixes glibc's mmap and trim thresholds at their defaults (128 KiB). Left dynamic,
-/// freeing one large block (a scrape's snapshot list is megabytes) raises them to its size,
-/// and then each thread's arena keeps that much again at its top, which `malloc_trim` leaves
-/// to non-main arenas: with a gzip scrape's threads, 28 MiB more at 10 000 targets.
-#[expect(
-    unsafe_code,
-    reason = "mallopt and malloc_trim are the only ways to steer glibc's free pages"
-)]
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets two of the allocator's tunables (valid names, values in
-    // range), and malloc_trim only walks its own free lists; neither touches memory in use.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
-        libc::malloc_trim(0);
-    }
 }
 
 async fn index(State(c): State<ExporterCollector>) -> Response {
