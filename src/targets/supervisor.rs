@@ -28,6 +28,7 @@ struct Fingerprint<'a> {
     connection: String,
     interval: Duration,
     timeout: Duration,
+    keysizes: bool,
     config_command: Option<&'a str>,
     tls: Option<&'a crate::config::tls::TlsFiles>,
     sampler: Option<&'a SamplerConfig>,
@@ -50,6 +51,7 @@ fn fingerprint(t: &TargetConfig) -> Fingerprint<'_> {
         ),
         interval: t.poll_interval,
         timeout: t.timeout,
+        keysizes: t.keysizes,
         config_command: t.config_command.as_deref(),
         tls: t.tls.as_ref(),
         sampler: t.sampler.as_ref(),
@@ -243,6 +245,7 @@ mod tests {
             ),
             ("interval", BASE, format!("{BASE}poll_interval = \"7s\"\n")),
             ("timeout", BASE, format!("{BASE}timeout = \"2s\"\n")),
+            ("keysizes", BASE, format!("{BASE}keysizes = true\n")),
             (
                 "config_command",
                 BASE,
