@@ -842,16 +842,7 @@ fn alerts_since(p: &Prometheus, since: Instant) -> BTreeSet<(String, String, Str
 
 /// Seconds in `[from, to]` (Unix) at which `promql` had no value on `p`, at a 1 s step.
 fn seconds_absent(p: &Prometheus, promql: &str, from: f64, to: f64) -> usize {
-    let v = p.api(&format!(
-        "/api/v1/query_range?query={}&start={from:.3}&end={to:.3}&step=1",
-        url_encode(promql)
-    ));
-    let present = v["data"]["result"]
-        .as_array()
-        .and_then(|r| r.first())
-        .and_then(|s| s["values"].as_array())
-        .map_or(0, Vec::len);
-    ((to - from).floor() as usize + 1).saturating_sub(present)
+    presence(p, promql, from, to).matches('.').count()
 }
 
 /// For each of `targets`, the widest gap (seconds) between two consecutive scrapes of it by
