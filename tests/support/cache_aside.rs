@@ -40,14 +40,20 @@ fn queue(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
-/// Reads one reply; `true` for a nil bulk (a GET that missed). Errors fail the test.
-fn read_nil(r: &mut impl BufRead) -> bool {
+/// The first line of the next reply, without its CRLF.
+fn reply_line(r: &mut impl BufRead) -> String {
     let mut line = String::new();
     assert!(
         r.read_line(&mut line).expect("read a reply") > 0,
         "server closed"
     );
-    let line = line.trim_end();
+    line.truncate(line.trim_end().len());
+    line
+}
+
+/// Reads one reply; `true` for a nil bulk (a GET that missed). Errors fail the test.
+fn read_nil(r: &mut impl BufRead) -> bool {
+    let line = reply_line(r);
     match line.as_bytes()[0] {
         b'$' if line == "$-1" => true,
         b'$' => {
@@ -66,12 +72,7 @@ fn read_nil(r: &mut impl BufRead) -> bool {
 /// subscriber can hold more than a small `maxmemory` for a moment, as an application would see
 /// it: its value is not cached). Other replies fail the test.
 fn read_set(r: &mut impl BufRead) -> bool {
-    let mut line = String::new();
-    assert!(
-        r.read_line(&mut line).expect("read a reply") > 0,
-        "server closed"
-    );
-    match line.trim_end() {
+    match reply_line(r).as_str() {
         "+OK" => true,
         l if l.starts_with("-OOM") => false,
         l => panic!("SET refused: {l:?}"),
