@@ -1,4 +1,5 @@
-//! Memory sizing end to end: a real Redis 7.0 at 8 MiB `allkeys-lru` with miss attribution on,
+//! Memory sizing end to end, on Redis 7.0 and on Valkey 9.1: a real server at 8 MiB
+//! `allkeys-lru` with miss attribution on,
 //! a cache-aside Zipf stream into it and, at the same time, the same stream (same seed) into
 //! servers of 12, 16 and 32 MiB that the exporter polls as plain targets. The exporter's
 //! `redis_cache_predicted_hit_ratio{memory="1.5x"|"2x"|"4x"}` for the small server must be
@@ -13,6 +14,7 @@ mod support;
 mod zipf;
 
 use cache_aside::Stream;
+use support::servers::ServerKind;
 use support::{Exporter, RedisServer, sample, value, wait_polls};
 
 const MIB: u64 = 1 << 20;
@@ -38,16 +40,19 @@ fn stream(alpha: f64, lookups: usize) -> Stream {
     }
 }
 
-fn server(maxmemory: u64, policy: &str) -> RedisServer {
-    RedisServer::start(&[
-        "--maxmemory",
-        &maxmemory.to_string(),
-        "--maxmemory-policy",
-        policy,
-        // The subscriber must not be cut off mid-stream.
-        "--client-output-buffer-limit",
-        "pubsub 0 0 0",
-    ])
+fn server(kind: ServerKind, maxmemory: u64, policy: &str) -> RedisServer {
+    RedisServer::start_kind(
+        kind,
+        &[
+            "--maxmemory",
+            &maxmemory.to_string(),
+            "--maxmemory-policy",
+            policy,
+            // The subscriber must not be cut off mid-stream.
+            "--client-output-buffer-limit",
+            "pubsub 0 0 0",
+        ],
+    )
 }
 
 fn config(targets: &[(&str, &RedisServer, bool)]) -> String {
@@ -76,13 +81,24 @@ fn series(m: &str, name: &str, target: &str, labels: &str) -> Option<f64> {
 }
 
 #[test]
-fn predicted_hit_ratio_matches_larger_servers_and_a_refused_policy_predicts_nothing() {
-    let small = server(8 * MIB, "allkeys-lru");
+fn predicted_hit_ratio_matches_larger_servers_redis_7_0() {
+    check(ServerKind::Redis70);
+}
+
+#[test]
+fn predicted_hit_ratio_matches_larger_servers_valkey_9_1() {
+    check(ServerKind::Valkey91);
+}
+
+/// Predictions for the small server against the larger ones' real hit ratios, and none under
+/// a refused policy, every server of `kind`.
+fn check(kind: ServerKind) {
+    let small = server(kind, 8 * MIB, "allkeys-lru");
     let larger: Vec<(&str, u64, RedisServer)> = [("m12", 12), ("m16", 16), ("m32", 32)]
         .into_iter()
-        .map(|(n, mib)| (n, mib * MIB, server(mib * MIB, "allkeys-lru")))
+        .map(|(n, mib)| (n, mib * MIB, server(kind, mib * MIB, "allkeys-lru")))
         .collect();
-    let random = server(8 * MIB, "allkeys-random");
+    let random = server(kind, 8 * MIB, "allkeys-random");
     let mut targets = vec![("small", &small, true), ("random", &random, true)];
     targets.extend(larger.iter().map(|(n, _, s)| (*n, s, false)));
     let e = Exporter::start(&config(&targets));
@@ -108,7 +124,7 @@ fn predicted_hit_ratio_matches_larger_servers_and_a_refused_policy_predicts_noth
         )
     };
     let current = ratio("small");
-    let mut report = format!("8 MiB: real {current:.4}\n");
+    let mut report = format!("{kind}, 8 MiB: real {current:.4}\n");
     let mut failures = Vec::new();
     let mut real_at = vec![(8 * MIB, current)];
     for ((name, bytes, _), memory) in larger.iter().zip(["1.5x", "2x", "4x"]) {
