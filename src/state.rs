@@ -310,6 +310,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::derive::Trend;
 
     fn meta(name: &str) -> TargetMeta {
         TargetMeta {
@@ -328,7 +329,7 @@ mod tests {
                 pressure: None,
                 reset: false,
                 resets_total: 0,
-                hit_ratio_trend: vec![],
+                hit_ratio_trend: Trend::default(),
                 own_lookups: None,
                 attribution: vec![],
                 sizing: None,

@@ -188,7 +188,7 @@ pub struct Derived {
     /// Hit ratio over the last 15 minutes (or the history there is), oldest first, for a
     /// sparkline: at most `TREND_POINTS` steps of at least 1/60 of the span each (15 s once 15
     /// minutes of history exist); `None` for a step without lookups.
-    pub hit_ratio_trend: Vec<Option<f32>>,
+    pub hit_ratio_trend: Trend,
     /// The key-prefix sampler's lookups as of the INFO this derivation comes from (read under
     /// the gate the poller holds around INFO, so they match INFO's counters); `None` without a
     /// sampler.
@@ -202,6 +202,46 @@ pub struct Derived {
 
 /// Most points reserved up front (a 1 s interval needs 902); shorter intervals grow the ring.
 const MAX_ROOM: usize = 1024;
+
+/// A hit-ratio trend: each step's ratio in two bytes, to 0.0001 (a sparkline needs no more),
+/// so the trend every target keeps is 120 bytes rather than 480 as `Option<f32>` (3.7 MiB at
+/// 10 000 targets).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Trend(Box<[u16]>);
+
+impl Trend {
+    /// A step without lookups.
+    const NONE: u16 = u16::MAX;
+    const SCALE: f32 = 10_000.0;
+
+    /// The steps' ratios in order, `None` for a step without lookups; ratios are clamped to
+    /// 0..=1.
+    pub fn from_steps(steps: impl IntoIterator<Item = Option<f32>>) -> Trend {
+        let step = |r: f32| (r.clamp(0.0, 1.0) * Self::SCALE).round() as u16;
+        Trend(
+            steps
+                .into_iter()
+                .map(|r| r.map_or(Self::NONE, step))
+                .collect(),
+        )
+    }
+
+    /// The steps, oldest first, each ratio to 0.0001.
+    pub fn steps(&self) -> Vec<Option<f32>> {
+        self.0
+            .iter()
+            .map(|&v| (v != Self::NONE).then(|| f32::from(v) / Self::SCALE))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// Most entries in [`Derived::hit_ratio_trend`].
 pub(crate) const TREND_POINTS: usize = 60;
@@ -361,9 +401,9 @@ impl History {
 
     /// Per-step hit ratios over the last 15 minutes: points at least 1/[`TREND_POINTS`] of the
     /// span apart, each entry the ratio between two consecutive chosen points.
-    fn trend(&self) -> Vec<Option<f32>> {
+    fn trend(&self) -> Trend {
         let Some(now) = self.points.newest() else {
-            return Vec::new();
+            return Trend::default();
         };
         let start = now.at.saturating_sub(Window::M15.duration());
         let oldest = self
@@ -383,19 +423,14 @@ impl History {
             }
         }
         chosen.reverse();
-        let mut out: Vec<Option<f32>> = chosen
-            .windows(2)
-            .map(|pair| {
-                let d = |i: usize| Some(pair[1].total[i]? - pair[0].total[i]?);
-                let (h, m) = (d(HITS)?, d(MISSES)?);
-                let l = h.saturating_add(m);
-                (l > 0).then(|| (h as f64 / l as f64) as f32)
-            })
-            .collect();
-        if out.len() > TREND_POINTS {
-            out.drain(..out.len() - TREND_POINTS);
-        }
-        out
+        let steps = chosen.windows(2).map(|pair| {
+            let d = |i: usize| Some(pair[1].total[i]? - pair[0].total[i]?);
+            let (h, m) = (d(HITS)?, d(MISSES)?);
+            let l = h.saturating_add(m);
+            (l > 0).then(|| (h as f64 / l as f64) as f32)
+        });
+        let skip = chosen.len().saturating_sub(1).saturating_sub(TREND_POINTS);
+        Trend::from_steps(steps.skip(skip))
     }
 
     /// Values over `w`, ending at the newest point; `None` with fewer than two points.
@@ -739,7 +774,18 @@ mod tests {
         assert_eq!(win(&d, Window::M15).hits, Some(180));
         assert_eq!(win(&d, Window::M15).misses, Some(60));
         assert_eq!(win(&d, Window::M1).hit_ratio, Some(0.75));
-        assert_eq!(d.hit_ratio_trend, vec![Some(0.75); TREND_POINTS]);
+        assert_eq!(d.hit_ratio_trend.steps(), vec![Some(0.75); TREND_POINTS]);
+    }
+
+    #[test]
+    fn trend_keeps_each_step_to_a_ten_thousandth_and_the_steps_without_lookups() {
+        let t = Trend::from_steps([Some(0.75), None, Some(0.123_456), Some(1.5), Some(-0.1)]);
+        assert_eq!(t.len(), 5);
+        let steps = t.steps();
+        assert_eq!(steps[..2], [Some(0.75), None]);
+        assert!((steps[2].unwrap() - 0.1235).abs() < 1e-6, "{steps:?}");
+        assert_eq!(steps[3..], [Some(1.0), Some(0.0)]);
+        assert!(Trend::default().is_empty());
     }
 
     #[test]
@@ -751,7 +797,7 @@ mod tests {
             let hits = i.saturating_sub(1140);
             d = Some(h.observe(secs(i), &sample("a", 10 + i, hits, 0, 0)));
         }
-        let t = d.unwrap().hit_ratio_trend;
+        let t = d.unwrap().hit_ratio_trend.steps();
         assert_eq!(t.len(), TREND_POINTS);
         assert!(t[..55].iter().all(std::option::Option::is_none), "{t:?}");
         assert!(t[57..].iter().all(|x| *x == Some(1.0)), "{t:?}");
@@ -760,7 +806,7 @@ mod tests {
         h.observe(secs(0), &sample("a", 10, 0, 0, 0));
         h.observe(secs(15), &sample("a", 25, 3, 1, 0));
         let d = h.observe(secs(30), &sample("a", 40, 3, 3, 0));
-        assert_eq!(d.hit_ratio_trend, vec![Some(0.75), Some(0.0)]);
+        assert_eq!(d.hit_ratio_trend.steps(), vec![Some(0.75), Some(0.0)]);
     }
 
     #[test]

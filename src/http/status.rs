@@ -244,9 +244,9 @@ pub(crate) fn page(snaps: &[Snapshot], now: Duration) -> String {
     let mut rows = String::new();
     for snap in snaps {
         let m5 = window(snap, now, Window::M5);
-        let spark = snap
-            .fresh(now)
-            .map_or(String::new(), |(_, d)| sparkline(&d.hit_ratio_trend));
+        let spark = snap.fresh(now).map_or(String::new(), |(_, d)| {
+            sparkline(&d.hit_ratio_trend.steps())
+        });
         let state = state(snap);
         let _ = writeln!(
             rows,
@@ -291,9 +291,9 @@ The likely cause above is an estimate from INFO's evicted and expired counters.<
 pub(crate) fn target_page(snap: &Snapshot, now: Duration) -> String {
     let name = escape(&snap.meta.name);
     let state = state(snap);
-    let spark = snap
-        .fresh(now)
-        .map_or(String::new(), |(_, d)| sparkline(&d.hit_ratio_trend));
+    let spark = snap.fresh(now).map_or(String::new(), |(_, d)| {
+        sparkline(&d.hit_ratio_trend.steps())
+    });
     let mut windows = String::new();
     for w in Window::ALL {
         let stats = window(snap, now, w);
