@@ -575,6 +575,7 @@ def scale(a):
         if len(lst) >= 2:
             span = lst[-1] - lst[0]
             drift.append(span - round(span / a.interval) * a.interval)
+    lat_in_order = list(lat)
     lat.sort()
     q = lambda xs, f: xs[min(len(xs) - 1, int(f * len(xs)))] if xs else float("nan")  # noqa
     gaps_abs = sorted(abs(g) for g in gaps)
@@ -588,6 +589,8 @@ def scale(a):
         "busy_s": busy_wall, "busy_cpu_s": busy_cpu, "busy_cpu_s_stat": busy_stat,
         "busy_polls": polls3 - polls2, "scrapes": len(lat), "scrape_every_s": a.scrape_every,
         "metrics_latency_s": {"p50": q(lat, 0.5), "p99": q(lat, 0.99), "max": lat[-1]},
+        # Every scrape's latency in the order taken, so a slow tail can be told from one spike.
+        "metrics_latency_each_s": lat_in_order,
         "metrics_bytes": statistics.mean(sizes), "metrics_samples": samples,
         "metrics_wire_bytes": statistics.mean(wire), "gzip": a.gzip,
         "render_cpu_s_per_scrape": render_cpu,
