@@ -233,14 +233,6 @@ impl Trend {
             .map(|&v| (v != Self::NONE).then(|| f32::from(v) / Self::SCALE))
             .collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Most entries in [`Derived::hit_ratio_trend`].
@@ -429,7 +421,7 @@ impl History {
             let l = h.saturating_add(m);
             (l > 0).then(|| (h as f64 / l as f64) as f32)
         });
-        let skip = chosen.len().saturating_sub(1).saturating_sub(TREND_POINTS);
+        let skip = steps.len().saturating_sub(TREND_POINTS);
         Trend::from_steps(steps.skip(skip))
     }
 
@@ -780,12 +772,12 @@ mod tests {
     #[test]
     fn trend_keeps_each_step_to_a_ten_thousandth_and_the_steps_without_lookups() {
         let t = Trend::from_steps([Some(0.75), None, Some(0.123_456), Some(1.5), Some(-0.1)]);
-        assert_eq!(t.len(), 5);
         let steps = t.steps();
+        assert_eq!(steps.len(), 5);
         assert_eq!(steps[..2], [Some(0.75), None]);
         assert!((steps[2].unwrap() - 0.1235).abs() < 1e-6, "{steps:?}");
         assert_eq!(steps[3..], [Some(1.0), Some(0.0)]);
-        assert!(Trend::default().is_empty());
+        assert!(Trend::default().steps().is_empty());
     }
 
     #[test]
