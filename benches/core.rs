@@ -185,6 +185,24 @@ fn render(c: &mut Criterion) {
                 BatchSize::PerIteration,
             );
         });
+        // The same first scrape as /metrics gzips it: rendered and deflated in blocks of
+        // targets, on one thread (its CPU) and on two (its wall time on two cores).
+        for threads in [1, 2] {
+            g.bench_function(format!("first_scrape_gzip_{threads}_threads"), |b| {
+                b.iter_batched(
+                    repoll,
+                    |()| {
+                        let mut wire = 0;
+                        let done = collector.render_gzip_on(threads, 256 * 1024, &mut |p, _| {
+                            wire += p.len();
+                            true
+                        });
+                        (done.is_ok(), wire)
+                    },
+                    BatchSize::PerIteration,
+                );
+            });
+        }
         g.finish();
     }
 }

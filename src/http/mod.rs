@@ -29,7 +29,7 @@ use prometheus::proto::MetricFamily;
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
-use crate::metrics::{self, table::Emit};
+use crate::metrics::{self, GzipError, table::Emit};
 use crate::state::Shared;
 
 /// A `prometheus` collector over the shared state: families are built from the snapshots on each
@@ -91,16 +91,27 @@ impl ExporterCollector {
     }
 
     /// [`ExporterCollector::render`] as a gzip body, rendered and deflated on one thread per
-    /// core, handed to `sink` in pieces of about `piece` bytes in order (see
+    /// core (up to four), handed to `sink` in pieces of about `piece` bytes in order (see
     /// [`metrics::gzip::render_gzip`]).
     pub(crate) fn render_gzip(
         &self,
         piece: usize,
         sink: &mut dyn FnMut(Vec<u8>, bool) -> bool,
-    ) -> Result<(), metrics::gzip::GzipError> {
+    ) -> Result<(), GzipError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        self.render_gzip_on(threads, piece, sink)
+    }
+
+    /// [`ExporterCollector::render_gzip`] on `threads` threads (the benchmarks measure the CPU
+    /// of one).
+    pub fn render_gzip_on(
+        &self,
+        threads: usize,
+        piece: usize,
+        sink: &mut dyn FnMut(Vec<u8>, bool) -> bool,
+    ) -> Result<(), GzipError> {
         let now = Instant::now().duration_since(self.origin);
         let snaps = self.shared.snapshots();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         metrics::gzip::render_gzip(&snaps, &self.shared.globals(), now, threads, piece, sink)
     }
 }

@@ -46,7 +46,7 @@ struct Piece {
 
 /// Why a gzip rendering stopped short.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum GzipError {
+pub enum GzipError {
     #[error("deflating /metrics failed: {0}")]
     Deflate(#[from] flate2::CompressError),
     #[error("a block of /metrics targets was not rendered")]

@@ -11,6 +11,7 @@ pub(crate) mod table;
 pub(crate) mod text;
 
 pub use families::families;
+pub use gzip::GzipError;
 pub use reference::reference;
 pub use table::{MetricDef, TABLE};
 pub use text::render_text_uncached;
