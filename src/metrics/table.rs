@@ -14,7 +14,7 @@ use crate::core::derive::{
 };
 use crate::core::error_kind::ErrorKind;
 use crate::core::ghost::curve::{MEMORY_MULTIPLES, TARGET_RATIOS};
-use crate::core::info::{Persistence, Sample, Slow};
+use crate::core::info::{DbStat, Persistence, Sample, Slow};
 use crate::state::{Globals, GroupStatus, Snapshot};
 
 /// Counter or gauge.
@@ -202,7 +202,7 @@ fn master_labels(s: &Sample) -> Option<[&str; 2]> {
 /// said how many (an empty one as 0, as redis_exporter does), else the ones INFO keyspace
 /// lists; with the database's line, if any. A loop, not an iterator chain: it runs for every
 /// target on every scrape, where the chain's adapters showed as 2-3 % of a scrape's CPU.
-fn each_database(s: &Sample, mut f: impl FnMut(&str, Option<&crate::core::info::DbStat>)) {
+fn each_database(s: &Sample, mut f: impl FnMut(&str, Option<&DbStat>)) {
     let n = s.databases.map_or(0, |n| n.min(MAX_DATABASES));
     let line = |db: u32| s.keyspace.iter().find(|d| d.db == db);
     for db in 0..n {
@@ -288,6 +288,16 @@ fn per_window(v: &View, out: &mut Out, value: fn(&WindowStats) -> Option<f64>) {
         if let Some(x) = value(w) {
             out(&[w.window.label()], x);
         }
+    }
+}
+
+/// One point per database of `each_database` (labelled by it): `count` of its INFO keyspace
+/// line, 0 for a database INFO does not list.
+fn per_database(v: &View, out: &mut Out, count: fn(&DbStat) -> u64) {
+    if let Some(s) = v.sample() {
+        each_database(s, |db, line| {
+            out(&[db], line.map_or(0.0, |d| count(d) as f64));
+        });
     }
 }
 
@@ -786,13 +796,7 @@ pub static TABLE: &[MetricDef] = &[
         help: "Keys per database (INFO keyspace dbN keys); every database of CONFIG GET databases, \
                0 when empty, or those INFO lists where CONFIG is refused.",
         labels: &["db"],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(s) = v.sample() {
-                each_database(s, |db, line| {
-                    out(&[db], line.map_or(0.0, |d| d.keys as f64));
-                });
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_database(v, out, |d| d.keys)),
     },
     MetricDef {
         name: "redis_db_keys_expiring",
@@ -800,13 +804,7 @@ pub static TABLE: &[MetricDef] = &[
         help: "Keys with a TTL per database (INFO keyspace dbN expires); the databases of \
                redis_db_keys.",
         labels: &["db"],
-        emit: Emit::PerTarget(|v, out| {
-            if let Some(s) = v.sample() {
-                each_database(s, |db, line| {
-                    out(&[db], line.map_or(0.0, |d| d.expires as f64));
-                });
-            }
-        }),
+        emit: Emit::PerTarget(|v, out| per_database(v, out, |d| d.expires)),
     },
     MetricDef {
         name: "redis_db_avg_ttl_seconds",
